@@ -1,0 +1,34 @@
+# One-command set-up: every target creates .venv and installs the pinned dependencies if needed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-all lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the main job: the Iris network in numpy_nn (Lightning twins: not yet built)
+	$(PY) -m numpy_nn.gradcheck
+	$(PY) train_ffnn.py
+	@echo "Not built yet: the Lightning bridge and the Iris numpy-vs-torch comparison (issue 4)."
+
+test: $(STAMP)  ## fast tests (no `slow` marker)
+	$(PY) -m pytest -m "not slow"
+
+test-all: $(STAMP)  ## every test, slow ones included
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(STAMP)  ## benchmarks -> docs/benchmarks.md (never part of the tests)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,169 @@
+"""Datasets: the Iris data (shipped inside the package), its split, and mini-batch sampling.
+
+``initialize_dataset("iris", batch_size)`` returns a ``Dataset`` with ``train``, ``validate`` and
+``test`` ``Data`` objects. ``Data.sample()`` yields one epoch of shuffled mini-batches.
+"""
+
+import csv
+from collections.abc import Iterator
+from importlib import resources
+
+import numpy as np
+
+IRIS_CLASSES = ("setosa", "versicolor", "virginica")
+IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+IRIS_SPLIT = (35, 5, 10)  # per class: 3 x (35, 5, 10) = 105 train / 15 val / 30 test
+IRIS_SPLIT_SEED = 0  # the split is fixed; the training seed only shuffles batches and inits weights
+
+
+def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n,) integer labels -> (n, n_classes) float64 one-hot rows."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"labels must lie in 0..{n_classes - 1}, got {labels.min()}..{labels.max()}"
+        )
+    Y = np.zeros((labels.size, n_classes))
+    Y[np.arange(labels.size), labels] = 1.0
+    return Y
+
+
+def load_iris() -> tuple[np.ndarray, np.ndarray]:
+    """The 150 Iris flowers (Fisher, 1936): features (150, 4) in cm and labels (150,) in 0..2.
+
+    The CSV is the corrected version used by R and scikit-learn (the UCI copy has two wrong rows).
+    """
+    with resources.files("numpy_nn").joinpath("data/iris.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    X = np.array([[float(r[c]) for c in IRIS_FEATURES] for r in rows])
+    y = np.array([IRIS_CLASSES.index(r["species"]) for r in rows])
+    return X, y
+
+
+def stratified_split(
+    y: np.ndarray, per_class: tuple[int, ...], seed: int = IRIS_SPLIT_SEED
+) -> tuple[np.ndarray, ...]:
+    """Index arrays, one per part, taking ``per_class[p]`` examples of every class for part p.
+
+    Every part keeps the class proportions of the whole set. Deterministic for a given seed.
+    """
+    rng = np.random.default_rng(seed)
+    parts = [[] for _ in per_class]
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        if len(idx) < sum(per_class):
+            raise ValueError(f"class {c} has {len(idx)} examples, fewer than {sum(per_class)}")
+        bounds = np.cumsum((0,) + tuple(per_class))
+        for p in range(len(per_class)):
+            parts[p].append(idx[bounds[p] : bounds[p + 1]])
+    return tuple(np.sort(np.concatenate(p)) for p in parts)
+
+
+class Standardizer:
+    """x -> (x - mean) / std per feature, with mean and std fitted on the training set only."""
+
+    def fit(self, X: np.ndarray) -> "Standardizer":
+        self.mean = X.mean(axis=0)
+        self.std = X.std(axis=0)
+        self.std[self.std == 0] = 1.0
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean) / self.std
+
+
+class Data:
+    """One split: ``data`` (n, d), one-hot ``labels`` (n, k), and shuffled mini-batches.
+
+    ``sample()`` yields ``(X_batch, Y_batch)`` covering every example once per call, in a new random
+    order each call (the last batch may be smaller). ``reset()`` rewinds the shuffling to its seed,
+    so the sequence of epochs repeats exactly.
+    """
+
+    def __init__(
+        self,
+        data: np.ndarray,
+        labels: np.ndarray,
+        batch_size: int = 50,
+        seed: int | None = None,
+        shuffle: bool = True,
+    ):
+        data, labels = np.asarray(data), np.asarray(labels)
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size <= 0
+        ):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if data.ndim != 2 or labels.ndim != 2 or data.shape[0] != labels.shape[0]:
+            raise ValueError(
+                f"shape mismatch: data {data.shape} and one-hot labels {labels.shape} must be "
+                "(n, d) and (n, k) with the same n"
+            )
+        if not np.all(np.isfinite(data)):
+            raise ValueError("data contains NaN or inf: clean or impute the input first")
+        self.data, self.labels = data, labels
+        self.n_samples, self.out_dim = data.shape[0], labels.shape[1]
+        self.batch_size = int(batch_size)
+        self.n_batches = int(np.ceil(self.n_samples / self.batch_size))
+        self.seed, self.shuffle = seed, shuffle
+        self.reset()
+
+    def reset(self) -> None:
+        """Restart the shuffling from the seed: the next epochs repeat the first ones."""
+        self.rng = np.random.default_rng(self.seed)
+
+    def sample(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        order = self.rng.permutation(self.n_samples) if self.shuffle else np.arange(self.n_samples)
+        for start in range(0, self.n_samples, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield self.data[idx], self.labels[idx]
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+
+class Dataset:
+    """``train``, ``validate`` and ``test`` splits plus ``out_dim`` (number of classes)."""
+
+    def __init__(self, train: Data, validate: Data, test: Data, name: str = ""):
+        self.name = name
+        self.train, self.validate, self.test = train, validate, test
+        self.out_dim = train.out_dim
+        self.n_features = train.data.shape[1]
+
+
+def iris_arrays(standardize: bool = True) -> dict:
+    """The Iris split as plain arrays: {"train"|"val"|"test": (X float64, y int64)}.
+
+    Standardization (default) is fitted on the 105 training rows only, then applied to all three
+    splits. It is the default because the four features have different scales (petal width
+    ~0.1-2.5 cm, sepal length ~4-8 cm): on raw inputs one learning rate is too large for some
+    weights and too small for others, and tanh/sigmoid units start saturated. Fitting on train
+    only keeps the validation and test rows unseen, as they would be in deployment.
+    """
+    X, y = load_iris()
+    idx = dict(zip(("train", "val", "test"), stratified_split(y, IRIS_SPLIT)))
+    scaler = Standardizer().fit(X[idx["train"]])
+    return {
+        k: (scaler.transform(X[i]) if standardize else X[i].copy(), y[i]) for k, i in idx.items()
+    }
+
+
+def initialize_dataset(
+    name: str, batch_size: int = 50, seed: int | None = None, standardize: bool = True
+) -> Dataset:
+    """Build a dataset by name (``"iris"``). ``seed`` drives the mini-batch shuffling."""
+    if str(name).lower() != "iris":
+        raise ValueError(f"unknown dataset {name!r}: numpy_nn ships 'iris'")
+    arrays = iris_arrays(standardize)
+    n_classes = len(IRIS_CLASSES)
+    ss = np.random.SeedSequence(seed)
+    train_seed = int(ss.generate_state(1)[0])
+    splits = {
+        k: Data(X, one_hot(y, n_classes), batch_size, seed=train_seed, shuffle=(k == "train"))
+        for k, (X, y) in arrays.items()
+    }
+    return Dataset(splits["train"], splits["val"], splits["test"], name="iris")

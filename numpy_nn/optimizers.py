@@ -1,0 +1,119 @@
+"""Optimizers with the handout's interface: ``delta = opt.update(param_name, param, grad)``.
+
+The caller applies the step in place, ``param -= delta``; ``param_name`` must be unique across
+the model (the model uses e.g. ``"W0"``, ``"b0"``) because per-parameter state is keyed by it.
+"""
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+def _positive(name: str, value: float) -> float:
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+class Optimizer(ABC):
+    def __init__(self, lr: float, clip_norm: float | None = None):
+        self.lr = _positive("learning rate lr", lr)
+        self.clip_norm = None if clip_norm is None else _positive("clip_norm", clip_norm)
+        self.cache: dict = {}
+
+    def _clip(self, grad: np.ndarray) -> np.ndarray:
+        """Rescale grad to L2 norm ``clip_norm`` when it is longer (per parameter)."""
+        if self.clip_norm is None:
+            return grad
+        norm = float(np.sqrt(np.sum(grad * grad)))
+        return grad * (self.clip_norm / norm) if norm > self.clip_norm else grad
+
+    @abstractmethod
+    def update(
+        self, param_name: str, param: np.ndarray, grad: np.ndarray, epoch=None
+    ) -> np.ndarray:
+        """Return the step ``delta``; the caller does ``param -= delta``."""
+
+    def reset(self) -> None:
+        """Forget all per-parameter state (momentum buffers, moment estimates)."""
+        self.cache = {}
+
+
+class SGD(Optimizer):
+    """SGD with (heavy-ball) momentum, the handout's form:
+
+        v <- momentum * v + lr * g,    param <- param - v.
+
+    With a constant lr this is the same sequence of parameters as PyTorch's
+    ``SGD(lr, momentum)`` (which keeps ``b <- momentum * b + g`` and steps ``lr * b``).
+    """
+
+    def __init__(self, lr: float, momentum: float = 0.0, clip_norm: float | None = None):
+        super().__init__(lr, clip_norm)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+
+    def update(self, param_name, param, grad, epoch=None):
+        grad = self._clip(grad)
+        if self.momentum == 0.0:
+            return self.lr * grad
+        v = self.cache.get(param_name)
+        if v is None:
+            v = self.cache[param_name] = np.zeros_like(param)
+        v *= self.momentum
+        v += self.lr * grad
+        return v
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias correction:
+
+    m <- b1 m + (1 - b1) g,   s <- b2 s + (1 - b2) g^2,
+    delta = lr * (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps).
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        clip_norm: float | None = None,
+    ):
+        super().__init__(lr, clip_norm)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def update(self, param_name, param, grad, epoch=None):
+        grad = self._clip(grad)
+        state = self.cache.get(param_name)
+        if state is None:
+            state = self.cache[param_name] = {
+                "t": 0,
+                "m": np.zeros_like(param),
+                "s": np.zeros_like(param),
+            }
+        state["t"] += 1
+        t, m, s = state["t"], state["m"], state["s"]
+        m *= self.beta1
+        m += (1.0 - self.beta1) * grad
+        s *= self.beta2
+        s += (1.0 - self.beta2) * grad * grad
+        m_hat = m / (1.0 - self.beta1**t)
+        s_hat = s / (1.0 - self.beta2**t)
+        return self.lr * m_hat / (np.sqrt(s_hat) + self.eps)
+
+
+_OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def initialize_optimizer(name: str, lr: float, **kwargs) -> Optimizer:
+    """Build an optimizer by name (``sgd`` or ``adam``); extra keywords go to its constructor."""
+    key = str(name).lower()
+    if key not in _OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(_OPTIMIZERS)}")
+    options = {k: v for k, v in kwargs.items() if v is not None}  # None means "the default"
+    try:
+        return _OPTIMIZERS[key](lr=lr, **options)
+    except TypeError as e:
+        raise ValueError(f"bad options for optimizer {name!r}: {e}") from None

@@ -1,0 +1,131 @@
+"""FullyConnected against torch autograd (float64, every activation, batch 1/7/1000), API and errors."""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+
+from numpy_nn.activations import ACTIVATION_NAMES
+from numpy_nn.layers import FullyConnected, initialize_layer
+
+TORCH_ACT = {
+    "linear": lambda z: z,
+    "identity": lambda z: z,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "softmax": lambda z: torch.softmax(z, dim=1),
+    "arctan": torch.atan,
+}
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+@pytest.mark.parametrize("n", [1, 7, 1000])
+def test_matches_torch(activation, n, rng):
+    n_in, n_out = 5, 4
+    layer = FullyConnected(n_out, activation, seed=1)
+    X = rng.normal(size=(n, n_in))
+    Y = layer.forward(X)
+    layer.parameters["b"] = rng.normal(size=(1, n_out))  # a nonzero bias exercises db fully
+    Y = layer.forward(X)
+    dY = rng.normal(size=Y.shape)
+    dX = layer.backward(dY)
+
+    x = torch.tensor(X, requires_grad=True)
+    W = torch.tensor(layer.parameters["W"], requires_grad=True)
+    b = torch.tensor(layer.parameters["b"], requires_grad=True)
+    y = TORCH_ACT[activation](x @ W + b)
+    y.backward(torch.tensor(dY))
+    for ours, theirs in [
+        (Y, y.detach()),
+        (dX, x.grad),
+        (layer.gradients["W"], W.grad),
+        (layer.gradients["b"], b.grad),
+    ]:
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_lazy_init_shapes_and_ordered_dicts():
+    layer = FullyConnected(3, "relu")
+    assert layer.n_in is None and len(layer.parameters) == 0
+    layer.forward(np.zeros((2, 7)))
+    assert layer.n_in == 7
+    assert isinstance(layer.parameters, OrderedDict) and list(layer.parameters) == ["W", "b"]
+    assert isinstance(layer.gradients, OrderedDict) and list(layer.gradients) == ["W", "b"]
+    assert isinstance(layer.cache, OrderedDict)
+    assert layer.parameters["W"].shape == (7, 3) and layer.parameters["b"].shape == (1, 3)
+    assert not np.any(layer.parameters["b"]) and not np.any(layer.gradients["W"])
+
+
+def test_init_parameters_can_be_called_directly():
+    layer = FullyConnected(4, "tanh")
+    layer._init_parameters((10, 6))
+    assert layer.parameters["W"].shape == (6, 4)
+    assert layer.gradients["W"].shape == (6, 4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_follows_the_data(dtype):
+    layer = FullyConnected(3, "sigmoid", seed=0)
+    X = np.ones((4, 5), dtype=dtype)
+    Y = layer.forward(X)
+    dX = layer.backward(np.ones_like(Y))
+    for a in (
+        Y,
+        dX,
+        layer.parameters["W"],
+        layer.parameters["b"],
+        layer.gradients["W"],
+        layer.gradients["b"],
+    ):
+        assert a.dtype == dtype
+
+
+def test_same_seed_same_weights_and_float32_matches_float64():
+    a, b = FullyConnected(3, "relu", seed=5), FullyConnected(3, "relu", seed=5)
+    a.forward(np.zeros((1, 4)))
+    b.forward(np.zeros((1, 4), dtype=np.float32))
+    np.testing.assert_array_equal(a.parameters["W"].astype(np.float32), b.parameters["W"])
+
+
+def test_clear_gradients_keeps_keys_and_zeroes():
+    layer = FullyConnected(2, "linear", seed=0)
+    layer.forward(np.ones((3, 2)))
+    layer.backward(np.ones((3, 2)))
+    assert np.any(layer.gradients["W"])
+    layer.clear_gradients()
+    assert list(layer.gradients) == ["W", "b"] and not np.any(layer.gradients["W"])
+
+
+def test_forward_with_param_sets_the_parameter():
+    layer = FullyConnected(2, "linear", seed=0)
+    X = np.ones((1, 3))
+    layer.forward(X)
+    f = layer.forward_with_param("b", X)
+    out = f(np.array([[10.0, 20.0]]))
+    np.testing.assert_allclose(out, X @ layer.parameters["W"] + [[10.0, 20.0]])
+
+
+def test_shape_mismatch_is_a_clear_value_error():
+    layer = FullyConnected(2, "relu")
+    layer.forward(np.ones((3, 4)))
+    with pytest.raises(
+        ValueError, match="shape mismatch: input has 5 features but the layer expects 4"
+    ):
+        layer.forward(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="2-D batch"):
+        layer.forward(np.ones(4))
+
+
+def test_initialize_layer_honours_name_and_errors():
+    layer = initialize_layer("fully_connected", activation="tanh", weight_init="he_normal", n_out=3)
+    assert isinstance(layer, FullyConnected) and layer.n_out == 3
+    with pytest.raises(ValueError, match="unknown layer 'conv2d'"):
+        initialize_layer("conv2d", n_out=3)
+    with pytest.raises(ValueError, match="unknown activation"):
+        initialize_layer("fully_connected", activation="bogus", n_out=3)
+    with pytest.raises(ValueError, match="unknown weight initializer"):
+        initialize_layer("fully_connected", activation="relu", weight_init="bogus", n_out=3)
+    with pytest.raises(ValueError, match="n_out must be a positive integer"):
+        FullyConnected(0, "relu")

@@ -1,0 +1,99 @@
+"""The network end to end: backward against torch, training, seeding and the handout's flaws."""
+
+import numpy as np
+import pytest
+import torch
+
+from numpy_nn.datasets import initialize_dataset
+from numpy_nn.experiment import DEFAULTS, build
+from numpy_nn.models import initialize_model
+
+LAYERS = [
+    {"name": "fully_connected", "n_out": 8, "activation": "tanh"},
+    {"name": "fully_connected", "activation": "softmax"},
+]
+
+
+def _model(seed=0, **opt):
+    return initialize_model(
+        "feed_forward", "cross_entropy", LAYERS, {"name": "sgd", "lr": 0.1, **opt}, seed=seed
+    )
+
+
+def test_backward_matches_torch_for_the_whole_network(rng):
+    model = _model()
+    model._initialize_layers(out_dim=3)
+    X, labels = rng.normal(size=(7, 4)), rng.integers(3, size=7)
+    Y = np.eye(3)[labels]
+    loss = model.backward(Y, model.forward(X))
+    params = [torch.tensor(p, requires_grad=True) for p in model.parameters().values()]
+    W0, b0, W1, b1 = params
+    logits = torch.tanh(torch.tensor(X) @ W0 + b0) @ W1 + b1
+    t = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+    t.backward()
+    np.testing.assert_allclose(loss, t.item(), rtol=1e-12)
+    grads = [g for layer in model.layers for g in layer.gradients.values()]
+    for ours, p in zip(grads, params):
+        np.testing.assert_allclose(ours, p.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_default_run_reaches_the_target_test_error():
+    model, data = build(DEFAULTS)
+    model.train(data, DEFAULTS.epochs)
+    loss, error = model.test(data)
+    assert error <= 0.07, f"test error {error:.3f}"
+
+
+def test_training_twice_continues_with_one_output_layer():
+    model = _model()
+    data = initialize_dataset("iris", batch_size=16, seed=0)
+    model.train(data, 2)
+    first = model.layers[-1]
+    model.train(data, 2)
+    assert len(model.layers) == 2 and model.layers[-1] is first
+    assert len(model.epoch_log["loss"]["train"]) == 4
+
+
+def test_same_seed_same_numbers_different_seed_different_numbers():
+    def curve(seed):
+        model, data = build(DEFAULTS.__class__(seed=seed, epochs=5))
+        return model.train(data, 5)["loss"]["train"]
+
+    assert curve(1) == curve(1)
+    assert curve(1) != curve(2)
+
+
+def test_predict_and_error():
+    model = _model()
+    data = initialize_dataset("iris", batch_size=16, seed=0)
+    model.train(data, 1)
+    Y_hat, loss = model.predict(data.test.data, data.test.labels)
+    assert Y_hat.shape == (30, 3) and np.isfinite(loss)
+    np.testing.assert_allclose(Y_hat.sum(axis=1), 1.0)
+    assert model.error(np.eye(3), np.eye(3)) == 0.0
+    assert model.error(np.eye(3), np.eye(3)[[1, 2, 0]]) == 1.0
+
+
+def test_nan_loss_stops_with_the_step():
+    layers = [
+        {"name": "fully_connected", "n_out": 8, "activation": "linear"},
+        {"name": "fully_connected", "activation": "linear"},
+    ]
+    model = initialize_model("feed_forward", "l2", layers, {"name": "sgd", "lr": 1e10}, seed=0)
+    data = initialize_dataset("iris", batch_size=16, seed=0)
+    with pytest.raises(FloatingPointError, match=r"loss became .* at epoch \d+, step \d+"):
+        with np.errstate(all="ignore"):
+            model.train(data, 5)
+
+
+def test_bad_input():
+    model = _model()
+    model._initialize_layers(out_dim=3)
+    with pytest.raises(ValueError, match="NaN"):
+        model.forward(np.full((2, 4), np.nan))
+    with pytest.raises(ValueError, match="non-positive|positive number"):
+        _model(lr=-1.0)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        initialize_model("feed_forward", "cross_entropy", LAYERS, {"name": "bogus", "lr": 0.1})
+    with pytest.raises(ValueError, match="unknown loss"):
+        initialize_model("feed_forward", "hinge", LAYERS, {"name": "sgd", "lr": 0.1})
