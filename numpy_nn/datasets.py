@@ -35,7 +35,7 @@ def load_iris() -> tuple[np.ndarray, np.ndarray]:
 
     The CSV is the corrected version used by R and scikit-learn (the UCI copy has two wrong rows).
     """
-    with resources.files("numpy_nn").joinpath("data/iris.csv").open() as f:
+    with resources.files("numpy_nn").joinpath("iris.csv").open() as f:
         rows = list(csv.DictReader(f))
     X = np.array([[float(r[c]) for c in IRIS_FEATURES] for r in rows])
     y = np.array([IRIS_CLASSES.index(r["species"]) for r in rows])
