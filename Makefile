@@ -12,10 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the main job: the Iris network in numpy_nn (Lightning twins: not yet built)
+demo: $(STAMP)  ## the main job: gradient check, then the Iris network in numpy_nn and in Lightning, side by side
 	$(PY) -m numpy_nn.gradcheck
-	$(PY) train_ffnn.py
-	@echo "Not built yet: the Lightning bridge and the Iris numpy-vs-torch comparison (issue 4)."
+	$(PY) train.py compare --config configs/iris_compare.yaml
 
 test: $(STAMP)  ## fast tests (no `slow` marker)
 	$(PY) -m pytest -m "not slow"

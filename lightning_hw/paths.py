@@ -2,12 +2,11 @@
 
 import os
 from pathlib import Path
-from typing import Optional, Union
 
 DEFAULT_DATA_DIR = "data"
 
 
-def resolve_data_dir(data_dir: Optional[Union[str, Path]] = None) -> Path:
+def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
     """The data directory: ``data_dir`` if given, else ``$DATA_DIR``, else ``data/``."""
     if data_dir is not None and str(data_dir) != "":
         return Path(data_dir).expanduser()

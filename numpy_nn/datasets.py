@@ -152,6 +152,11 @@ def iris_arrays(standardize: bool = True) -> dict:
     }
 
 
+def shuffle_seed(seed: int | None) -> int:
+    """The seed of the training split's shuffling for a dataset built with ``seed``."""
+    return int(np.random.SeedSequence(seed).generate_state(1)[0])
+
+
 def initialize_dataset(
     name: str, batch_size: int = 50, seed: int | None = None, standardize: bool = True
 ) -> Dataset:
@@ -160,8 +165,7 @@ def initialize_dataset(
         raise ValueError(f"unknown dataset {name!r}: numpy_nn ships 'iris'")
     arrays = iris_arrays(standardize)
     n_classes = len(IRIS_CLASSES)
-    ss = np.random.SeedSequence(seed)
-    train_seed = int(ss.generate_state(1)[0])
+    train_seed = shuffle_seed(seed)
     splits = {
         k: Data(X, one_hot(y, n_classes), batch_size, seed=train_seed, shuffle=(k == "train"))
         for k, (X, y) in arrays.items()

@@ -11,7 +11,7 @@ from numpy_nn.losses import initialize_loss
 from numpy_nn.optimizers import initialize_optimizer
 
 
-def _derived_seeds(seed: int | None, n: int) -> list:
+def derived_seeds(seed: int | None, n: int) -> list:
     """n independent integer seeds from one seed (None stays fresh entropy)."""
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
 
@@ -41,7 +41,7 @@ class NeuralNetwork:
         self.seed = seed
         if seed is not None:
             np.random.seed(seed % 2**32)  # noqa: NPY002 (legacy global, for handout code)
-        self.layer_seeds = _derived_seeds(seed, self.n_layers)
+        self.layer_seeds = derived_seeds(seed, self.n_layers)
         self.epoch_log = {
             "loss": {"train": [], "validate": []},
             "error": {"train": [], "validate": []},

@@ -1,0 +1,62 @@
+"""Callbacks: per-epoch history with ``loss.png`` / ``accuracy.png`` / ``metrics.json`` in the run dir."""
+
+import json
+import os
+import time
+
+import pytorch_lightning as pl
+
+from numpy_nn.logs import atomic_write, plot_curves
+
+
+class CurvesCallback(pl.Callback):
+    """Records train/val loss and accuracy and the wall time of every epoch; at the end of
+    fitting writes ``loss.png`` and ``accuracy.png`` (train and validation on each) and
+    ``metrics.json`` into the run directory (the logger's ``version_N``)."""
+
+    KEYS = ("train/loss", "val/loss", "train/acc", "val/acc")
+
+    def __init__(self, plot: bool = True):
+        self.plot = plot
+        self.history = {k: [] for k in self.KEYS}
+        self.history["seconds"] = []
+        self._start = None
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        # Validation has already run for this epoch: both train and val figures are current.
+        m = trainer.callback_metrics
+        for k in self.KEYS:
+            if k in m:
+                self.history[k].append(float(m[k]))
+        self.history["seconds"].append(time.perf_counter() - self._start)
+
+    def state_dict(self):
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict):
+        self.history = state_dict["history"]
+
+    def on_fit_end(self, trainer, pl_module):
+        if trainer.global_rank != 0 or trainer.log_dir is None:
+            return
+        os.makedirs(trainer.log_dir, exist_ok=True)
+        path = os.path.join(trainer.log_dir, "metrics.json")
+
+        def write(tmp):
+            with open(tmp, "w") as f:
+                json.dump(self.history, f, indent=1)
+
+        atomic_write(path, write)
+        if not self.plot:
+            return
+        for kind, label in (("loss", "cross-entropy loss"), ("acc", "accuracy")):
+            curves = {
+                "train": self.history[f"train/{kind}"],
+                "validation": self.history[f"val/{kind}"],
+            }
+            name = "loss.png" if kind == "loss" else "accuracy.png"
+            title = os.path.basename(os.path.dirname(trainer.log_dir))
+            plot_curves(curves, label, os.path.join(trainer.log_dir, name), title=title)

@@ -1,0 +1,63 @@
+"""Iris for Lightning: exactly numpy_nn's split (stratified 105/15/30, standardized on train),
+and by default numpy_nn's batch order too, so the Lightning and numpy_nn runs see the same
+mini-batches from the same seed."""
+
+from typing import Iterator, Optional
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Sampler, TensorDataset
+
+from numpy_nn.datasets import iris_arrays, shuffle_seed
+
+
+class NumpyOrderSampler(Sampler):
+    """Yields one epoch of indices in the order numpy_nn's ``Data.sample()`` would, per epoch."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.rng = n, np.random.default_rng(shuffle_seed(seed))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.rng.permutation(self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class IrisDataModule(pl.LightningDataModule):
+    """``seed`` (default: the one ``seed_everything`` set) drives the batch order."""
+
+    num_classes = 3
+
+    def __init__(self, batch_size: int = 16, num_workers: int = 0, standardize: bool = True,
+                 seed: Optional[int] = None):
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size, self.num_workers, self.standardize = batch_size, num_workers, standardize
+        self.seed = torch.initial_seed() % 2**32 if seed is None else seed
+        self.save_hyperparameters({"batch_size": batch_size, "standardize": standardize, "seed": self.seed})
+
+    def setup(self, stage=None):
+        self.splits = {
+            k: TensorDataset(torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long))
+            for k, (X, y) in iris_arrays(self.standardize).items()
+        }
+        self.sampler = NumpyOrderSampler(len(self.splits["train"]), self.seed)
+
+    def _loader(self, split, sampler=None):
+        return DataLoader(self.splits[split], batch_size=self.batch_size, sampler=sampler,
+                          num_workers=self.num_workers)
+
+    def train_dataloader(self):
+        return self._loader("train", self.sampler)
+
+    def val_dataloader(self):
+        return self._loader("val")
+
+    def test_dataloader(self):
+        return self._loader("test")
+
+    def predict_dataloader(self):
+        return self._loader("test")

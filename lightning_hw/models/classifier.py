@@ -1,0 +1,141 @@
+"""``Classifier``: the one LightningModule. The network is injected; this class owns the loss,
+the metrics (separate torchmetrics objects per split), the optimizer and the schedule.
+
+Logged per epoch: ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``test/loss``,
+``test/acc`` (TensorBoard tags), plus ``lr``.
+"""
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from lightning_hw.models.network import Network, build_network
+
+SPLITS = ("train", "val", "test")
+
+
+class Classifier(pl.LightningModule):
+    """Trains ``network`` (inputs -> logits) with cross-entropy.
+
+    Args:
+        network: any ``nn.Module`` returning (n, num_classes) logits.
+        num_classes: number of classes.
+        optimizer: "sgd", "adam" or "adamw".
+        lr: peak learning rate.
+        momentum, nesterov: SGD only.
+        weight_decay: L2 penalty (decoupled for adamw).
+        scheduler: "none", "cosine" (per epoch, to 0 at max_epochs) or "onecycle" (per step).
+        label_smoothing: cross-entropy label smoothing on the training loss only.
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        num_classes: int = 10,
+        optimizer: str = "sgd",
+        lr: float = 0.1,
+        momentum: float = 0.9,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        scheduler: str = "none",
+        label_smoothing: float = 0.0,
+    ):
+        super().__init__()
+        if optimizer not in ("sgd", "adam", "adamw"):
+            raise ValueError(f"unknown optimizer {optimizer!r}: choose sgd, adam or adamw")
+        if scheduler not in ("none", "cosine", "onecycle"):
+            raise ValueError(f"unknown scheduler {scheduler!r}: choose none, cosine or onecycle")
+        if not lr > 0:
+            raise ValueError(f"lr must be positive, got {lr}")
+        self.save_hyperparameters(ignore=["network"])
+        # A checkpoint stores the network as {"class_path", "init_args"}, never as a pickled object.
+        if isinstance(network, Network):
+            self.hparams["network"] = network.config()
+        self.network = network
+        for split in SPLITS:
+            setattr(self, f"{split}_acc", MulticlassAccuracy(num_classes, average="micro"))
+            setattr(self, f"{split}_loss", MeanMetric())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+    def _step(self, batch, split: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        smoothing = self.hparams.label_smoothing if split == "train" else 0.0
+        loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{split} loss became {loss.item()} at epoch {self.current_epoch}, "
+                f"global step {self.global_step}: lower the learning rate"
+            )
+        acc, mean = getattr(self, f"{split}_acc"), getattr(self, f"{split}_loss")
+        acc.update(logits.detach(), y)
+        mean.update(loss.detach(), weight=y.numel())
+        self.log(f"{split}/loss", mean, on_step=False, on_epoch=True, prog_bar=split != "train")
+        self.log(f"{split}/acc", acc, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return self(x).argmax(dim=1)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        params = self.parameters()
+        if hp.optimizer == "sgd":
+            opt = torch.optim.SGD(
+                params,
+                lr=hp.lr,
+                momentum=hp.momentum,
+                nesterov=hp.nesterov,
+                weight_decay=hp.weight_decay,
+            )
+        elif hp.optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            opt = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "none":
+            return opt
+        if hp.scheduler == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+                opt, T_max=max(1, self.trainer.max_epochs)
+            )
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt,
+            max_lr=hp.lr,
+            total_steps=int(self.trainer.estimated_stepping_batches),
+            pct_start=0.25,
+            anneal_strategy="linear",
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def load_classifier(path: str, map_location: str | None = "cpu") -> Classifier:
+    """Rebuild a Classifier (network included) from a checkpoint alone, with weights_only loading."""
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        raise ValueError(
+            f"{path} is not a Lightning checkpoint of this project (no state_dict/hyper_parameters)"
+        )
+    hp = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
+    if "network" not in hp:
+        raise ValueError(
+            f"{path} does not record its network: it was not written by this project's Classifier"
+        )
+    model = Classifier(network=build_network(hp.pop("network")), **hp)
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()

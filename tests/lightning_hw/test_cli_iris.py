@@ -1,0 +1,122 @@
+"""train.py on Iris end to end: accuracy, TensorBoard scalars, checkpoints, config, compare."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from lightning_hw.cli import train
+from lightning_hw.compare import compare, numpy_nn_options
+from lightning_hw.data import IrisDataModule
+from lightning_hw.models.classifier import load_classifier
+from numpy_nn.experiment import DEFAULTS
+from tests.conftest import ROOT
+
+QUIET = ["--trainer.enable_progress_bar", "false"]
+
+
+@pytest.fixture(scope="module")
+def numpy_run(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("logs")
+    return train(
+        [
+            "--config",
+            str(ROOT / "configs/iris_numpy.yaml"),
+            *QUIET,
+            "--trainer.logger.init_args.save_dir",
+            str(logs),
+        ]
+    )
+
+
+def test_numpy_backed_model_reaches_numpy_nn_accuracy(numpy_run):
+    assert numpy_run["test"]["test/acc"] >= 0.93
+
+
+def test_run_dir_has_config_checkpoints_and_plots(numpy_run):
+    from pathlib import Path
+
+    d = Path(numpy_run["log_dir"])
+    assert d.parent.name == "iris_numpy" and d.name.startswith("version_")
+    config = yaml.safe_load((d / "config.yaml").read_text())
+    assert config["model"]["network"]["init_args"]["backend"] == "numpy"
+    names = {p.name for p in (d / "checkpoints").iterdir()}
+    assert "last.ckpt" in names and any(n.startswith("best-") for n in names)
+    assert (d / "loss.png").stat().st_size > 1000 and (d / "accuracy.png").stat().st_size > 1000
+
+
+def test_tensorboard_has_the_scalars_and_hparams(numpy_run):
+    acc = EventAccumulator(numpy_run["log_dir"])
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"} <= tags
+    assert len(acc.Scalars("val/acc")) == 100
+    assert acc.Scalars("test/acc")[-1].value >= 0.93
+    content = acc.PluginTagToContent("hparams")
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+    assert {m.name.tag for m in experiment.experiment.metric_infos} == {"test/loss", "test/acc"}
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    assert start.session_start_info.hparams["model/lr"].number_value == 0.05
+
+
+def test_checkpoint_reloads_and_predicts_identically(numpy_run):
+    model = numpy_run["model"]
+    ckpt = numpy_run["best_checkpoint"]
+    torch.load(ckpt, weights_only=True)  # no pickled objects inside
+    reloaded = load_classifier(ckpt)
+    dm = IrisDataModule(batch_size=30, seed=0)
+    dm.setup()
+    x, _ = next(iter(dm.test_dataloader()))
+    state = torch.load(ckpt, weights_only=True)["state_dict"]
+    model.load_state_dict(state)
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(x), model(x), rtol=0, atol=0)
+    assert reloaded.network.backend == "numpy"
+
+
+def test_compare_config_matches_numpy_nn_defaults():
+    config = yaml.safe_load((ROOT / "configs/iris_numpy.yaml").read_text())
+    assert numpy_nn_options(config) == DEFAULTS
+
+
+def test_compare_writes_table_and_plot(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    for name in ("iris_numpy.yaml", "iris_torch.yaml"):
+        (tmp_path / "configs" / name).write_text((ROOT / "configs" / name).read_text())
+    (tmp_path / "cmp.yaml").write_text(
+        "runs: {numpy: configs/iris_numpy.yaml, torch: configs/iris_torch.yaml}\n"
+        "numpy_nn: true\noutput_dir: out\n"
+    )
+    result = compare("cmp.yaml", epochs=3)
+    losses = [r["train_loss"] for r in result["rows"]]
+    assert len(losses) == 3 and max(losses) - min(losses) < 1e-5  # same batches, same weights
+    assert (tmp_path / "out" / "comparison.png").stat().st_size > 1000
+    assert "Lightning, torch backend" in (tmp_path / "out" / "comparison.md").read_text()
+
+
+def test_cli_overrides_and_print_config(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--config",
+            str(ROOT / "configs/iris_torch.yaml"),
+            "--model.lr",
+            "0.2",
+            "--trainer.max_epochs",
+            "5",
+            "--print_config",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    config = yaml.safe_load(out.stdout)
+    assert config["model"]["lr"] == 0.2 and config["trainer"]["max_epochs"] == 5
