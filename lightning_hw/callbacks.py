@@ -60,3 +60,49 @@ class CurvesCallback(pl.Callback):
             name = "loss.png" if kind == "loss" else "accuracy.png"
             title = os.path.basename(os.path.dirname(trainer.log_dir))
             plot_curves(curves, label, os.path.join(trainer.log_dir, name), title=title)
+
+
+class Lookahead(pl.Callback):
+    """Lookahead with an EMA of the weights, as in airbench: every ``every`` steps,
+
+        ema <- ema + (1 - decay_t) (w - ema),   w <- ema,
+
+    with decay_t = ``decay`` * (t / T)^3 growing from 0 (plain SGD early on) to ``decay`` near
+    the end; after the last step the weights are set to the average (before the last
+    validation and checkpoint, which therefore see them). It smooths the noise of a
+    large learning rate at the end of a short run. Floating-point buffers (BatchNorm's running
+    statistics) are averaged too.
+    """
+
+    def __init__(self, every: int = 5, decay: float = 0.95**5):
+        self.every, self.decay = every, decay
+        self.ema = None
+
+    def _floats(self, module):
+        return {k: v for k, v in module.state_dict().items() if v.is_floating_point()}
+
+    def on_fit_start(self, trainer, pl_module):
+        if self.ema is None:
+            self.ema = {k: v.detach().clone() for k, v in self._floats(pl_module).items()}
+
+    def _update(self, pl_module, decay):
+        import torch
+
+        with torch.no_grad():
+            for k, w in self._floats(pl_module).items():
+                e = self.ema[k]
+                e.lerp_(w.to(e.dtype), 1.0 - decay)
+                w.copy_(e)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        step, total = trainer.global_step, max(1, int(trainer.estimated_stepping_batches))
+        if step >= total:  # the last step: from now on the weights are the average
+            self._update(pl_module, 1.0)
+        elif step % self.every == 0:
+            self._update(pl_module, self.decay * (step / total) ** 3)
+
+    def state_dict(self):
+        return {"ema": self.ema}
+
+    def load_state_dict(self, state_dict):
+        self.ema = state_dict["ema"]

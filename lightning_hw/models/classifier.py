@@ -5,6 +5,7 @@ Logged per epoch: ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``te
 ``test/acc`` (TensorBoard tags), plus ``lr``.
 """
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from lightning_hw.models.cnn import tta_logits
 from lightning_hw.models.network import Network, build_network
 
 SPLITS = ("train", "val", "test")
@@ -27,8 +29,17 @@ class Classifier(pl.LightningModule):
         lr: peak learning rate.
         momentum, nesterov: SGD only.
         weight_decay: L2 penalty (decoupled for adamw).
-        scheduler: "none", "cosine" (per epoch, to 0 at max_epochs) or "onecycle" (per step).
+        scheduler: "none", "cosine" (per epoch, to 0 at max_epochs) or "onecycle" (per step:
+            linear warm-up from ``start_factor * lr`` to ``lr`` over ``warmup_fraction`` of training,
+            then linear decay to 0).
         label_smoothing: cross-entropy label smoothing on the training loss only.
+        norm_lr_scale: learning-rate multiplier for normalization layers' parameters; their weight
+            decay is divided by it, so lr * weight_decay (the decay per step) stays the same
+            (airbench's decoupled bias learning rate).
+        tta_level: test-time augmentation for test and predict (0 none, 1 mirror, 2 mirror +
+            translate; see models/cnn.py). Validation stays plain, to keep epochs cheap.
+        whiten_images: how many training images fit the network's whitening layer before
+            training, if the network has one (``fit_whitening``).
     """
 
     def __init__(
@@ -41,7 +52,12 @@ class Classifier(pl.LightningModule):
         nesterov: bool = False,
         weight_decay: float = 0.0,
         scheduler: str = "none",
+        warmup_fraction: float = 0.2,
+        start_factor: float = 0.2,
         label_smoothing: float = 0.0,
+        norm_lr_scale: float = 1.0,
+        tta_level: int = 0,
+        whiten_images: int = 5000,
     ):
         super().__init__()
         if optimizer not in ("sgd", "adam", "adamw"):
@@ -62,9 +78,20 @@ class Classifier(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
 
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for evaluation: the network with the configured test-time augmentation."""
+        return tta_logits(self.network, x, self.hparams.tta_level)
+
+    def on_fit_start(self):
+        fit = getattr(self.network, "fit_whitening", None)
+        dm = getattr(self.trainer, "datamodule", None)
+        if fit is not None and hasattr(dm, "splits"):
+            train = dm.splits["train"]
+            fit(dm.eval_transform(train.images[: self.hparams.whiten_images]).to(self.device))
+
     def _step(self, batch, split: str) -> torch.Tensor:
         x, y = batch
-        logits = self(x)
+        logits = self.evaluate(x) if split == "test" else self(x)  # TTA: test and predict only
         smoothing = self.hparams.label_smoothing if split == "train" else 0.0
         loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
         if not torch.isfinite(loss):
@@ -90,7 +117,7 @@ class Classifier(pl.LightningModule):
 
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        return self(x).argmax(dim=1)
+        return self.evaluate(x).argmax(dim=1)
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -114,14 +141,36 @@ class Classifier(pl.LightningModule):
                 opt, T_max=max(1, self.trainer.max_epochs)
             )
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt,
-            max_lr=hp.lr,
-            total_steps=int(self.trainer.estimated_stepping_batches),
-            pct_start=0.25,
-            anneal_strategy="linear",
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warm = hp.warmup_fraction * total
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: _triangle(step, warm, total, hp.start_factor)
         )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _param_groups(self) -> list:
+        """Trainable parameters in two groups: normalization layers (lr x norm_lr_scale, weight
+        decay / norm_lr_scale) and the rest (lr, weight_decay)."""
+        hp = self.hparams
+        norm_types = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+        norm_ids = {
+            id(p) for m in self.modules() if isinstance(m, norm_types) for p in m.parameters()
+        }
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        norm = [p for p in trainable if id(p) in norm_ids]
+        rest = [p for p in trainable if id(p) not in norm_ids]
+        groups = [{"params": rest, "lr": hp.lr, "weight_decay": hp.weight_decay}]
+        if norm:
+            scale = hp.norm_lr_scale
+            groups.append(
+                {"params": norm, "lr": hp.lr * scale, "weight_decay": hp.weight_decay / scale}
+            )
+        return groups
+
+
+def _triangle(step: int, warm: float, total: int, start: float) -> float:
+    """LR factor: linear from ``start`` at step 0 to 1 at ``warm``, then linear to 0 at ``total``."""
+    return float(np.interp(step, [0, warm, total], [start, 1.0, 0.0]))
 
 
 def load_classifier(path: str, map_location: str | None = "cpu") -> Classifier:

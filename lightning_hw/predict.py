@@ -1,0 +1,176 @@
+"""Predictions from a checkpoint alone, written as ``predictions.csv`` (``Id,Category``).
+
+    python predict.py --ckpt PATH [--input FILE.npy] [--output predictions.csv]
+
+The checkpoint holds the network's description, its weights and the DataModule's normalization
+constants, so the images go through exactly the eval transform of training (x / 255, then the
+training set's per-channel mean and std) and the configured test-time augmentation.
+
+``--input``: an unlabeled uint8 ``.npy`` of N images, stored as rows of C*H*W values
+(channel-planar, as the CIFAR-10 pickles), as N x C x H x W, or as N x H x W x C. Without it, the
+official test split from the data directory is used and the accuracy is printed.
+Ids run 1..N in input order; categories are integer labels.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+from lightning_hw.data import vision
+from lightning_hw.models.classifier import Classifier, load_classifier
+
+DATAMODULES = {
+    "CIFAR10DataModule": vision.CIFAR10DataModule,
+    "FashionMNISTDataModule": vision.FashionMNISTDataModule,
+}
+IMAGE_SHAPES = {"CIFAR10DataModule": (3, 32, 32), "FashionMNISTDataModule": (1, 28, 28)}
+
+
+class UserError(Exception):
+    """A mistake in the command or its files: reported in one line, without a traceback."""
+
+
+def load_checkpoint(path: str):
+    """(model, datamodule class name, datamodule state, datamodule hyperparameters)."""
+    if not os.path.isfile(path):
+        raise UserError(
+            f"checkpoint {path} does not exist: pass --ckpt lightning_logs/<run>/version_N/checkpoints/<file>.ckpt"
+        )
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = load_classifier(path)
+    except (ValueError, KeyError, RuntimeError, EOFError, OSError) as e:
+        raise UserError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
+    names = [k for k in DATAMODULES if k in ckpt]
+    if not names:
+        raise UserError(
+            f"checkpoint {path} was not trained on CIFAR-10 or Fashion-MNIST (no image normalization "
+            "inside): predict.py needs a fashion_mlp or cifar_cnn checkpoint"
+        )
+    name = names[0]
+    return model, name, ckpt[name], ckpt.get("datamodule_hyper_parameters", {})
+
+
+def load_images(path: str, shape) -> np.ndarray:
+    """A user's .npy as uint8 N x C x H x W, or a UserError saying what is wrong with it."""
+    c, h, w = shape
+    if not os.path.isfile(path):
+        raise UserError(f"input file {path} does not exist")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise UserError(
+            f"{path} holds pickled Python objects, which are refused for safety ({e}); "
+            "save a plain uint8 array with np.save"
+        ) from None
+    except Exception as e:
+        raise UserError(f"{path} is not a readable .npy file ({type(e).__name__}: {e})") from None
+    if arr.size == 0 or arr.shape[0] == 0:
+        raise UserError(f"{path} holds no images (shape {arr.shape})")
+    if arr.dtype != np.uint8:
+        detail = ""
+        if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
+            detail = " and contains NaN"
+        raise UserError(
+            f"{path} has dtype {arr.dtype}{detail}: expected uint8 pixels 0-255 "
+            "(convert with arr.astype(np.uint8) if the values are already 0-255)"
+        )
+    n = arr.shape[0]
+    if arr.shape[1:] == (c * h * w,):
+        return arr.reshape(n, c, h, w)
+    if arr.shape[1:] == (c, h, w):
+        return arr
+    if arr.shape[1:] == (h, w, c):
+        return np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
+    if c == 1 and arr.shape[1:] == (h, w):
+        return arr[:, None]
+    raise UserError(
+        f"{path} has shape {arr.shape}: expected N x {c * h * w} rows, N x {c} x {h} x {w} or "
+        f"N x {h} x {w} x {c} uint8 images"
+    )
+
+
+@torch.no_grad()
+def predict(
+    model: Classifier, images: torch.Tensor, mean, std, batch_size: int = 1000
+) -> np.ndarray:
+    """Labels (N,) for uint8 images (N, C, H, W) through the eval transform and the model's TTA."""
+    mean, std = (
+        torch.as_tensor(mean, dtype=torch.float32),
+        torch.as_tensor(std, dtype=torch.float32),
+    )
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = vision.normalize(images[start : start + batch_size], mean, std)
+        out.append(model.evaluate(x).argmax(dim=1))
+    return torch.cat(out).numpy()
+
+
+def write_csv(path: str, labels: np.ndarray) -> None:
+    """Id,Category rows (Ids 1..N), written to a temporary file and renamed into place."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UserError(f"cannot write {path}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".predictions-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("Id,Category\n")
+            f.writelines(f"{i},{int(c)}\n" for i, c in enumerate(labels, start=1))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def run(ckpt: str, input_path: str | None, output: str, data_dir: str | None = None) -> dict:
+    model, name, state, dm_hparams = load_checkpoint(ckpt)
+    labels = None
+    if input_path:
+        images = torch.from_numpy(load_images(input_path, IMAGE_SHAPES[name]))
+    else:
+        dm = DATAMODULES[name](data_dir=data_dir or dm_hparams.get("data_dir"))
+        try:
+            images, labels = dm.load_split(train=False)
+        except vision.DataMissingError as e:
+            raise UserError(str(e)) from None
+    predictions = predict(model, images, state["mean"], state["std"])
+    write_csv(output, predictions)
+    result = {"n": len(predictions), "output": output, "predictions": predictions}
+    if labels is not None:
+        result["accuracy"] = float((predictions == labels.numpy()).mean())
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="predict.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--ckpt", required=True, help="a checkpoint written by train.py")
+    p.add_argument(
+        "--input", default=None, help="uint8 .npy of images (default: the official test split)"
+    )
+    p.add_argument(
+        "--output", default="predictions.csv", help="CSV to write (default predictions.csv)"
+    )
+    p.add_argument(
+        "--data_dir",
+        default=None,
+        help="data directory for the test split (default: as trained, $DATA_DIR, data/)",
+    )
+    args = p.parse_args(argv)
+    try:
+        r = run(args.ckpt, args.input, args.output, args.data_dir)
+    except UserError as e:
+        if os.environ.get("NN_DEBUG"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {r['n']} predictions to {r['output']}")
+    if "accuracy" in r:
+        print(f"accuracy on the labeled test split: {r['accuracy']:.4f}")
+    return 0

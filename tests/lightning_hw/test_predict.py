@@ -1,0 +1,153 @@
+"""predict.py: rows in input order, .npy path == DataModule path, and clear refusals of bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from lightning_hw.cli import train
+from lightning_hw.predict import main as predict_main
+from lightning_hw.predict import run
+from tests.conftest import ROOT
+from tests.lightning_hw.fake_data import make_cifar
+
+TINY_CNN = [
+    "--model.network.init_args.widths",
+    "[8, 16, 16]",
+    "--trainer.max_epochs",
+    "1",
+    "--data.init_args.batch_size",
+    "32",
+    "--model.whiten_images",
+    "50",
+    "--trainer.precision",
+    "32-true",
+    "--trainer.enable_progress_bar",
+    "false",
+]
+
+
+@pytest.fixture
+def cifar_ckpt(tmp_path, monkeypatch):
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+    data = make_cifar(tmp_path / "data")
+    r = train(
+        [
+            "--config",
+            str(ROOT / "configs/cifar_cnn.yaml"),
+            *TINY_CNN,
+            "--data.init_args.data_dir",
+            str(data),
+            "--trainer.logger.init_args.save_dir",
+            str(tmp_path / "logs"),
+        ]
+    )
+    return r["best_checkpoint"], data
+
+
+def _read(path):
+    lines = open(path).read().splitlines()
+    assert lines[0] == "Id,Category"
+    rows = [tuple(map(int, line.split(","))) for line in lines[1:]]
+    assert [i for i, _ in rows] == list(range(1, len(rows) + 1))
+    assert all(0 <= c <= 9 for _, c in rows)
+    return np.array([c for _, c in rows])
+
+
+def test_npy_path_equals_datamodule_path_in_every_layout(cifar_ckpt, tmp_path):
+    ckpt, data = cifar_ckpt
+    reference = run(ckpt, None, str(tmp_path / "ref.csv"), data_dir=str(data))
+    assert reference["n"] == 30 and 0 <= reference["accuracy"] <= 1
+    expected = _read(tmp_path / "ref.csv")
+    import pickle
+
+    with open(data / "cifar-10-batches-py" / "test_batch", "rb") as f:
+        rows = pickle.load(f)["data"]  # (30, 3072) channel-planar, as the course's file
+    layouts = {
+        "rows": rows,
+        "nchw": rows.reshape(-1, 3, 32, 32),
+        "nhwc": rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1),
+    }
+    for name, arr in layouts.items():
+        np.save(tmp_path / f"{name}.npy", arr)
+        out = tmp_path / f"{name}.csv"
+        assert (
+            predict_main(
+                ["--ckpt", ckpt, "--input", str(tmp_path / f"{name}.npy"), "--output", str(out)]
+            )
+            == 0
+        )
+        np.testing.assert_array_equal(_read(out), expected, err_msg=name)
+    # input order is kept: reversing the images reverses the predictions
+    np.save(tmp_path / "rev.npy", rows[::-1].copy())
+    predict_main(
+        [
+            "--ckpt",
+            ckpt,
+            "--input",
+            str(tmp_path / "rev.npy"),
+            "--output",
+            str(tmp_path / "rev.csv"),
+        ]
+    )
+    np.testing.assert_array_equal(_read(tmp_path / "rev.csv"), expected[::-1])
+
+
+def test_bad_inputs_are_refused_with_one_line(cifar_ckpt, tmp_path):
+    ckpt, _ = cifar_ckpt
+    bad = {
+        "shape.npy": (np.zeros((4, 100), np.uint8), "has shape (4, 100)"),
+        "float.npy": (np.full((2, 3072), np.nan, np.float32), "dtype float32 and contains NaN"),
+        "empty.npy": (np.zeros((0, 3072), np.uint8), "holds no images"),
+        "objects.npy": (np.array([{"a": 1}], dtype=object), "pickled Python objects"),
+    }
+    for name, (arr, message) in bad.items():
+        np.save(tmp_path / name, arr, allow_pickle=True)
+        out = tmp_path / "out.csv"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "predict.py"),
+                "--ckpt",
+                ckpt,
+                "--input",
+                str(tmp_path / name),
+                "--output",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode != 0, name
+        assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert not out.exists() and not list(tmp_path.glob(".predictions-*"))
+    np.save(tmp_path / "ok.npy", np.zeros((2, 3072), np.uint8))
+    assert (
+        predict_main(
+            [
+                "--ckpt",
+                ckpt,
+                "--input",
+                str(tmp_path / "ok.npy"),
+                "--output",
+                str(tmp_path / "no" / "such" / "dir.csv"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        predict_main(
+            ["--ckpt", str(tmp_path / "missing.ckpt"), "--input", str(tmp_path / "ok.npy")]
+        )
+        == 2
+    )
+
+
+def test_checkpoint_alone_is_enough(cifar_ckpt):
+    ckpt, _ = cifar_ckpt
+    state = torch.load(ckpt, weights_only=True)
+    assert state["CIFAR10DataModule"]["mean"] and state["hyper_parameters"]["network"]["class_path"]

@@ -1,0 +1,116 @@
+"""Fashion-MNIST and CIFAR-10 DataModules on tiny fakes in the official formats, and on real data."""
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from lightning_hw.data import CIFAR10DataModule, DataMissingError, FashionMNISTDataModule
+from lightning_hw.data.vision import normalize, random_flip, random_translate
+from tests.lightning_hw.fake_data import make_cifar, make_fashion
+
+
+@pytest.fixture
+def fake_cifar(tmp_path, monkeypatch):
+    # torchvision checks the official MD5 sums of CIFAR-10; our fake files cannot match them.
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+    return make_cifar(tmp_path)
+
+
+def test_fashion_from_idx_files(tmp_path):
+    dm = FashionMNISTDataModule(
+        data_dir=str(make_fashion(tmp_path)), batch_size=32, eval_batch_size=16
+    )
+    dm.setup()
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (32, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.long
+    assert len(dm.splits["train"]) == 120 and len(dm.splits["val"]) == 40
+    xs = torch.cat([b[0] for b in dm.train_dataloader()])
+    assert abs(xs.mean().item()) < 1e-4 and abs(xs.std().item() - 1) < 1e-2  # train statistics
+    assert [len(b[0]) for b in dm.val_dataloader()] == [16, 16, 8]
+
+
+def test_cifar_from_pickles_channel_order(fake_cifar):
+    dm = CIFAR10DataModule(data_dir=str(fake_cifar))
+    dm.setup()
+    images, labels = dm.load_split(train=False)
+    assert images.shape == (30, 3, 32, 32) and images.dtype == torch.uint8
+    import pickle
+
+    with open(fake_cifar / "cifar-10-batches-py" / "test_batch", "rb") as f:
+        raw = pickle.load(f)["data"]
+    np.testing.assert_array_equal(images.numpy().reshape(30, -1), raw)  # channel-planar rows
+    assert len(dm.splits["train"]) == 100
+
+
+def test_holdout_split_is_seeded_and_disjoint(fake_cifar):
+    a = CIFAR10DataModule(data_dir=str(fake_cifar), val_split=25, seed=1)
+    b = CIFAR10DataModule(data_dir=str(fake_cifar), val_split=25, seed=1)
+    a.setup(), b.setup()
+    assert (
+        len(a.splits["val"]) == 25 and len(a.splits["train"]) == 75 and len(a.splits["test"]) == 30
+    )
+    torch.testing.assert_close(a.splits["val"].images, b.splits["val"].images)
+    train = {bytes(x.numpy()) for x in a.splits["train"].images}
+    assert not any(bytes(x.numpy()) in train for x in a.splits["val"].images)
+
+
+def test_augmentation_on_train_only(fake_cifar):
+    dm = CIFAR10DataModule(data_dir=str(fake_cifar), flip=True, translate=2)
+    dm.setup()
+    assert dm.splits["train"].flip and dm.splits["train"].translate == 2
+    assert not dm.splits["val"].flip and dm.splits["val"].translate == 0
+    x = dm.splits["test"].images[:4]
+    expected = normalize(x, dm.mean, dm.std)
+    got, _ = dm.splits["test"].__getitems__([0, 1, 2, 3])
+    torch.testing.assert_close(got, expected)
+
+
+def test_batched_augmentations():
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
+    torch.manual_seed(0)
+    flipped = random_flip(x)
+    for i in range(2):
+        assert torch.equal(flipped[i], x[i]) or torch.equal(flipped[i], x[i].flip(-1))
+    shifted = random_translate(x, 1)
+    assert shifted.shape == x.shape
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    for i in range(2):  # each image is some 4x4 window of its padded self
+        assert any(
+            torch.equal(shifted[i], padded[i, :, dy : dy + 4, dx : dx + 4])
+            for dy in range(3)
+            for dx in range(3)
+        )
+
+
+def test_missing_data_offline_is_one_clear_message(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(torchvision.datasets.utils, "download_and_extract_archive", no_network)
+    monkeypatch.setattr(torchvision.datasets.mnist, "download_and_extract_archive", no_network)
+    monkeypatch.setattr(torchvision.datasets.cifar, "download_and_extract_archive", no_network)
+    for cls, folder in (
+        (FashionMNISTDataModule, "FashionMNIST"),
+        (CIFAR10DataModule, "cifar-10-batches-py"),
+    ):
+        dm = cls(data_dir=str(tmp_path / "empty"))
+        with pytest.raises(DataMissingError, match=f"not found in .*empty.*{folder}.*DATA_DIR"):
+            dm.setup()
+
+
+def test_real_fashion_statistics(fashion_dir):
+    dm = FashionMNISTDataModule(data_dir=str(fashion_dir))
+    dm.setup()
+    assert len(dm.splits["train"]) == 60000 and len(dm.splits["val"]) == 10000
+    assert dm.mean.item() == pytest.approx(0.2860, abs=1e-4)
+    assert dm.std.item() == pytest.approx(0.3530, abs=1e-4)
+
+
+def test_real_cifar_statistics(cifar_dir):
+    dm = CIFAR10DataModule(data_dir=str(cifar_dir))
+    dm.setup()
+    assert len(dm.splits["train"]) == 50000
+    np.testing.assert_allclose(dm.mean.numpy(), [0.4914, 0.4822, 0.4465], atol=1e-4)
+    np.testing.assert_allclose(dm.std.numpy(), [0.2470, 0.2435, 0.2616], atol=1e-4)

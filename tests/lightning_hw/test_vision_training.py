@@ -1,0 +1,94 @@
+"""Training the Fashion-MNIST MLP and the CIFAR-10 CNN: a smoke run, a short real run, and the full
+default configs (slow)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torchvision
+
+from lightning_hw.cli import train
+from tests.conftest import ROOT
+from tests.lightning_hw.fake_data import make_fashion
+
+QUIET = ["--trainer.enable_progress_bar", "false"]
+
+
+def _train(config, tmp_path, *args):
+    return train(
+        [
+            "--config",
+            str(ROOT / "configs" / config),
+            *QUIET,
+            "--trainer.logger.init_args.save_dir",
+            str(tmp_path / "logs"),
+            *args,
+        ]
+    )
+
+
+def test_fast_dev_run_both_configs(tmp_path, monkeypatch):
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+    from tests.lightning_hw.fake_data import make_cifar
+
+    fashion, cifar = make_fashion(tmp_path / "f"), make_cifar(tmp_path / "c")
+    for config, data, extra in (
+        ("fashion_mlp.yaml", fashion, []),
+        (
+            "cifar_cnn.yaml",
+            cifar,
+            ["--model.network.init_args.widths", "[8, 8, 8]", "--model.whiten_images", "20"],
+        ),
+    ):
+        r = train(
+            [
+                "--config",
+                str(ROOT / "configs" / config),
+                *QUIET,
+                "--trainer.fast_dev_run",
+                "2",
+                "--data.init_args.data_dir",
+                str(data),
+                "--data.init_args.batch_size",
+                "16",
+                *extra,
+            ]
+        )
+        assert 0.0 <= r["test"]["test/acc"] <= 1.0
+
+
+def test_mlp_briefly_on_real_fashion_mnist(fashion_dir, tmp_path):
+    r = _train(
+        "fashion_mlp.yaml",
+        tmp_path,
+        "--data.init_args.data_dir",
+        str(fashion_dir),
+        "--trainer.max_epochs",
+        "2",
+    )
+    assert r["test"]["test/acc"] >= 0.82, r["test"]
+    d = Path(r["log_dir"])
+    assert "fashion" in d.parent.name
+    assert (d / "loss.png").exists() and (d / "accuracy.png").exists()
+    history = json.loads((d / "metrics.json").read_text())
+    assert len(history["train/loss"]) == len(history["val/acc"]) == 2
+
+
+@pytest.mark.slow
+def test_mlp_default_config_reaches_90(fashion_dir, tmp_path):
+    r = _train("fashion_mlp.yaml", tmp_path, "--data.init_args.data_dir", str(fashion_dir))
+    assert r["test"]["test/acc"] >= 0.90, r["test"]
+    assert len(r["history"]["val/acc"]) >= 8
+
+
+@pytest.mark.slow
+def test_cnn_default_config_reaches_90(cifar_dir, tmp_path):
+    r = _train("cifar_cnn.yaml", tmp_path, "--data.init_args.data_dir", str(cifar_dir))
+    print(
+        f"CIFAR-10 default config: test acc {r['test']['test/acc']:.4f}, "
+        f"{sum(r['history']['seconds']):.0f} s of training"
+    )
+    assert r["test"]["test/acc"] >= 0.90, r["test"]
+    assert len(r["history"]["val/acc"]) >= 8
+    assert "cifar" in Path(r["log_dir"]).parent.name
