@@ -6,10 +6,11 @@
 
 A run writes ``lightning_logs/<experiment>/version_N/``: TensorBoard events (``train/loss``,
 ``train/acc``, ``val/...``, ``test/...`` and the HParams tab with the final test metrics),
-``config.yaml`` (the resolved config), ``checkpoints/`` (best and last), ``metrics.json``,
-``loss.png`` and ``accuracy.png``.
+``config.yaml`` (the resolved config), ``checkpoints/`` (best and last), ``metrics.json``
+(per-epoch curves), ``test_metrics.json``, ``loss.png`` and ``accuracy.png``.
 """
 
+import os
 import sys
 import warnings
 
@@ -19,6 +20,7 @@ from pytorch_lightning.cli import LightningCLI
 
 from lightning_hw.callbacks import CurvesCallback
 from lightning_hw.models import Classifier
+from numpy_nn.logs import write_json
 
 # Lightning's own deprecation noise on this torch version; nothing a user can act on.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
@@ -96,6 +98,11 @@ def train(args=None) -> dict:
     if trainer.logger is not None:
         trainer.logger.log_hyperparams(_flat_hparams(cli.config.as_dict()), metrics=test)
         trainer.logger.finalize("success")
+    if trainer.global_rank == 0 and trainer.log_dir:
+        write_json(
+            os.path.join(trainer.log_dir, "test_metrics.json"),
+            {k: float(v) for k, v in test.items()},
+        )
     curves = next(c for c in trainer.callbacks if isinstance(c, CurvesCallback))
     return {
         "test": {k: float(v) for k, v in test.items()},

@@ -1,0 +1,250 @@
+"""The write-up, assembled from existing runs: ``report/report.md`` (+ PNGs) and ``report/report.html``.
+
+    python -m lightning_hw.report --output report/ [--allow-missing]
+
+Sections: the Iris run and sweep (numpy_nn), the Iris numpy-vs-torch comparison, Fashion-MNIST
+and CIFAR-10 curves and accuracies (the newest complete run of each), the derivations
+(docs/derivations.md) and the code appendix. A missing input stops the build with a message
+naming the command that creates it; ``--allow-missing`` builds the rest and says what is absent.
+The HTML is self-contained (images inlined); math is left as LaTeX between $ signs.
+"""
+
+import argparse
+import base64
+import html
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lightning_hw.submission import markdown as code_appendix
+from numpy_nn.experiment import DEFAULTS
+from numpy_nn.logs import atomic_write
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Section:
+    title: str
+    body: str = ""
+    images: list[Path] = field(default_factory=list)
+    missing: str | None = None  # what is missing and the command that creates it
+
+
+def latest_run(logs: Path, name_part: str) -> Path | None:
+    """Newest ``logs/<experiment containing name_part>/version_N`` holding a finished run."""
+    runs = [
+        d
+        for exp in logs.glob(f"*{name_part}*")
+        if exp.is_dir()
+        for d in exp.glob("version_*")
+        if (d / "test_metrics.json").exists() and (d / "metrics.json").exists()
+    ]
+    return max(runs, key=lambda d: d.stat().st_mtime) if runs else None
+
+
+def _missing(what: str, command: str) -> str:
+    return f"{what} not found: create it with `{command}`"
+
+
+def iris_sections(experiments: Path, logs: Path) -> list[Section]:
+    run = experiments / DEFAULTS.run_name
+    s1 = Section("Iris: the numpy network")
+    if (run / "results.json").exists():
+        r = json.loads((run / "results.json").read_text())
+        opts = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+        s1.body = (
+            f"One hidden layer, trained by numpy_nn's own loop ({opts}).\n\n"
+            "| split | loss | error |\n|---|---:|---:|\n"
+            + "".join(
+                f"| {k} | {r[k + '_loss']:.4f} | {r[k + '_error']:.3f} |\n"
+                for k in ("train", "val", "test")
+            )
+        )
+        s1.images = [run / "loss.png", run / "error.png"]
+    else:
+        s1.missing = _missing("the default Iris run", "python train_ffnn.py")
+
+    s2 = Section("Iris: learning rate x hidden units")
+    sweep = experiments / "sweep"
+    if (sweep / "results.md").exists():
+        s2.body = _demote((sweep / "results.md").read_text())
+        s2.images = [sweep / "loss.png"]
+    else:
+        s2.missing = _missing("the Iris sweep", "python train_ffnn.py --sweep")
+
+    s3 = Section("Iris: numpy_nn, numpy layers in Lightning, and torch")
+    compare = logs / "iris_compare"
+    if (compare / "comparison.md").exists():
+        s3.body = (
+            "The same network from the same seed: numpy_nn's own loop, numpy_nn's layers run inside "
+            "Lightning through a `torch.autograd.Function`, and the torch-native twin.\n\n"
+            + (compare / "comparison.md").read_text()
+        )
+        s3.images = [compare / "comparison.png"]
+    else:
+        s3.missing = _missing(
+            "the Iris comparison", "python train.py compare --config configs/iris_compare.yaml"
+        )
+    return [s1, s2, s3]
+
+
+def vision_section(logs: Path, name_part: str, title: str, config: str) -> Section:
+    s = Section(title)
+    run = latest_run(logs, name_part)
+    if run is None:
+        s.missing = _missing(f"a finished {title} run", f"python train.py --config {config}")
+        return s
+    test = json.loads((run / "test_metrics.json").read_text())
+    h = json.loads((run / "metrics.json").read_text())
+    best = max(h["val/acc"]) if h["val/acc"] else float("nan")
+    s.body = (
+        f"Run `{run.relative_to(logs.parent) if run.is_relative_to(logs.parent) else run}`: "
+        f"{len(h['val/acc'])} epochs, {sum(h['seconds']):.0f} s of training.\n\n"
+        "| metric | value |\n|---|---:|\n"
+        f"| test accuracy | {test.get('test/acc', float('nan')):.4f} |\n"
+        f"| test loss | {test.get('test/loss', float('nan')):.4f} |\n"
+        f"| best validation accuracy | {best:.4f} |\n"
+        f"| final train accuracy | {h['train/acc'][-1]:.4f} |\n"
+    )
+    s.images = [run / "loss.png", run / "accuracy.png"]
+    return s
+
+
+def _demote(md: str, by: int = 2) -> str:
+    """Push a document's headings down ``by`` levels, so it nests under a report section."""
+    return re.sub(r"^(#+)", lambda m: m.group(1) + "#" * by, md, flags=re.M)
+
+
+def collect(experiments: Path, logs: Path, docs: Path) -> list[Section]:
+    sections = iris_sections(experiments, logs)
+    sections.append(
+        vision_section(logs, "fashion", "Fashion-MNIST MLP", "configs/fashion_mlp.yaml")
+    )
+    sections.append(vision_section(logs, "cifar", "CIFAR-10 CNN", "configs/cifar_cnn.yaml"))
+    deriv = Section("Derivations")
+    if (docs / "derivations.md").exists():
+        deriv.body = _demote((docs / "derivations.md").read_text().split("\n", 1)[1], 1)
+    else:
+        deriv.missing = f"{docs / 'derivations.md'} not found (it ships with the project)"
+    sections.append(deriv)
+    sections.append(Section("Code appendix", _demote(code_appendix(1).split("\n", 1)[1], 1)))
+    return sections
+
+
+def to_markdown(sections: list[Section]) -> str:
+    out = ["# Neural networks: report\n"]
+    for s in sections:
+        out.append(f"## {s.title}\n")
+        if s.missing:
+            out.append(f"*Missing: {s.missing}.*\n")
+            continue
+        out.append(s.body.strip() + "\n")
+        out += [f"![{img.stem}]({_image_name(s, img)})\n" for img in s.images if img.exists()]
+    return "\n".join(out)
+
+
+def _image_name(section: Section, img: Path) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", section.title.lower()).strip("_")
+    return f"{slug}_{img.name}"
+
+
+def to_html(md_text: str, image_dir: Path) -> str:
+    """Self-contained HTML: python-markdown for the text, images inlined as data URIs, and the
+    $...$ / $$...$$ math protected from Markdown so it stays readable LaTeX."""
+    import markdown
+
+    maths: list = []
+
+    def stash(m):
+        maths.append(m.group(0))
+        return f"\x02{len(maths) - 1}\x03"
+
+    protected = re.sub(r"\$\$.+?\$\$|\$[^$\n]+?\$", stash, md_text, flags=re.S)
+    body = markdown.markdown(protected, extensions=["tables", "fenced_code"])
+    body = re.sub("\x02(\\d+)\x03", lambda m: html.escape(maths[int(m.group(1))]), body)
+
+    def inline(m):
+        path = image_dir / html.unescape(m.group(1))
+        if not path.exists():
+            return m.group(0)
+        data = base64.b64encode(path.read_bytes()).decode()
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="([^"]+\.png)"', inline, body)
+    style = (
+        "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;padding:0 1rem}"
+        "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.25rem .6rem}"
+        "pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem}img{max-width:100%}"
+        "@media print{pre{white-space:pre-wrap}}"
+    )
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Neural networks: report</title>"
+        f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def build(
+    output: Path, experiments: Path, logs: Path, docs: Path, allow_missing: bool = False
+) -> dict:
+    sections = collect(experiments, logs, docs)
+    missing = [s.missing for s in sections if s.missing]
+    if missing and not allow_missing:
+        return {"missing": missing, "written": False}
+    output.mkdir(parents=True, exist_ok=True)
+    for s in sections:
+        for img in s.images:
+            if img.exists():
+                shutil.copyfile(img, output / _image_name(s, img))
+    md_text = to_markdown(sections)
+    atomic_write(str(output / "report.md"), lambda tmp: Path(tmp).write_text(md_text))
+    page = to_html(md_text, output)
+    atomic_write(str(output / "report.html"), lambda tmp: Path(tmp).write_text(page))
+    return {"missing": missing, "written": True, "sections": [s.title for s in sections]}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m lightning_hw.report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--output", default="report", help="folder for report.md, report.html and the PNGs"
+    )
+    p.add_argument("--allow-missing", action="store_true", help="build what exists, note the rest")
+    p.add_argument(
+        "--experiments", default="experiments", help="numpy_nn runs (default experiments/)"
+    )
+    p.add_argument(
+        "--logs", default="lightning_logs", help="Lightning runs (default lightning_logs/)"
+    )
+    p.add_argument("--docs", default=str(ROOT / "docs"), help="folder holding derivations.md")
+    args = p.parse_args(argv)
+    r = build(
+        Path(args.output),
+        Path(args.experiments),
+        Path(args.logs),
+        Path(args.docs),
+        args.allow_missing,
+    )
+    for m in r["missing"]:
+        print(f"missing: {m}", file=sys.stderr)
+    if not r["written"]:
+        print(
+            "error: report not built; run the commands above, or pass --allow-missing",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        f"wrote {os.path.join(args.output, 'report.md')} and report.html ({len(r['sections'])} sections)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
