@@ -162,11 +162,11 @@ def to_html(md_text: str, image_dir: Path) -> str:
 
     def stash(m):
         maths.append(m.group(0))
-        return f"\x02{len(maths) - 1}\x03"
+        return f"MATHSTASH{len(maths) - 1}END"  # letters only: Markdown leaves it alone
 
     protected = re.sub(r"\$\$.+?\$\$|\$[^$\n]+?\$", stash, md_text, flags=re.S)
     body = markdown.markdown(protected, extensions=["tables", "fenced_code"])
-    body = re.sub("\x02(\\d+)\x03", lambda m: html.escape(maths[int(m.group(1))]), body)
+    body = re.sub(r"MATHSTASH(\d+)END", lambda m: html.escape(maths[int(m.group(1))]), body)
 
     def inline(m):
         path = image_dir / html.unescape(m.group(1))

@@ -121,19 +121,13 @@ class Classifier(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        params = self.parameters()
+        groups = self._param_groups()
         if hp.optimizer == "sgd":
-            opt = torch.optim.SGD(
-                params,
-                lr=hp.lr,
-                momentum=hp.momentum,
-                nesterov=hp.nesterov,
-                weight_decay=hp.weight_decay,
-            )
+            opt = torch.optim.SGD(groups, lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov)
         elif hp.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+            opt = torch.optim.Adam(groups, lr=hp.lr)
         else:
-            opt = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+            opt = torch.optim.AdamW(groups, lr=hp.lr)
         if hp.scheduler == "none":
             return opt
         if hp.scheduler == "cosine":

@@ -159,7 +159,7 @@ def test_report_from_tiny_runs(tiny_runs, tmp_path):
         "CIFAR-10 CNN",
         "Derivations",
         "Code appendix",
-        "numpy_nn, numpy layers in Lightning",
+        "Iris: numpy_nn, numpy layers in Lightning, and torch",
     ):
         assert f"## {title}" in md
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
