@@ -13,6 +13,7 @@ A run writes ``lightning_logs/<experiment>/version_N/``: TensorBoard events (``t
 import os
 import sys
 import warnings
+from pathlib import Path
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
@@ -49,6 +50,7 @@ class CLI(LightningCLI):
                 },
             },
             args=args,
+            parser_kwargs={"exit_on_error": False},  # main() reports parse errors in one line
         )
 
     def add_arguments_to_parser(self, parser):
@@ -56,7 +58,7 @@ class CLI(LightningCLI):
             "--ckpt_path",
             type=str | None,
             default=None,
-            help="resume training from this checkpoint file",
+            help="resume training: a checkpoint file, or 'last' for the newest last.ckpt of this experiment",
         )
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
@@ -69,6 +71,76 @@ class CLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(CurvesCallback, "curves")
+
+    def before_instantiate_classes(self):
+        """Resolve ``--ckpt_path``: 'last' means the newest ``version_N/checkpoints/last.ckpt`` of this
+        experiment, and the resumed run keeps logging into that same ``version_N``."""
+        ckpt = self.config.get("ckpt_path")
+        if ckpt is None:
+            return
+        logger = self.config["trainer"].get("logger")
+        init = (
+            logger.get("init_args") if isinstance(logger, dict) or hasattr(logger, "get") else None
+        )
+        if ckpt == "last":
+            if init is None:
+                raise UsageError(
+                    "--ckpt_path last needs the TensorBoard logger to know where runs live"
+                )
+            exp = Path(init["save_dir"]) / init["name"]
+            found = sorted(
+                exp.glob("version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime
+            )
+            if not found:
+                raise UsageError(
+                    f"--ckpt_path last: no checkpoints/last.ckpt under {exp}/version_*: nothing to resume"
+                )
+            ckpt = str(found[-1])
+            self.config["ckpt_path"] = ckpt
+        path = Path(ckpt)
+        if not path.is_file():
+            raise UsageError(f"--ckpt_path {ckpt}: no such file")
+        _check_checkpoint(path, self.config)
+        version = path.parent.parent.name
+        if (
+            init is not None
+            and version.startswith("version_")
+            and path.parent.parent.parent == Path(init["save_dir"]) / init["name"]
+        ):
+            init["version"] = version  # keep logging into the run being resumed
+
+
+class UsageError(Exception):
+    """A mistake in the command, its config or its files: reported in one line."""
+
+
+def _check_checkpoint(path: Path, config) -> None:
+    """Refuse a corrupt checkpoint, or one of another network, before training starts."""
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UsageError(
+            f"{path} is not a readable checkpoint ({type(e).__name__}): corrupt, truncated, or not "
+            "written by train.py; pass a checkpoints/*.ckpt file of this experiment"
+        ) from None
+    saved = (
+        (ckpt.get("hyper_parameters") or {}).get("network", {}) if isinstance(ckpt, dict) else {}
+    )
+    wanted = config["model"]["network"]
+    wanted_path = wanted.get("class_path") if hasattr(wanted, "get") else None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise UsageError(f"{path} is not a Lightning checkpoint of this project")
+    if (
+        wanted_path
+        and saved.get("class_path")
+        and saved["class_path"].rsplit(".", 1)[-1] != wanted_path.rsplit(".", 1)[-1]
+    ):
+        raise UsageError(
+            f"{path} holds a {saved['class_path']} but the config trains a {wanted_path}: "
+            "pass a checkpoint of this experiment"
+        )
 
 
 def _flat_hparams(config: dict) -> dict:
@@ -86,6 +158,20 @@ def _flat_hparams(config: dict) -> dict:
         walk(section, config.get(section))
     flat["trainer/max_epochs"] = config.get("trainer", {}).get("max_epochs")
     return {k: v for k, v in flat.items() if v is not None}
+
+
+def _user_error(e: Exception):
+    """One line for the errors a user can fix; None for bugs (which keep their traceback)."""
+    from jsonargparse import ArgumentError
+
+    from lightning_hw.data.vision import DataMissingError
+
+    if isinstance(e, ArgumentError):
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        return " ".join(lines) + " (see python train.py --help)"
+    if isinstance(e, (UsageError, DataMissingError, FloatingPointError)):
+        return str(e)
+    return None
 
 
 def train(args=None) -> dict:
@@ -115,12 +201,21 @@ def train(args=None) -> dict:
 
 
 def main(argv=None) -> int:
+    """Run train.py; a mistake (bad config, missing data, bad checkpoint, NaN loss) is reported in
+    one line with exit status 2. Set NN_DEBUG=1 to see the traceback instead."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["compare"]:
         from lightning_hw.compare import main as compare_main
 
         return compare_main(args[1:])
-    result = train(argv)
+    try:
+        result = train(argv)
+    except Exception as e:
+        message = _user_error(e)
+        if message is None or os.environ.get("NN_DEBUG"):
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     if result["trainer"].global_rank == 0:
         metrics = "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items())
         print(f"\n{metrics}\nrun saved to {result['log_dir']}")

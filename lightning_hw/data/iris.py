@@ -13,7 +13,9 @@ from numpy_nn.datasets import iris_arrays, shuffle_seed
 
 
 class NumpyOrderSampler(Sampler):
-    """Yields one epoch of indices in the order numpy_nn's ``Data.sample()`` would, per epoch."""
+    """Yields one epoch of indices in the order numpy_nn's ``Data.sample()`` would, per epoch.
+    Its generator state travels in checkpoints (via the DataModule), so a resumed run continues
+    with the batches an uninterrupted one would have seen."""
 
     def __init__(self, n: int, seed: int):
         self.n, self.rng = n, np.random.default_rng(shuffle_seed(seed))
@@ -45,6 +47,8 @@ class IrisDataModule(pl.LightningDataModule):
             for k, (X, y) in iris_arrays(self.standardize).items()
         }
         self.sampler = NumpyOrderSampler(len(self.splits["train"]), self.seed)
+        if getattr(self, "_sampler_state", None) is not None:
+            self.sampler.rng.bit_generator.state = self._sampler_state
 
     def _loader(self, split, sampler=None):
         return DataLoader(self.splits[split], batch_size=self.batch_size, sampler=sampler,
@@ -61,3 +65,12 @@ class IrisDataModule(pl.LightningDataModule):
 
     def predict_dataloader(self):
         return self._loader("test")
+
+    def state_dict(self):
+        sampler = getattr(self, "sampler", None)
+        return {"sampler": sampler.rng.bit_generator.state if sampler is not None else None}
+
+    def load_state_dict(self, state_dict):
+        self._sampler_state = state_dict.get("sampler")
+        if self._sampler_state is not None and getattr(self, "sampler", None) is not None:
+            self.sampler.rng.bit_generator.state = self._sampler_state

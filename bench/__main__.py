@@ -1,0 +1,91 @@
+"""``make bench``: every benchmark, results written to docs/benchmarks.md.
+
+    python -m bench                 # all but the long CIFAR runs (see --cifar)
+    python -m bench --cifar         # also train the default CIFAR-10 config (~10 min)
+    python -m bench --cifar94       # also the >= 94% config (~20 min)
+    python -m bench --only numpy,bridge
+
+Each comparison runs in one process, interleaved (A, B, A, B, ...), and reports medians.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import suites  # noqa: E402
+
+
+def environment() -> str:
+    import numpy as np
+    import torch
+
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = "; ".join(
+            f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)"
+            for i in threadpool_info()
+            if i["user_api"] == "blas"
+        )
+    except ImportError:
+        blas = "threadpoolctl not installed"
+    return "\n".join(
+        [
+            f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
+            f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            f"- python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}",
+            f"- torch threads: {torch.get_num_threads()}; numpy BLAS: {blas}",
+            f"- OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}",
+        ]
+    )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--only", default="", help="comma-separated subset of: " + ", ".join(suites.SUITES)
+    )
+    p.add_argument("--cifar", action="store_true", help="train the default CIFAR-10 config")
+    p.add_argument("--cifar94", action="store_true", help="train the >= 94%% CIFAR-10 config")
+    p.add_argument(
+        "--data_dir", default=None, help="default: $DATA_DIR, else ../shared/data if present"
+    )
+    p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = p.parse_args(argv)
+    data_dir = args.data_dir or os.environ.get("DATA_DIR")
+    if data_dir is None and (ROOT.parent / "shared" / "data").is_dir():
+        data_dir = str(ROOT.parent / "shared" / "data")
+    names = [n for n in suites.SUITES if not args.only or n in args.only.split(",")]
+    sections = []
+    for name in names:
+        if name == "cifar" and not (args.cifar or args.cifar94):
+            continue
+        print(f"== {name}", flush=True)
+        text = suites.SUITES[name](data_dir=data_dir, cifar94=args.cifar94)
+        print(text, flush=True)
+        sections.append(text)
+    doc = (
+        "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); timings on the CPU.\n\n"
+        + environment()
+        + "\n\n"
+        + "\n\n".join(sections)
+        + "\n"
+    )
+    previous = Path(args.out).read_text() if Path(args.out).exists() else ""
+    if "## Before and after" in previous:  # keep the hand-written optimization log
+        doc += "\n" + previous[previous.index("## Before and after") :]
+    Path(args.out).write_text(doc)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,334 @@
+"""The benchmarks. Each returns a markdown section; ``SUITES`` lists them in report order."""
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _interleaved(fns: dict, repeats: int = 7) -> dict:
+    """{name: median seconds}: one call of each function in turn, ``repeats`` rounds (after a warm-up)."""
+    for f in fns.values():
+        f()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+# -- 1. numpy_nn vs torch eager ------------------------------------------------------------------
+def _numpy_step_fn(sizes, dtype, X, Y, steps):
+    from numpy_nn.models import NeuralNetwork
+
+    layers = [{"name": "fully_connected", "n_out": h, "activation": "relu"} for h in sizes[1:-1]]
+    layers.append({"name": "fully_connected", "n_out": sizes[-1], "activation": "softmax"})
+    model = NeuralNetwork(
+        "cross_entropy", layers, {"name": "sgd", "lr": 0.01, "momentum": 0.9}, seed=0
+    )
+    X, Y = X.astype(dtype), Y.astype(dtype)
+
+    def run():
+        for _ in range(steps):
+            model.backward(Y, model.forward(X))
+            model.update()
+
+    return run
+
+
+def _torch_step_fn(sizes, dtype, X, Y, steps):
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    tdtype = torch.float32 if dtype == np.float32 else torch.float64
+    mods = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        mods += [nn.Linear(a, b, dtype=tdtype), nn.ReLU()]
+    net = nn.Sequential(*mods[:-1])
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    x, y = torch.from_numpy(X.astype(dtype)), torch.from_numpy(Y.argmax(1))
+
+    def run():
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x), y).backward()
+            opt.step()
+
+    return run
+
+
+def numpy_rows() -> list:
+    """[(network, dtype, numpy examples/s, torch examples/s)] for this process's BLAS set-up."""
+    batch, steps = 256, 20
+    rng = np.random.default_rng(0)
+    rows = []
+    for sizes in ((784, 256, 10), (784, 1024, 1024, 10)):
+        X = rng.normal(size=(batch, sizes[0]))
+        Y = np.eye(sizes[-1])[rng.integers(sizes[-1], size=batch)]
+        for dtype in (np.float32, np.float64):
+            t = _interleaved(
+                {
+                    "numpy": _numpy_step_fn(sizes, dtype, X, Y, steps),
+                    "torch": _torch_step_fn(sizes, dtype, X, Y, steps),
+                }
+            )
+            rows.append(
+                (
+                    "-".join(map(str, sizes)),
+                    np.dtype(dtype).name,
+                    batch * steps / t["numpy"],
+                    batch * steps / t["torch"],
+                )
+            )
+    return rows
+
+
+def _blas_kernel() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+
+        return next(
+            (i.get("architecture") or "?") for i in threadpool_info() if i["user_api"] == "blas"
+        )
+    except (ImportError, StopIteration):
+        return "?"
+
+
+def numpy_vs_torch(**_) -> str:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    setups = [(f"as set up here (OpenBLAS kernel {_blas_kernel()})", numpy_rows())]
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        # This machine pins OpenBLAS to an older kernel (OPENBLAS_CORETYPE) for old-CPU safety;
+        # measure numpy's own choice too, in a child process with the variables unset.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+        }
+        code = (
+            "import json, sys; sys.path.insert(0, %r); from bench.suites import numpy_rows, _blas_kernel; "
+            "print(json.dumps([_blas_kernel(), numpy_rows()]))" % str(ROOT)
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        kernel, rows = json.loads(out.stdout.strip().splitlines()[-1])
+        setups.append((f"OPENBLAS_CORETYPE unset (OpenBLAS kernel {kernel})", rows))
+    lines = [
+        "## 1. numpy_nn vs torch eager: MLP training throughput",
+        "",
+        "Batch 256: forward, cross-entropy, backward, SGD-momentum update; 20 steps per timing, "
+        "median of 7 interleaved repeats. Goal: numpy_nn >= 0.9x torch in float32.",
+        "",
+        "| BLAS set-up | network | dtype | numpy_nn (examples/s) | torch (examples/s) | numpy_nn / torch |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for label, rows in setups:
+        for net, dtype, ours, theirs in rows:
+            lines.append(
+                f"| {label} | {net} | {dtype} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+# -- 2. bridge overhead inside Lightning ------------------------------------------------------------
+def _lightning_fit_fn(backend, n_features, hidden, n_classes, loader_fn, steps):
+    import logging
+
+    import pytorch_lightning as pl
+
+    from lightning_hw.models import Classifier, IrisFFNN
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+
+    def run():
+        net = IrisFFNN(backend, hidden=hidden, n_features=n_features, n_classes=n_classes, seed=0)
+        model = Classifier(net, num_classes=n_classes, lr=0.05)
+        trainer = pl.Trainer(
+            max_steps=steps,
+            limit_val_batches=0,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            accelerator="cpu",
+        )
+        trainer.fit(model, train_dataloaders=loader_fn())
+
+    return run
+
+
+def bridge_rows() -> list:
+    """[(network, batch, steps, numpy-backed ms/step, torch-native ms/step)] in this process."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lightning_hw.data import IrisDataModule
+
+    def iris():
+        dm = IrisDataModule(batch_size=16, seed=0)
+        dm.setup()
+        return dm.train_dataloader()
+
+    g = torch.Generator().manual_seed(0)
+    fx, fy = torch.randn(8192, 784, generator=g), torch.randint(0, 10, (8192,), generator=g)
+
+    def fashion_sized():
+        return DataLoader(TensorDataset(fx, fy), batch_size=256, shuffle=True)
+
+    rows = []
+    for label, (nf, h, nc, loader, batch, steps) in {
+        "Iris 4-25-3": (4, 25, 3, iris, 16, 140),
+        "Fashion-sized 784-1024-10": (784, 1024, 10, fashion_sized, 256, 64),
+    }.items():
+        t = _interleaved(
+            {b: _lightning_fit_fn(b, nf, h, nc, loader, steps) for b in ("numpy", "torch")}, 5
+        )
+        rows.append((label, batch, steps, t["numpy"] / steps * 1e3, t["torch"] / steps * 1e3))
+    return rows
+
+
+def bridge_overhead(**_) -> str:
+    """Each setting in a child process: OMP_WAIT_POLICY must be fixed before torch is imported."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    lines = [
+        "## 2. Bridge overhead: a Lightning training step, numpy-backed vs torch-native",
+        "",
+        "The same network (`IrisFFNN`) with `backend: numpy` (numpy_nn layers through the autograd "
+        "bridge) and `backend: torch`, in one process; wall time of `trainer.fit` over a fixed number "
+        "of steps (Lightning's own per-step work included), median of 5 interleaved repeats. "
+        "Goal <= 1.2x. `train.py` sets `OMP_WAIT_POLICY=PASSIVE` for numpy-backed runs (see below).",
+        "",
+        "| OpenMP wait policy | network | batch | steps | numpy-backed (ms/step) | torch-native (ms/step) | ratio |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    code = (
+        "import json, sys; sys.path.insert(0, %r); from bench.suites import bridge_rows; "
+        "print(json.dumps(bridge_rows()))" % str(ROOT)
+    )
+    for policy in ("default (spin)", "PASSIVE"):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        if policy == "PASSIVE":
+            env["OMP_WAIT_POLICY"] = "PASSIVE"
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        for label, batch, steps, a, b in json.loads(out.stdout.strip().splitlines()[-1]):
+            lines.append(
+                f"| {policy} | {label} | {batch} | {steps} | {a:.2f} | {b:.2f} | {a / b:.2f}x |"
+            )
+    return "\n".join(lines)
+
+
+# -- 3/4. time to accuracy ---------------------------------------------------------------------------
+def _train_config(config: str, data_dir, extra=()) -> dict:
+    from lightning_hw.cli import train
+
+    with tempfile.TemporaryDirectory() as logs:
+        args = [
+            "--config",
+            str(ROOT / "configs" / config),
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.logger.init_args.save_dir",
+            logs,
+            *extra,
+        ]
+        if data_dir:
+            args += ["--data.init_args.data_dir", data_dir]
+        start = time.perf_counter()
+        r = train(args)
+        r["wall"] = time.perf_counter() - start
+        return r
+
+
+def _time_to(history: dict, target: float):
+    elapsed = 0.0
+    for acc, sec in zip(history["val/acc"], history["seconds"]):
+        elapsed += sec
+        if acc >= target:
+            return elapsed
+    return None
+
+
+def fashion(data_dir=None, **_) -> str:
+    r = _train_config("fashion_mlp.yaml", data_dir)
+    h = r["history"]
+    t90 = _time_to(h, 0.90)
+    return "\n".join(
+        [
+            "## 3. Fashion-MNIST MLP, default config (`configs/fashion_mlp.yaml`)",
+            "",
+            "| epochs | training time | time to 90% val accuracy | final test accuracy | wall time (incl. loading, test) |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {len(h['seconds'])} | {sum(h['seconds']):.0f} s | {f'{t90:.0f} s' if t90 else 'not reached'} | "
+            f"{r['test']['test/acc']:.4f} | {r['wall']:.0f} s |",
+        ]
+    )
+
+
+def cifar(data_dir=None, cifar94=False, **_) -> str:
+    lines = [
+        "## 4. CIFAR-10 CNN",
+        "",
+        "| config | epochs | training time | time to 90% val accuracy | test accuracy (TTA) | wall time |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for config in ("cifar_cnn.yaml",) + (("cifar_cnn94.yaml",) if cifar94 else ()):
+        r = _train_config(config, data_dir)
+        h = r["history"]
+        t90 = _time_to(h, 0.90)
+        lines.append(
+            f"| `{config}` | {len(h['seconds'])} | {sum(h['seconds']):.0f} s | "
+            f"{f'{t90:.0f} s' if t90 else 'not reached'} | {r['test']['test/acc']:.4f} | {r['wall']:.0f} s |"
+        )
+    return "\n".join(lines)
+
+
+# -- 5. numpy_nn on Iris ----------------------------------------------------------------------------
+def iris(**_) -> str:
+    from numpy_nn.experiment import DEFAULTS, run, sweep
+
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        r = run(DEFAULTS, save_dir=d)
+        one = time.perf_counter() - t
+        t = time.perf_counter()
+        s = sweep(DEFAULTS, save_dir=d)
+        all_ = time.perf_counter() - t
+    return "\n".join(
+        [
+            "## 5. numpy_nn on Iris",
+            "",
+            "| job | wall time (incl. saving and plots) | result |",
+            "|---|---:|---|",
+            f"| default run (`python train_ffnn.py`, {DEFAULTS.epochs} epochs) | {one:.2f} s | "
+            f"test error {r['test_error']:.3f} |",
+            f"| sweep (`--sweep`, {len(s['runs'])} runs) | {all_:.2f} s | best lr={s['best']['options']['lr']:g}, "
+            f"hidden={s['best']['options']['hidden']} |",
+        ]
+    )
+
+
+SUITES = {
+    "numpy": numpy_vs_torch,
+    "bridge": bridge_overhead,
+    "fashion": fashion,
+    "cifar": cifar,
+    "iris": iris,
+}

@@ -1,0 +1,211 @@
+"""Clear errors for bad input, resuming after a crash, reproducibility, NaN stops, DDP (slow)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import ROOT
+
+IRIS = str(ROOT / "configs/iris_numpy.yaml")
+
+
+def _train(*args, cwd, env=None):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
+    )
+
+
+def _one_line_error(proc, *fragments):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    for f in fragments:
+        assert f in errors[0], errors[0]
+
+
+def test_config_mistakes_are_one_line_errors(tmp_path):
+    (tmp_path / "bad.yaml").write_text("model: [\n  oops")
+    (tmp_path / "unknown.yaml").write_text("trainer:\n  max_epochs: 1\nbogus_section: 1\n")
+    cases = [
+        (["--config", "bad.yaml"], "Problems parsing config"),
+        (["--config", "missing.yaml"], "does not exist"),
+        (["--config", "unknown.yaml"], "bogus_section"),
+        (["--config", IRIS, "--model.bogus", "1"], "--model.bogus"),
+        (["--config", IRIS, "--model.lr", "abc"], "model.lr"),
+        (["--config", IRIS, "--trainer.max_epochs", "many"], "max_epochs"),
+    ]
+    for args, fragment in cases:
+        _one_line_error(_train(*args, cwd=tmp_path), fragment)
+    assert not (tmp_path / "lightning_logs").exists()  # nothing half-written
+
+
+def test_missing_data_offline(tmp_path):
+    proc = _train(
+        "--config",
+        str(ROOT / "configs/fashion_mlp.yaml"),
+        "--data.init_args.data_dir",
+        str(tmp_path / "nodata"),
+        "--data.init_args.download",
+        "false",
+        cwd=tmp_path,
+    )
+    _one_line_error(proc, "FashionMNIST not found in", "DATA_DIR")
+
+
+def test_bad_checkpoints(tmp_path):
+    (tmp_path / "corrupt.ckpt").write_bytes(b"not a checkpoint")
+    torch.save(
+        {
+            "state_dict": {},
+            "hyper_parameters": {
+                "network": {"class_path": "lightning_hw.models.mlp.MLP", "init_args": {}}
+            },
+        },
+        tmp_path / "mlp.ckpt",
+    )
+    for path, fragment in [
+        ("missing.ckpt", "no such file"),
+        ("corrupt.ckpt", "not a readable checkpoint"),
+        ("mlp.ckpt", "holds a lightning_hw.models.mlp.MLP but the config trains"),
+    ]:
+        _one_line_error(_train("--config", IRIS, "--ckpt_path", path, cwd=tmp_path), fragment)
+    _one_line_error(
+        _train("--config", IRIS, "--ckpt_path", "last", cwd=tmp_path), "nothing to resume"
+    )
+
+
+def test_nan_loss_stops_with_the_step(tmp_path):
+    proc = _train(
+        "--config",
+        str(ROOT / "configs/iris_torch.yaml"),
+        "--model.lr",
+        "1e30",
+        "--trainer.enable_progress_bar",
+        "false",
+        cwd=tmp_path,
+    )
+    _one_line_error(proc, "loss became nan", "global step")
+
+
+def _history(run_root: Path):
+    (version,) = sorted((run_root / "lightning_logs" / "iris_numpy").glob("version_*"))
+    h = json.loads((version / "metrics.json").read_text())
+    h.pop("seconds")
+    return h, json.loads((version / "test_metrics.json").read_text())
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
+    common = [
+        "--config",
+        IRIS,
+        "--trainer.max_epochs",
+        "12",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
+    whole, crashed = tmp_path / "whole", tmp_path / "crashed"
+    whole.mkdir(), crashed.mkdir()
+    assert _train(*common, cwd=whole).returncode == 0
+    (crashed / "kill.yaml").write_text(
+        "trainer:\n  callbacks:\n    - class_path: tests.lightning_hw.helpers.KillAfterEpoch\n"
+        "      init_args: {epoch: 4}\n"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    killed = _train(*common, "--config", "kill.yaml", cwd=crashed, env=env)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    ckpt = torch.load(
+        next(crashed.glob("lightning_logs/iris_numpy/version_0/checkpoints/last.ckpt")),
+        weights_only=True,
+    )
+    assert ckpt["epoch"] == 4
+    resumed = _train(*common, "--ckpt_path", "last", cwd=crashed)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _history(crashed) == _history(whole)
+
+
+def test_same_seed_same_numbers_iris(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        assert (
+            _train(
+                "--config",
+                IRIS,
+                "--trainer.max_epochs",
+                "5",
+                "--trainer.enable_progress_bar",
+                "false",
+                cwd=tmp_path / name,
+            ).returncode
+            == 0
+        )
+        runs.append(_history(tmp_path / name))
+    assert runs[0] == runs[1]
+
+
+def test_same_seed_same_numbers_fashion(fashion_dir, tmp_path):
+    from lightning_hw.cli import train
+
+    def once(d):
+        r = train(
+            [
+                "--config",
+                str(ROOT / "configs/fashion_mlp.yaml"),
+                "--trainer.max_epochs",
+                "2",
+                "--trainer.limit_train_batches",
+                "10",
+                "--trainer.limit_val_batches",
+                "2",
+                "--trainer.limit_test_batches",
+                "2",
+                "--trainer.enable_progress_bar",
+                "false",
+                "--data.init_args.data_dir",
+                str(fashion_dir),
+                "--trainer.logger.init_args.save_dir",
+                str(tmp_path / d),
+            ]
+        )
+        h = dict(r["history"])
+        h.pop("seconds")
+        return h, r["test"]
+
+    assert once("a") == once("b")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "config, batch, target",
+    [
+        ("iris_numpy.yaml", 8, 0.93),  # single process: 0.967 (2 x 8 = the config's batch of 16)
+        ("fashion_mlp.yaml", 256, 0.90),  # single process: 0.9025 (2 x 256 = 512)
+    ],
+)
+def test_ddp_two_processes_reach_single_process_accuracy(config, batch, target, tmp_path, request):
+    data_args = ["--data.init_args.batch_size", str(batch)]
+    if "fashion" in config:
+        data_args += ["--data.init_args.data_dir", str(request.getfixturevalue("fashion_dir"))]
+    proc = _train(
+        "--config",
+        str(ROOT / "configs" / config),
+        "--config",
+        str(ROOT / "configs/trainer/ddp.yaml"),
+        "--trainer.enable_progress_bar",
+        "false",
+        *data_args,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (metrics,) = tmp_path.glob("lightning_logs/*/version_*/test_metrics.json")
+    assert json.loads(metrics.read_text())["test/acc"] >= target
