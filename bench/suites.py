@@ -117,11 +117,16 @@ def numpy_vs_torch(**_) -> str:
             if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
         }
         code = (
-            "import json, sys; sys.path.insert(0, %r); from bench.suites import numpy_rows, _blas_kernel; "
-            "print(json.dumps([_blas_kernel(), numpy_rows()]))" % str(ROOT)
+            "import json; from bench.suites import numpy_rows, _blas_kernel; "
+            "print(json.dumps([_blas_kernel(), numpy_rows()]))"
         )
         out = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         kernel, rows = json.loads(out.stdout.strip().splitlines()[-1])
         setups.append((f"OPENBLAS_CORETYPE unset (OpenBLAS kernel {kernel})", rows))
@@ -217,16 +222,18 @@ def bridge_overhead(**_) -> str:
         "| OpenMP wait policy | network | batch | steps | numpy-backed (ms/step) | torch-native (ms/step) | ratio |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
-    code = (
-        "import json, sys; sys.path.insert(0, %r); from bench.suites import bridge_rows; "
-        "print(json.dumps(bridge_rows()))" % str(ROOT)
-    )
+    code = "import json; from bench.suites import bridge_rows; print(json.dumps(bridge_rows()))"
     for policy in ("default (spin)", "PASSIVE"):
         env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
         if policy == "PASSIVE":
             env["OMP_WAIT_POLICY"] = "PASSIVE"
         out = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         for label, batch, steps, a, b in json.loads(out.stdout.strip().splitlines()[-1]):
             lines.append(
