@@ -46,6 +46,13 @@ def environment() -> str:
     )
 
 
+def _sections(doc: str) -> dict:
+    """{"## 1. ": text, ...}: the numbered result sections of an earlier benchmarks.md."""
+    body = doc.split("## Before and after")[0]
+    parts = ["## " + p for p in body.split("\n## ")[1:]]
+    return {p[:6]: p.strip() for p in parts if p[3:4].isdigit()}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -64,22 +71,17 @@ def main(argv=None) -> int:
     if data_dir is None and (ROOT.parent / "shared" / "data").is_dir():
         data_dir = str(ROOT.parent / "shared" / "data")
     names = [n for n in suites.SUITES if not args.only or n in args.only.split(",")]
-    sections = []
+    previous = Path(args.out).read_text() if Path(args.out).exists() else ""
+    sections = _sections(previous)  # suites not rerun keep their last results
     for name in names:
         if name == "cifar" and not (args.cifar or args.cifar94):
             continue
         print(f"== {name}", flush=True)
         text = suites.SUITES[name](data_dir=data_dir, cifar94=args.cifar94)
         print(text, flush=True)
-        sections.append(text)
-    doc = (
-        "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); timings on the CPU.\n\n"
-        + environment()
-        + "\n\n"
-        + "\n\n".join(sections)
-        + "\n"
-    )
-    previous = Path(args.out).read_text() if Path(args.out).exists() else ""
+        sections[text.split("\n", 1)[0][:6]] = text
+    doc = "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); timings on the CPU.\n\n"
+    doc += environment() + "\n\n" + "\n\n".join(sections[k] for k in sorted(sections)) + "\n"
     if "## Before and after" in previous:  # keep the hand-written optimization log
         doc += "\n" + previous[previous.index("## Before and after") :]
     Path(args.out).write_text(doc)
