@@ -40,10 +40,11 @@ class CurvesCallback(pl.Callback):
         self.history = state_dict["history"]
 
     def on_fit_end(self, trainer, pl_module):
-        if trainer.global_rank != 0 or trainer.log_dir is None:
+        log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
+        if trainer.global_rank != 0 or log_dir is None:
             return
-        os.makedirs(trainer.log_dir, exist_ok=True)
-        path = os.path.join(trainer.log_dir, "metrics.json")
+        os.makedirs(log_dir, exist_ok=True)
+        path = os.path.join(log_dir, "metrics.json")
 
         def write(tmp):
             with open(tmp, "w") as f:
@@ -58,8 +59,8 @@ class CurvesCallback(pl.Callback):
                 "validation": self.history[f"val/{kind}"],
             }
             name = "loss.png" if kind == "loss" else "accuracy.png"
-            title = os.path.basename(os.path.dirname(trainer.log_dir))
-            plot_curves(curves, label, os.path.join(trainer.log_dir, name), title=title)
+            title = os.path.basename(os.path.dirname(log_dir))
+            plot_curves(curves, label, os.path.join(log_dir, name), title=title)
 
 
 class Lookahead(pl.Callback):

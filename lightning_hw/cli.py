@@ -184,16 +184,17 @@ def train(args=None) -> dict:
     if trainer.logger is not None:
         trainer.logger.log_hyperparams(_flat_hparams(cli.config.as_dict()), metrics=test)
         trainer.logger.finalize("success")
-    if trainer.global_rank == 0 and trainer.log_dir:
+    log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
+    if trainer.global_rank == 0 and log_dir:
         write_json(
-            os.path.join(trainer.log_dir, "test_metrics.json"),
+            os.path.join(log_dir, "test_metrics.json"),
             {k: float(v) for k, v in test.items()},
         )
     curves = next(c for c in trainer.callbacks if isinstance(c, CurvesCallback))
     return {
         "test": {k: float(v) for k, v in test.items()},
         "history": curves.history,
-        "log_dir": trainer.log_dir,
+        "log_dir": log_dir,
         "best_checkpoint": best,
         "trainer": trainer,
         "model": model,
