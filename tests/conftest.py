@@ -18,26 +18,24 @@ def find_data_dir(dataset_folder: str):
     return None
 
 
-@pytest.fixture
-def fashion_dir() -> Path:
-    d = find_data_dir("FashionMNIST")
+def _require(folder: str, config: str) -> Path:
+    d = find_data_dir(folder)
     if d is None:
         pytest.skip(
-            "Fashion-MNIST not found: set DATA_DIR to a folder holding FashionMNIST/raw, "
-            "or run `python train.py --config configs/fashion_mlp.yaml` online once"
+            f"{folder} not found: set DATA_DIR to a folder holding {folder}/, "
+            f"or run `python train.py --config configs/{config}` online once"
         )
     return d
+
+
+@pytest.fixture
+def fashion_dir() -> Path:
+    return _require("FashionMNIST", "fashion_mlp.yaml")
 
 
 @pytest.fixture
 def cifar_dir() -> Path:
-    d = find_data_dir("cifar-10-batches-py")
-    if d is None:
-        pytest.skip(
-            "CIFAR-10 not found: set DATA_DIR to a folder holding cifar-10-batches-py, "
-            "or run `python train.py --config configs/cifar_cnn.yaml` online once"
-        )
-    return d
+    return _require("cifar-10-batches-py", "cifar_cnn.yaml")
 
 
 @pytest.fixture

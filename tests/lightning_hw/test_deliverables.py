@@ -8,12 +8,11 @@ import sys
 import zipfile
 
 import pytest
-import torchvision
 
 from lightning_hw import package, report
 from lightning_hw.submission import PIECES, generate, resolve
 from tests.conftest import ROOT
-from tests.lightning_hw.fake_data import make_cifar, make_fashion
+from tests.lightning_hw.fake_data import accept_fake_cifar, make_cifar, make_fashion
 
 
 def test_every_piece_resolves():
@@ -109,8 +108,7 @@ def tiny_runs(tmp_path_factory):
     )
     compare(str(base / "cmp.yaml"), epochs=2)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
-        mp.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+        accept_fake_cifar(mp)
         quiet = [
             "--trainer.enable_progress_bar",
             "false",
@@ -213,8 +211,7 @@ def test_report_names_the_missing_command(tmp_path):
 def test_hw3_zip(tiny_runs, tmp_path):
     _, _, logs = tiny_runs
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
-        mp.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+        accept_fake_cifar(mp)
         members = package.build(tmp_path / "hw3.zip", logs)
     names = zipfile.ZipFile(tmp_path / "hw3.zip").namelist()
     assert sorted(names) == sorted(members)

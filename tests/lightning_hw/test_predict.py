@@ -6,13 +6,12 @@ import sys
 import numpy as np
 import pytest
 import torch
-import torchvision
 
 from lightning_hw.cli import train
 from lightning_hw.predict import main as predict_main
 from lightning_hw.predict import run
 from tests.conftest import ROOT
-from tests.lightning_hw.fake_data import make_cifar
+from tests.lightning_hw.fake_data import accept_fake_cifar, make_cifar
 
 TINY_CNN = [
     "--model.network.init_args.widths",
@@ -32,8 +31,7 @@ TINY_CNN = [
 
 @pytest.fixture
 def cifar_ckpt(tmp_path, monkeypatch):
-    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
-    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+    accept_fake_cifar(monkeypatch)
     data = make_cifar(tmp_path / "data")
     r = train(
         [

@@ -7,14 +7,12 @@ import torchvision
 
 from lightning_hw.data import CIFAR10DataModule, DataMissingError, FashionMNISTDataModule
 from lightning_hw.data.vision import normalize, random_flip, random_translate
-from tests.lightning_hw.fake_data import make_cifar, make_fashion
+from tests.lightning_hw.fake_data import accept_fake_cifar, make_cifar, make_fashion
 
 
 @pytest.fixture
 def fake_cifar(tmp_path, monkeypatch):
-    # torchvision checks the official MD5 sums of CIFAR-10; our fake files cannot match them.
-    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
-    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+    accept_fake_cifar(monkeypatch)
     return make_cifar(tmp_path)
 
 

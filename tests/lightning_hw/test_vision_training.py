@@ -5,11 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
-import torchvision
 
 from lightning_hw.cli import train
 from tests.conftest import ROOT
-from tests.lightning_hw.fake_data import make_fashion
+from tests.lightning_hw.fake_data import accept_fake_cifar, make_fashion
 
 QUIET = ["--trainer.enable_progress_bar", "false"]
 
@@ -28,8 +27,7 @@ def _train(config, tmp_path, *args):
 
 
 def test_fast_dev_run_both_configs(tmp_path, monkeypatch):
-    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)
-    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+    accept_fake_cifar(monkeypatch)
     from tests.lightning_hw.fake_data import make_cifar
 
     fashion, cifar = make_fashion(tmp_path / "f"), make_cifar(tmp_path / "c")

@@ -5,16 +5,7 @@ import pytest
 import torch
 
 from numpy_nn.activations import ACTIVATION_NAMES, Identity, Linear, initialize_activation
-
-TORCH = {
-    "linear": lambda z: z,
-    "identity": lambda z: z,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "softmax": lambda z: torch.softmax(z, dim=1),
-    "arctan": torch.atan,
-}
+from tests.numpy_nn.torch_reference import TORCH_ACTIVATIONS
 
 
 @pytest.mark.parametrize("name", ACTIVATION_NAMES)
@@ -24,7 +15,7 @@ def test_matches_torch(name, n, rng):
     dY = rng.normal(size=(n, 6))
     act = initialize_activation(name)
     z = torch.tensor(Z, requires_grad=True)
-    y = TORCH[name](z)
+    y = TORCH_ACTIVATIONS[name](z)
     y.backward(torch.tensor(dY))
     np.testing.assert_allclose(act(Z), y.detach().numpy(), rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(act.backward(Z, dY), z.grad.numpy(), rtol=1e-10, atol=1e-14)

@@ -8,16 +8,7 @@ import torch
 
 from numpy_nn.activations import ACTIVATION_NAMES
 from numpy_nn.layers import FullyConnected, initialize_layer
-
-TORCH_ACT = {
-    "linear": lambda z: z,
-    "identity": lambda z: z,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "softmax": lambda z: torch.softmax(z, dim=1),
-    "arctan": torch.atan,
-}
+from tests.numpy_nn.torch_reference import TORCH_ACTIVATIONS
 
 
 @pytest.mark.parametrize("activation", ACTIVATION_NAMES)
@@ -35,7 +26,7 @@ def test_matches_torch(activation, n, rng):
     x = torch.tensor(X, requires_grad=True)
     W = torch.tensor(layer.parameters["W"], requires_grad=True)
     b = torch.tensor(layer.parameters["b"], requires_grad=True)
-    y = TORCH_ACT[activation](x @ W + b)
+    y = TORCH_ACTIVATIONS[activation](x @ W + b)
     y.backward(torch.tensor(dY))
     for ours, theirs in [
         (Y, y.detach()),
