@@ -41,8 +41,13 @@ class CurvesCallback(pl.Callback):
 
     def on_fit_end(self, trainer, pl_module):
         log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
-        if trainer.global_rank != 0 or log_dir is None:
-            return
+        if (
+            trainer.global_rank != 0
+            or log_dir is None
+            or trainer.fast_dev_run
+            or trainer.logger is None
+        ):
+            return  # a smoke run (or one without a logger) leaves no files behind
         os.makedirs(log_dir, exist_ok=True)
         path = os.path.join(log_dir, "metrics.json")
 

@@ -106,7 +106,9 @@ def tiny_runs(tmp_path_factory):
         f"runs: {{numpy: {ROOT}/configs/iris_numpy.yaml, torch: {ROOT}/configs/iris_torch.yaml}}\n"
         f"output_dir: {logs}/iris_compare\n"
     )
-    compare(str(base / "cmp.yaml"), epochs=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(base)  # the compared configs log under ./lightning_logs
+        compare(str(base / "cmp.yaml"), epochs=2)
     with pytest.MonkeyPatch.context() as mp:
         accept_fake_cifar(mp)
         quiet = [

@@ -27,7 +27,9 @@ def _train(config, tmp_path, *args):
 
 
 def test_fast_dev_run_both_configs(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # fast_dev_run logs nothing but still checkpoints into ./checkpoints
+    monkeypatch.chdir(
+        tmp_path
+    )  # fast_dev_run logs nothing but still checkpoints into ./checkpoints
     accept_fake_cifar(monkeypatch)
     from tests.lightning_hw.fake_data import make_cifar
 
