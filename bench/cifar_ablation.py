@@ -37,7 +37,7 @@ def run_variant(
     import pytorch_lightning as pl
 
     from lightning_hw.callbacks import CurvesCallback, Lookahead
-    from lightning_hw.data import CIFAR10DataModule
+    from lightning_hw.datamodules import CIFAR10DataModule
     from lightning_hw.models import CifarCNN, Classifier
 
     pl.seed_everything(seed, workers=True)

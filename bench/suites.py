@@ -179,7 +179,7 @@ def bridge_rows() -> list:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from lightning_hw.data import IrisDataModule
+    from lightning_hw.datamodules import IrisDataModule
 
     def iris():
         dm = IrisDataModule(batch_size=16, seed=0)

@@ -164,7 +164,7 @@ def _user_error(e: Exception):
     """One line for the errors a user can fix; None for bugs (which keep their traceback)."""
     from jsonargparse import ArgumentError
 
-    from lightning_hw.data.vision import DataMissingError
+    from lightning_hw.datamodules.vision import DataMissingError
 
     if isinstance(e, ArgumentError):
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]

@@ -20,7 +20,7 @@ import tempfile
 import numpy as np
 import torch
 
-from lightning_hw.data import vision
+from lightning_hw.datamodules import vision
 from lightning_hw.models.classifier import Classifier, load_classifier
 
 DATAMODULES = {

@@ -11,7 +11,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from lightning_hw.cli import train
 from lightning_hw.compare import compare, numpy_nn_options
-from lightning_hw.data import IrisDataModule
+from lightning_hw.datamodules import IrisDataModule
 from lightning_hw.models.classifier import load_classifier
 from numpy_nn.experiment import DEFAULTS
 from tests.conftest import ROOT

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torchvision
 
-from lightning_hw.data import CIFAR10DataModule, DataMissingError, FashionMNISTDataModule
-from lightning_hw.data.vision import normalize, random_flip, random_translate
+from lightning_hw.datamodules import CIFAR10DataModule, DataMissingError, FashionMNISTDataModule
+from lightning_hw.datamodules.vision import normalize, random_flip, random_translate
 from tests.lightning_hw.fake_data import accept_fake_cifar, make_cifar, make_fashion
 
 

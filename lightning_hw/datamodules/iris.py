@@ -2,7 +2,7 @@
 and by default numpy_nn's batch order too, so the Lightning and numpy_nn runs see the same
 mini-batches from the same seed."""
 
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import numpy as np
 import pytorch_lightning as pl
@@ -32,18 +32,27 @@ class IrisDataModule(pl.LightningDataModule):
 
     num_classes = 3
 
-    def __init__(self, batch_size: int = 16, num_workers: int = 0, standardize: bool = True,
-                 seed: Optional[int] = None):
+    def __init__(
+        self,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        standardize: bool = True,
+        seed: int | None = None,
+    ):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size, self.num_workers, self.standardize = batch_size, num_workers, standardize
         self.seed = torch.initial_seed() % 2**32 if seed is None else seed
-        self.save_hyperparameters({"batch_size": batch_size, "standardize": standardize, "seed": self.seed})
+        self.save_hyperparameters(
+            {"batch_size": batch_size, "standardize": standardize, "seed": self.seed}
+        )
 
     def setup(self, stage=None):
         self.splits = {
-            k: TensorDataset(torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long))
+            k: TensorDataset(
+                torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
+            )
             for k, (X, y) in iris_arrays(self.standardize).items()
         }
         self.sampler = NumpyOrderSampler(len(self.splits["train"]), self.seed)
@@ -51,8 +60,12 @@ class IrisDataModule(pl.LightningDataModule):
             self.sampler.rng.bit_generator.state = self._sampler_state
 
     def _loader(self, split, sampler=None):
-        return DataLoader(self.splits[split], batch_size=self.batch_size, sampler=sampler,
-                          num_workers=self.num_workers)
+        return DataLoader(
+            self.splits[split],
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+        )
 
     def train_dataloader(self):
         return self._loader("train", self.sampler)

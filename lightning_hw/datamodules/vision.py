@@ -14,7 +14,6 @@ The mean and std are part of the DataModule's state, so they travel in every che
 """
 
 from pathlib import Path
-from typing import Optional, Union
 
 import pytorch_lightning as pl
 import torch
@@ -34,13 +33,15 @@ def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> to
     return x.sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
 
 
-def random_flip(x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2."""
     flip = torch.rand(len(x), generator=generator) < 0.5
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
 
 
-def random_translate(x: torch.Tensor, pad: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def random_translate(
+    x: torch.Tensor, pad: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Shift each image by up to ``pad`` pixels in each direction (reflect padding, random crop)."""
     if pad == 0:
         return x
@@ -90,12 +91,12 @@ class VisionDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        data_dir: Optional[str] = None,
+        data_dir: str | None = None,
         batch_size: int = 256,
         eval_batch_size: int = 1024,
         num_workers: int = 0,
         pin_memory: bool = False,
-        val_split: Union[str, int] = "test",
+        val_split: str | int = "test",
         seed: int = 0,
         flip: bool = False,
         translate: int = 0,
@@ -115,9 +116,13 @@ class VisionDataModule(pl.LightningDataModule):
         """
         super().__init__()
         if batch_size < 1 or eval_batch_size < 1:
-            raise ValueError(f"batch sizes must be at least 1, got {batch_size} and {eval_batch_size}")
+            raise ValueError(
+                f"batch sizes must be at least 1, got {batch_size} and {eval_batch_size}"
+            )
         if not (val_split == "test" or (isinstance(val_split, int) and val_split > 0)):
-            raise ValueError(f"val_split must be 'test' or a positive number of images, got {val_split!r}")
+            raise ValueError(
+                f"val_split must be 'test' or a positive number of images, got {val_split!r}"
+            )
         self.save_hyperparameters()
         self.data_dir = resolve_data_dir(data_dir)
         self.mean = torch.zeros(0)
@@ -152,7 +157,7 @@ class VisionDataModule(pl.LightningDataModule):
         self._torchvision(True)
         self._torchvision(False)
 
-    def setup(self, stage: Optional[str] = None):
+    def setup(self, stage: str | None = None):
         if hasattr(self, "splits"):
             return
         train_x, train_y = self.load_split(True)
@@ -162,8 +167,12 @@ class VisionDataModule(pl.LightningDataModule):
         else:
             n_val = self.hparams.val_split
             if n_val >= len(train_x):
-                raise ValueError(f"val_split {n_val} leaves no training images (train has {len(train_x)})")
-            perm = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.hparams.seed))
+                raise ValueError(
+                    f"val_split {n_val} leaves no training images (train has {len(train_x)})"
+                )
+            perm = torch.randperm(
+                len(train_x), generator=torch.Generator().manual_seed(self.hparams.seed)
+            )
             val_x, val_y = train_x[perm[:n_val]], train_y[perm[:n_val]]
             train_x, train_y = train_x[perm[n_val:]], train_y[perm[n_val:]]
         if self.mean.numel() == 0:  # restored from a checkpoint otherwise
@@ -223,8 +232,18 @@ class FashionMNISTDataModule(VisionDataModule):
 
     dataset_name = "FashionMNIST"
     folder = "FashionMNIST"
-    classes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-               "Sneaker", "Bag", "Ankle boot")
+    classes = (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    )
 
 
 class CIFAR10DataModule(VisionDataModule):
@@ -232,4 +251,15 @@ class CIFAR10DataModule(VisionDataModule):
 
     dataset_name = "CIFAR10"
     folder = "cifar-10-batches-py"
-    classes = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    classes = (
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    )
