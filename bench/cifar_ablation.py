@@ -2,20 +2,18 @@
 
     python -m bench.cifar_ablation --data_dir DIR [--epochs 8] [--seeds 3] [--out docs/cifar_ablation.md]
 
-Every variant starts from configs/cifar_cnn.yaml (read here, so the baseline is the real default)
-and changes one thing. Runs go through the same Classifier, DataModule and callbacks as train.py,
+Every variant starts from configs/cifar_cnn.yaml (resolved here, fragments included, so the
+baseline is the real default) and changes one thing. Runs go through the same Classifier, DataModule and callbacks as train.py,
 built directly (no LightningCLI), on whatever accelerator Lightning finds. ``--data_dir`` may hold
 a subset of CIFAR-10 in the official pickle layout (its MD5 sums then differ; --subset-ok skips
 torchvision's check): the table says how many images were used.
 """
 
 import argparse
-import copy
+import functools
 import statistics
 import time
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,29 +33,39 @@ def run_variant(
     config: dict, change: dict, data_dir: str, epochs: int, seed: int, precision: str
 ) -> dict:
     import pytorch_lightning as pl
+    import torch
 
-    from lightning_hw.callbacks import CurvesCallback, Lookahead
+    from lightning_hw.callbacks import CurvesCallback, FitWhitening, Lookahead
+    from lightning_hw.classifier import Classifier
     from lightning_hw.datamodules import CIFAR10DataModule
-    from lightning_hw.models import CifarCNN, Classifier
+    from lightning_hw.networks import CifarCNN
+    from lightning_hw.schedules import WarmupLinearDecay
 
     pl.seed_everything(seed, workers=True)
-    model_cfg = copy.deepcopy(config["model"])
-    net_args = model_cfg.pop("network")["init_args"]
+    model_cfg = config["model"]
+    net_args = dict(model_cfg["network"]["init_args"])
+    if "tta_level" in change:
+        net_args["tta_level"] = change["tta_level"]
     data_args = dict(config["data"]["init_args"], data_dir=data_dir)
     for key in ("flip", "translate"):
         if key in change:
             data_args[key] = change[key]
-    for key in ("whiten_images", "label_smoothing", "norm_lr_scale", "tta_level"):
-        if key in change:
-            model_cfg[key] = change[key]
+    configured = {
+        c["class_path"].rsplit(".", 1)[1]: c["init_args"] for c in config["trainer"]["callbacks"]
+    }
     callbacks = [CurvesCallback(plot=False)]
+    if change.get("whiten_images", True):  # else the first layer keeps its random, frozen init
+        callbacks.append(FitWhitening(**configured["FitWhitening"]))
     if change.get("lookahead", True):
-        la = config["trainer"]["callbacks"][0]["init_args"]
-        callbacks.append(Lookahead(**la))
-    network = CifarCNN(**net_args)
-    if model_cfg.get("whiten_images") == 0:
-        network.fit_whitening = None  # keep the random init of the (frozen) first layer
-    model = Classifier(network=network, **model_cfg)
+        callbacks.append(Lookahead(**configured["Lookahead"]))
+    model = Classifier(
+        network=CifarCNN(**net_args),
+        num_classes=model_cfg["num_classes"],
+        optimizer=functools.partial(torch.optim.SGD, **model_cfg["optimizer"]["init_args"]),
+        lr_scheduler=functools.partial(WarmupLinearDecay, **model_cfg["lr_scheduler"]["init_args"]),
+        label_smoothing=change.get("label_smoothing", model_cfg["label_smoothing"]),
+        norm_lr_scale=change.get("norm_lr_scale", model_cfg["norm_lr_scale"]),
+    )
     dm = CIFAR10DataModule(**data_args)
     trainer = pl.Trainer(
         max_epochs=epochs,
@@ -121,7 +129,9 @@ def main(argv=None) -> int:
     import torch
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    config = yaml.safe_load((ROOT / "configs" / "cifar_cnn.yaml").read_text())
+    from commands.cli import resolve_config
+
+    config = resolve_config(str(ROOT / "configs" / "cifar_cnn.yaml"))
     epochs = args.epochs or config["trainer"]["max_epochs"]
     precision = args.precision or config["trainer"]["precision"]
     device = (

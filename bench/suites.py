@@ -1,5 +1,6 @@
 """The benchmarks. Each returns a markdown section; ``SUITES`` lists them in report order."""
 
+import functools
 import statistics
 import tempfile
 import time
@@ -152,14 +153,17 @@ def _lightning_fit_fn(backend, n_features, hidden, n_classes, loader_fn, steps):
     import logging
 
     import pytorch_lightning as pl
+    import torch
 
-    from lightning_hw.models import Classifier, IrisFFNN
+    from lightning_hw.classifier import Classifier
+    from lightning_hw.networks import IrisFFNN
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 
     def run():
         net = IrisFFNN(backend, hidden=hidden, n_features=n_features, n_classes=n_classes, seed=0)
-        model = Classifier(net, num_classes=n_classes, lr=0.05)
+        sgd = functools.partial(torch.optim.SGD, lr=0.05, momentum=0.9)
+        model = Classifier(net, num_classes=n_classes, optimizer=sgd)
         trainer = pl.Trainer(
             max_steps=steps,
             limit_val_batches=0,
@@ -244,7 +248,7 @@ def bridge_overhead(**_) -> str:
 
 # -- 3/4. time to accuracy ---------------------------------------------------------------------------
 def _train_config(config: str, data_dir, extra=()) -> dict:
-    from lightning_hw.cli import train
+    from commands.cli import train
 
     with tempfile.TemporaryDirectory() as logs:
         args = [

@@ -1,7 +1,6 @@
-"""lightning_hw: the PyTorch Lightning half — DataModules, one Classifier LightningModule, the
-networks it trains, and the bridge that runs numpy_nn's hand-derived layers inside torch."""
+"""lightning_hw: the PyTorch Lightning training library.
 
-import os
-
-# jsonargparse's deprecation notices are about Lightning's calls into it, not about user configs.
-os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+bridge (numpy_nn layers inside torch), networks, datamodules, the one LightningModule
+(``Classifier``), callbacks, schedules and io. The entry points live in ``commands``, the course
+deliverables in ``deliverables``; both import this package, never the other way round.
+"""

@@ -1,12 +1,17 @@
-"""Callbacks: per-epoch history with ``loss.png`` / ``accuracy.png`` / ``metrics.json`` in the run dir."""
+"""Callbacks: the per-epoch curves of a run, the whitening fit, and Lookahead.
 
-import json
+- ``CurvesCallback``: ``metrics.json``, ``loss.png`` and ``accuracy.png`` in the run directory.
+- ``FitWhitening``: fits a network's whitening layer from the DataModule's training images.
+- ``Lookahead``: airbench's weight averaging (see its docstring for why not Lightning's).
+"""
+
 import os
 import time
 
 import pytorch_lightning as pl
+import torch
 
-from numpy_nn.logs import atomic_write, plot_curves
+from lightning_hw.io import plot_curves, write_json
 
 
 class CurvesCallback(pl.Callback):
@@ -49,13 +54,7 @@ class CurvesCallback(pl.Callback):
         ):
             return  # a smoke run (or one without a logger) leaves no files behind
         os.makedirs(log_dir, exist_ok=True)
-        path = os.path.join(log_dir, "metrics.json")
-
-        def write(tmp):
-            with open(tmp, "w") as f:
-                json.dump(self.history, f, indent=1)
-
-        atomic_write(path, write)
+        write_json(os.path.join(log_dir, "metrics.json"), self.history)
         if not self.plot:
             return
         for kind, label in (("loss", "cross-entropy loss"), ("acc", "accuracy")):
@@ -65,7 +64,24 @@ class CurvesCallback(pl.Callback):
             }
             name = "loss.png" if kind == "loss" else "accuracy.png"
             title = os.path.basename(os.path.dirname(log_dir))
-            plot_curves(curves, label, os.path.join(log_dir, name), title=title)
+            plot_curves(os.path.join(log_dir, name), curves, label, title=title)
+
+
+class FitWhitening(pl.Callback):
+    """Before training, fit the network's whitening layer (``network.fit_whitening``) from the
+    first ``images`` training images of the DataModule (``datamodule.training_images``), in the
+    eval transform. List it before ``Lookahead``, whose average starts from the fitted weights."""
+
+    def __init__(self, images: int = 5000):
+        if images < 1:
+            raise ValueError(f"FitWhitening needs at least 1 image, got {images}")
+        self.images = images
+
+    def on_fit_start(self, trainer, pl_module):
+        network, data = pl_module.network, trainer.datamodule
+        if not hasattr(network, "fit_whitening"):
+            raise TypeError(f"FitWhitening: {type(network).__name__} has no fit_whitening()")
+        network.fit_whitening(data.training_images(self.images).to(pl_module.device))
 
 
 class Lookahead(pl.Callback):
@@ -78,6 +94,10 @@ class Lookahead(pl.Callback):
     validation and checkpoint, which therefore see them). It smooths the noise of a
     large learning rate at the end of a short run. Floating-point buffers (BatchNorm's running
     statistics) are averaged too.
+
+    Not Lightning's ``WeightAveraging``/EMA: that keeps the average beside the weights and never
+    writes it back during training, while Lookahead pulls the training weights to it every
+    ``every`` steps, which changes the trajectory.
     """
 
     def __init__(self, every: int = 5, decay: float = 0.95**5):
@@ -92,8 +112,6 @@ class Lookahead(pl.Callback):
             self.ema = {k: v.detach().clone() for k, v in self._floats(pl_module).items()}
 
     def _update(self, pl_module, decay):
-        import torch
-
         with torch.no_grad():
             for k, w in self._floats(pl_module).items():
                 e = self.ema[k]

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+# What commands.train.main sets for users: jsonargparse's notices concern Lightning's calls into it.
+os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

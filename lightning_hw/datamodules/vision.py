@@ -127,6 +127,7 @@ class VisionDataModule(pl.LightningDataModule):
         self.data_dir = resolve_data_dir(data_dir)
         self.mean = torch.zeros(0)
         self.std = torch.zeros(0)
+        self.predict_images: torch.Tensor | None = None  # default: the official test split
 
     # -- reading the official files -----------------------------------------------------------
     def _torchvision(self, train: bool):
@@ -158,6 +159,10 @@ class VisionDataModule(pl.LightningDataModule):
         self._torchvision(False)
 
     def setup(self, stage: str | None = None):
+        if stage == "predict":  # only the images to label, with the normalization of training
+            if self.predict_images is None:
+                self.predict_images, _ = self.load_split(False)
+            return
         if hasattr(self, "splits"):
             return
         train_x, train_y = self.load_split(True)
@@ -190,6 +195,10 @@ class VisionDataModule(pl.LightningDataModule):
         """What every evaluation input goes through: uint8 (n, c, h, w) -> normalized float."""
         return normalize(images, self.mean, self.std)
 
+    def training_images(self, n: int) -> torch.Tensor:
+        """The first ``n`` training images in the eval transform (e.g. to fit a whitening layer)."""
+        return self.eval_transform(self.splits["train"].images[:n])
+
     # -- loaders ------------------------------------------------------------------------------
     def _loader(self, split: str, train: bool = False):
         hp = self.hparams
@@ -214,7 +223,15 @@ class VisionDataModule(pl.LightningDataModule):
         return self._loader("test")
 
     def predict_dataloader(self):
-        return self._loader("test")
+        """Batches of ``predict_images`` (set it to a uint8 n x c x h x w tensor; default: the
+        official test split), through the eval transform."""
+        images = self.predict_images
+        unlabeled = torch.zeros(len(images), dtype=torch.long)
+        return DataLoader(
+            BatchedImages(images, unlabeled, self.mean, self.std),
+            batch_size=self.hparams.eval_batch_size,
+            collate_fn=_whole_batch,
+        )
 
     # -- the normalization constants travel in checkpoints -------------------------------------
     def state_dict(self):

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lightning_hw.models import IrisFFNN
+from lightning_hw.networks import IrisFFNN
 from numpy_nn.experiment import Options, build
 
 STEPS = 50

@@ -6,63 +6,66 @@
 2. ``lightning numpy``: the same layers inside Lightning through the autograd bridge.
 3. ``lightning torch``: the torch-native twin (nn.Linear), same initial weights.
 
-The hyperparameters come from the Lightning configs named in the compare config (which must be
-identical apart from the backend and the experiment name); numpy_nn gets the same values. All
+The hyperparameters come from the Lightning configs named in the compare config (which must
+resolve to identical settings apart from the backend and the run's name); numpy_nn gets the same
+values. All
 three are tested on their final weights. Writes ``comparison.md``, ``comparison.json`` and
 ``comparison.png`` (every run's train and validation loss) into ``output_dir``.
 """
 
-import argparse
 import copy
-import json
 import logging
 import os
 from dataclasses import replace
 
-import yaml
-
+from commands.cli import resolve_config, train
+from commands.configs import read
+from commands.entry import UserError, argument_parser, run_main
+from lightning_hw.io import plot_curves, write_json, write_text
 from numpy_nn.experiment import Options
 from numpy_nn.experiment import run as run_numpy_nn
-from numpy_nn.logs import atomic_write
 
-
-def _load_yaml(path: str) -> dict:
-    with open(path) as f:
-        return yaml.safe_load(f) or {}
+OPTIMIZERS = {"torch.optim.SGD": "sgd", "torch.optim.Adam": "adam"}  # numpy_nn's names
 
 
 def _without_backend(config: dict) -> dict:
     c = copy.deepcopy(config)
+    c.pop("config", None)  # the files it came from
     c["model"]["network"]["init_args"].pop("backend", None)
     c["trainer"]["logger"]["init_args"].pop("name", None)
     return c
 
 
 def numpy_nn_options(config: dict, epochs=None) -> Options:
-    """numpy_nn Options holding the same hyperparameters as a Lightning Iris config."""
+    """numpy_nn Options holding the same hyperparameters as a resolved Lightning Iris config."""
     model, net = config["model"], config["model"]["network"]["init_args"]
+    optimizer = model["optimizer"]
+    if optimizer["class_path"] not in OPTIMIZERS:
+        raise ValueError(
+            f"numpy_nn has no {optimizer['class_path']}: compare with one of {', '.join(OPTIMIZERS)}"
+        )
     return replace(
         Options(),
-        lr=model["lr"],
-        momentum=model.get("momentum", 0.0),
+        lr=optimizer["init_args"]["lr"],
+        momentum=optimizer["init_args"].get("momentum", 0.0),
         hidden=net["hidden"],
         activation=net["activation"],
         weight_init=net.get("weight_init", "xavier_uniform"),
         batch_size=config["data"]["init_args"]["batch_size"],
         epochs=epochs or config["trainer"]["max_epochs"],
         seed=config.get("seed_everything", 0),
-        optimizer=model.get("optimizer", "sgd"),
+        optimizer=OPTIMIZERS[optimizer["class_path"]],
     )
 
 
 def compare(config_path: str, epochs=None) -> dict:
-    spec = _load_yaml(config_path)
+    spec = read(config_path)
     runs = spec["runs"]
-    configs = {name: _load_yaml(path) for name, path in runs.items()}
+    configs = {name: resolve_config(path) for name, path in runs.items()}
     first = next(iter(configs.values()))
     for name, c in configs.items():
         if _without_backend(c) != _without_backend(first):
-            raise ValueError(
+            raise UserError(
                 f"{runs[name]} differs from {next(iter(runs.values()))} in more than the backend and "
                 "experiment name: make their hyperparameters equal for a fair comparison"
             )
@@ -86,8 +89,6 @@ def compare(config_path: str, epochs=None) -> dict:
             }
         )
         curves["numpy_nn"] = (r["curves"]["loss"]["train"], r["curves"]["loss"]["validate"])
-
-    from lightning_hw.cli import train  # torch is imported only when needed
 
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)  # keep the table readable
 
@@ -119,18 +120,10 @@ def compare(config_path: str, epochs=None) -> dict:
         curves[f"lightning {name}"] = (h["train/loss"], h["val/loss"])
 
     table = _table(rows)
-    atomic_write(os.path.join(out_dir, "comparison.md"), lambda tmp: _write_text(tmp, table))
-    atomic_write(
-        os.path.join(out_dir, "comparison.json"),
-        lambda tmp: _write_text(tmp, json.dumps(rows, indent=2)),
-    )
+    write_text(os.path.join(out_dir, "comparison.md"), table + "\n")
+    write_json(os.path.join(out_dir, "comparison.json"), rows)
     _plot(curves, os.path.join(out_dir, "comparison.png"))
     return {"rows": rows, "table": table, "output_dir": out_dir}
-
-
-def _write_text(path, text):
-    with open(path, "w") as f:
-        f.write(text + "\n")
 
 
 def _table(rows) -> str:
@@ -147,36 +140,33 @@ def _table(rows) -> str:
 
 
 def _plot(curves: dict, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for (name, (train, val)), color in zip(curves.items(), plt.cm.tab10.colors):
-        ax.plot(range(1, len(train) + 1), train, color=color, label=f"{name} train")
-        ax.plot(range(1, len(val) + 1), val, color=color, linestyle="--", label=f"{name} val")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("cross-entropy loss")
-    ax.set_yscale("log")
-    ax.set_title("Iris: numpy_nn vs Lightning (numpy bridge) vs Lightning (torch)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120))
-    plt.close(fig)
+    """Every run's train (solid) and validation (dashed) loss, one colour per run."""
+    lines, styles = {}, {}
+    for i, (name, (train_loss, val_loss)) in enumerate(curves.items()):
+        for split, values, dash in (("train", train_loss, "-"), ("val", val_loss, "--")):
+            lines[f"{name} {split}"] = values
+            styles[f"{name} {split}"] = {"color": f"C{i}", "linestyle": dash}
+    plot_curves(
+        path,
+        lines,
+        "cross-entropy loss",
+        "Iris: numpy_nn vs Lightning (numpy bridge) vs Lightning (torch)",
+        styles,
+        log_scale=True,
+        figsize=(7, 4.5),
+    )
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="train.py compare",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argument_parser("train.py compare", __doc__)
     p.add_argument("--config", required=True, help="e.g. configs/iris_compare.yaml")
     p.add_argument("--epochs", type=int, default=None, help="override max_epochs of every run")
     args = p.parse_args(argv)
-    result = compare(args.config, args.epochs)
-    print("\n" + result["table"])
-    print(f"\nsaved {result['output_dir']}/comparison.md and comparison.png")
-    return 0
+
+    def body() -> int:
+        result = compare(args.config, args.epochs)
+        print("\n" + result["table"])
+        print(f"\nsaved {result['output_dir']}/comparison.md and comparison.png")
+        return 0
+
+    return run_main(body)

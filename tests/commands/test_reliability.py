@@ -37,11 +37,11 @@ def test_config_mistakes_are_one_line_errors(tmp_path):
     (tmp_path / "bad.yaml").write_text("model: [\n  oops")
     (tmp_path / "unknown.yaml").write_text("trainer:\n  max_epochs: 1\nbogus_section: 1\n")
     cases = [
-        (["--config", "bad.yaml"], "Problems parsing config"),
+        (["--config", "bad.yaml"], "bad.yaml line 2 is not valid YAML"),
         (["--config", "missing.yaml"], "does not exist"),
         (["--config", "unknown.yaml"], "bogus_section"),
         (["--config", IRIS, "--model.bogus", "1"], "--model.bogus"),
-        (["--config", IRIS, "--model.lr", "abc"], "model.lr"),
+        (["--config", IRIS, "--model.optimizer.lr", "abc"], "lr"),
         (["--config", IRIS, "--trainer.max_epochs", "many"], "max_epochs"),
     ]
     for args, fragment in cases:
@@ -68,7 +68,7 @@ def test_bad_checkpoints(tmp_path):
         {
             "state_dict": {},
             "hyper_parameters": {
-                "network": {"class_path": "lightning_hw.models.mlp.MLP", "init_args": {}}
+                "network": {"class_path": "lightning_hw.networks.mlp.MLP", "init_args": {}}
             },
         },
         tmp_path / "mlp.ckpt",
@@ -76,7 +76,7 @@ def test_bad_checkpoints(tmp_path):
     for path, fragment in [
         ("missing.ckpt", "no such file"),
         ("corrupt.ckpt", "not a readable checkpoint"),
-        ("mlp.ckpt", "holds a lightning_hw.models.mlp.MLP but the config trains"),
+        ("mlp.ckpt", "holds a lightning_hw.networks.mlp.MLP but the config trains"),
     ]:
         _one_line_error(_train("--config", IRIS, "--ckpt_path", path, cwd=tmp_path), fragment)
     _one_line_error(
@@ -88,7 +88,7 @@ def test_nan_loss_stops_with_the_step(tmp_path):
     proc = _train(
         "--config",
         str(ROOT / "configs/iris_torch.yaml"),
-        "--model.lr",
+        "--model.optimizer.lr",
         "1e30",
         "--trainer.enable_progress_bar",
         "false",
@@ -117,7 +117,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
     whole.mkdir(), crashed.mkdir()
     assert _train(*common, cwd=whole).returncode == 0
     (crashed / "kill.yaml").write_text(
-        "trainer:\n  callbacks:\n    - class_path: tests.lightning_hw.helpers.KillAfterEpoch\n"
+        "trainer:\n  callbacks:\n    - class_path: tests.commands.helpers.KillAfterEpoch\n"
         "      init_args: {epoch: 4}\n"
     )
     env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
@@ -154,7 +154,7 @@ def test_same_seed_same_numbers_iris(tmp_path):
 
 
 def test_same_seed_same_numbers_fashion(fashion_dir, tmp_path):
-    from lightning_hw.cli import train
+    from commands.cli import train
 
     def once(d):
         r = train(

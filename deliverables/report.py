@@ -1,6 +1,6 @@
 """The write-up, assembled from existing runs: ``report/report.md`` (+ PNGs) and ``report/report.html``.
 
-    python -m lightning_hw.report --output report/ [--allow-missing]
+    python -m deliverables.report --output report/ [--allow-missing]
 
 Sections: the Iris run and sweep (numpy_nn), the Iris numpy-vs-torch comparison, Fashion-MNIST
 and CIFAR-10 curves and accuracies (the newest complete run of each), the derivations
@@ -9,20 +9,19 @@ naming the command that creates it; ``--allow-missing`` builds the rest and says
 The HTML is self-contained (images inlined); math is left as LaTeX between $ signs.
 """
 
-import argparse
 import base64
 import html
 import json
 import os
 import re
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lightning_hw.submission import markdown as code_appendix
+from commands.entry import argument_parser
+from deliverables.appendix import markdown as code_appendix
+from lightning_hw.io import write_bytes, write_text
 from numpy_nn.experiment import DEFAULTS
-from numpy_nn.logs import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -199,20 +198,15 @@ def build(
     for s in sections:
         for img in s.images:
             if img.exists():
-                shutil.copyfile(img, output / _image_name(s, img))
+                write_bytes(output / _image_name(s, img), img.read_bytes())
     md_text = to_markdown(sections)
-    atomic_write(str(output / "report.md"), lambda tmp: Path(tmp).write_text(md_text))
-    page = to_html(md_text, output)
-    atomic_write(str(output / "report.html"), lambda tmp: Path(tmp).write_text(page))
+    write_text(output / "report.md", md_text)
+    write_text(output / "report.html", to_html(md_text, output))
     return {"missing": missing, "written": True, "sections": [s.title for s in sections]}
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m lightning_hw.report",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argument_parser("python -m deliverables.report", __doc__)
     p.add_argument(
         "--output", default="report", help="folder for report.md, report.html and the PNGs"
     )

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from lightning_hw.bridge import NumpyModule
-from lightning_hw.models.network import Network
+from lightning_hw.networks.base import Network
 from numpy_nn.layers import FullyConnected
 from numpy_nn.models import derived_seeds
 

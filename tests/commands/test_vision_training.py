@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_hw.cli import train
+from commands.cli import train
 from tests.conftest import ROOT
 from tests.lightning_hw.fake_data import accept_fake_cifar, make_fashion
 
@@ -39,7 +39,7 @@ def test_fast_dev_run_both_configs(tmp_path, monkeypatch):
         (
             "cifar_cnn.yaml",
             cifar,
-            ["--model.network.init_args.widths", "[8, 8, 8]", "--model.whiten_images", "20"],
+            ["--model.network.init_args.widths", "[8, 8, 8]"],
         ),
     ):
         r = train(

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from lightning_hw.models.network import Network
+from lightning_hw.networks.base import Network
 
 
 class MLP(Network):

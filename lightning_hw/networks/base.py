@@ -1,6 +1,9 @@
-"""``Network``: the base of our networks. It remembers its constructor arguments, so that the
-Classifier can store ``{"class_path", "init_args"}`` in a checkpoint and rebuild the network from
-the checkpoint alone (no pickled objects, loadable with ``torch.load(weights_only=True)``)."""
+"""``Network``: the base of our networks.
+
+It remembers its constructor arguments, so that the Classifier can store
+``{"class_path", "init_args"}`` in a checkpoint and rebuild the network from the checkpoint alone
+(no pickled objects, loadable with ``torch.load(weights_only=True)``). ``evaluate`` is what test
+and predict call: the plain forward pass, unless a network adds test-time augmentation."""
 
 import functools
 import importlib
@@ -30,6 +33,11 @@ class Network(nn.Module):
 
         cls.__init__ = recording_init
 
+    def evaluate(self, x):
+        """Logits for evaluation (test and predict); networks with test-time augmentation
+        override it. Validation uses the plain forward pass, which keeps epochs cheap."""
+        return self(x)
+
     def config(self) -> dict:
         cls = type(self)
         return {
@@ -39,7 +47,7 @@ class Network(nn.Module):
 
 
 def build_network(config: dict) -> nn.Module:
-    """Instantiate ``{"class_path": "lightning_hw.models....", "init_args": {...}}``."""
+    """Instantiate ``{"class_path": "lightning_hw.networks....", "init_args": {...}}``."""
     path = config.get("class_path", "") if isinstance(config, dict) else ""
     if not path.startswith(TRUSTED_PREFIX):
         raise ValueError(

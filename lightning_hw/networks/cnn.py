@@ -5,14 +5,16 @@
     -> maxpool3 -> flatten -> linear (no bias) -> x scale
 
 Why each piece helps is in docs/cifar_cnn.md. ``widths`` sets the cost: (64, 256, 256) is the
-airbench94 network; the default config uses a narrower one that fits a CPU budget.
+airbench94 network. The whitening layer is fitted from training images before training
+(``fit_whitening``, called by the ``FitWhitening`` callback); ``tta_level`` sets the test-time
+augmentation of ``evaluate`` (test and predict).
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lightning_hw.models.network import Network
+from lightning_hw.networks.base import Network
 
 
 class BatchNorm(nn.BatchNorm2d):
@@ -61,8 +63,21 @@ class CifarCNN(Network):
         bn_momentum: float = 0.6,
         scaling_factor: float = 1 / 9,
         whiten_kernel: int = 2,
+        tta_level: int = 0,
     ):
+        """
+        Args:
+            widths: output channels of the three conv groups.
+            bn_momentum: weight of the running statistics' past (airbench's convention: 0.6).
+            scaling_factor: multiplies the logits (small logits at the start).
+            whiten_kernel: patch size of the whitening layer.
+            tta_level: test-time augmentation in ``evaluate``: 0 none, 1 mirror, 2 mirror and
+                1-pixel translations.
+        """
         super().__init__()
+        if tta_level not in (0, 1, 2):
+            raise ValueError(f"tta_level must be 0, 1 or 2, got {tta_level}")
+        self.tta_level = tta_level
         whiten_width = 2 * 3 * whiten_kernel**2
         self.whiten = nn.Conv2d(3, whiten_width, whiten_kernel, padding=0, bias=True)
         self.whiten.weight.requires_grad = False  # set from data by fit_whitening(), never trained
@@ -101,6 +116,9 @@ class CifarCNN(Network):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last)
         return self.head(self.layers(self.whiten(x))) * self.scaling_factor
+
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        return tta_logits(self, x, self.tta_level)
 
 
 def tta_logits(network: nn.Module, x: torch.Tensor, level: int) -> torch.Tensor:

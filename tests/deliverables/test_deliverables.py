@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from lightning_hw import package, report
-from lightning_hw.submission import PIECES, generate, resolve
+from deliverables import package, report
+from deliverables.appendix import PIECES, generate, resolve
 from tests.conftest import ROOT
 from tests.lightning_hw.fake_data import accept_fake_cifar, make_cifar, make_fashion
 
@@ -94,8 +94,8 @@ def test_generate_submission_cli(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
     """numpy_nn runs, the Iris comparison and 1-epoch Fashion/CIFAR runs on fake data."""
-    from lightning_hw.cli import train
-    from lightning_hw.compare import compare
+    from commands.cli import train
+    from commands.compare import compare
     from numpy_nn.experiment import DEFAULTS, run, sweep
 
     base = tmp_path_factory.mktemp("runs")
@@ -139,8 +139,6 @@ def tiny_runs(tmp_path_factory):
                 str(make_cifar(base / "cifar")),
                 "--model.network.init_args.widths",
                 "[8, 8, 8]",
-                "--model.whiten_images",
-                "20",
                 "--trainer.precision",
                 "32-true",
             ]
@@ -175,7 +173,7 @@ def test_report_names_the_missing_command(tmp_path):
         [
             sys.executable,
             "-m",
-            "lightning_hw.report",
+            "deliverables.report",
             "--output",
             str(tmp_path / "r"),
             "--experiments",
@@ -194,7 +192,7 @@ def test_report_names_the_missing_command(tmp_path):
         [
             sys.executable,
             "-m",
-            "lightning_hw.report",
+            "deliverables.report",
             "--output",
             str(tmp_path / "r"),
             "--experiments",

@@ -1,6 +1,6 @@
 """Build the course's submission archive.
 
-    python -m lightning_hw.package --output hw3.zip [--input test.npy] [--train-briefly]
+    python -m deliverables.package --output hw3.zip [--input test.npy] [--train-briefly]
 
     hw3/neural_networks/     numpy_nn, importable under the handout's name
     hw3/train_ffnn.py        the Iris trainer, importing neural_networks
@@ -14,15 +14,17 @@
 No __pycache__, .DS_Store, checkpoints or data go into the archive.
 """
 
-import argparse
-import os
 import re
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from lightning_hw.report import latest_run
+from commands.cli import train
+from commands.entry import UserError, argument_parser, run_main
+from commands.predict import run as predict
+from deliverables.report import latest_run
+from lightning_hw.io import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXCLUDE = re.compile(r"(__pycache__|\.DS_Store|\.pyc$|\.ckpt$|\.npz$|(^|/)data/)")
@@ -31,7 +33,7 @@ README = """\
 Neural networks homework: how to reproduce every result
 =========================================================
 
-This archive was built by `python -m lightning_hw.package` from the project's repository, where
+This archive was built by `python -m deliverables.package` from the project's repository, where
 every command below runs after `make demo` (which also creates the virtual environment).
 
 numpy network (neural_networks/, plain numpy, every gradient derived by hand)
@@ -44,8 +46,8 @@ In the project repository (PyTorch Lightning):
   python train.py --config configs/fashion_mlp.yaml             Fashion-MNIST MLP (curves, checkpoint)
   python train.py --config configs/cifar_cnn.yaml               CIFAR-10 CNN (curves, checkpoint)
   python predict.py --ckpt <cifar run>/checkpoints/last.ckpt --input test.npy --output predictions.csv
-  python -m lightning_hw.report --output report/                the write-up with every plot
-  python -m lightning_hw.package --output hw3.zip               this archive
+  python -m deliverables.report --output report/                the write-up with every plot
+  python -m deliverables.package --output hw3.zip               this archive
 
 CS189_HW_NN.ipynb was executed when the archive was built; it loads the trained checkpoints and
 shows the loss and accuracy curves of the Fashion-MNIST and CIFAR-10 runs.
@@ -69,7 +71,7 @@ def _notebook(fashion_run: Path, cifar_run: Path):
             "import json, sys\nfrom pathlib import Path\n"
             f"sys.path.insert(0, {str(ROOT)!r})  # the project's repository\n"
             "import matplotlib.pyplot as plt\n"
-            "from lightning_hw.models.classifier import load_classifier\n"
+            "from lightning_hw.classifier import load_classifier\n"
             f"RUNS = {{'Fashion-MNIST MLP': Path({str(fashion_run)!r}), 'CIFAR-10 CNN': Path({str(cifar_run)!r})}}"
         ),
         nbformat.v4.new_code_cell(
@@ -112,8 +114,6 @@ def execute_notebook(nb, cwd: Path, timeout: int = 600):
 
 
 def _train_briefly(logs: Path) -> None:
-    from lightning_hw.cli import train
-
     for config, name, extra in (
         ("fashion_mlp.yaml", "fashion", ["--trainer.max_epochs", "1"]),
         ("cifar_cnn.yaml", "cifar", ["--trainer.max_epochs", "1"]),
@@ -136,15 +136,13 @@ def build(output: Path, logs: Path, input_npy=None, data_dir=None, train_briefly
     """Write the archive; return its member names."""
     import nbformat
 
-    from lightning_hw.predict import run as predict
-
     if train_briefly:
         _train_briefly(logs)
     runs = {name: latest_run(logs, name) for name in ("fashion", "cifar")}
     for name, run in runs.items():
         if run is None or not (run / "checkpoints" / "last.ckpt").exists():
             config = "fashion_mlp" if name == "fashion" else "cifar_cnn"
-            raise FileNotFoundError(
+            raise UserError(
                 f"no finished {name} run with a checkpoint under {logs}: run "
                 f"`python train.py --config configs/{config}.yaml` (or pass --train-briefly)"
             )
@@ -165,28 +163,14 @@ def build(output: Path, logs: Path, input_npy=None, data_dir=None, train_briefly
         members["hw3/README"] = README.encode()
         members["hw3/predictions.csv"] = csv.read_bytes()
         members["hw3/CS189_HW_NN.ipynb"] = nbformat.writes(nb).encode()
-        directory = output.resolve().parent
-        if not directory.is_dir():
-            raise FileNotFoundError(f"cannot write {output}: directory {directory} does not exist")
-        fd, part = tempfile.mkstemp(dir=directory, prefix=".hw3-", suffix=".zip")
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as z:
-                for name, data in members.items():
-                    z.writestr(name, data)
-            os.replace(part, output)
-        finally:
-            if os.path.exists(part):
-                os.remove(part)
+        with atomic_path(output) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in members.items():
+                z.writestr(name, data)
     return list(members)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m lightning_hw.package",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argument_parser("python -m deliverables.package", __doc__)
     p.add_argument("--output", default="hw3.zip")
     p.add_argument("--logs", default="lightning_logs", help="where the Lightning runs are")
     p.add_argument(
@@ -199,17 +183,15 @@ def main(argv=None) -> int:
         "--train-briefly", action="store_true", help="train 1-epoch runs first if none exist"
     )
     args = p.parse_args(argv)
-    from lightning_hw.predict import UserError
 
-    try:
+    def body() -> int:
         members = build(
             Path(args.output), Path(args.logs), args.input, args.data_dir, args.train_briefly
         )
-    except (FileNotFoundError, UserError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.output}: {len(members)} files")
-    return 0
+        print(f"wrote {args.output}: {len(members)} files")
+        return 0
+
+    return run_main(body)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """train.py on Iris end to end: accuracy, TensorBoard scalars, checkpoints, config, compare."""
 
+import shutil
 import subprocess
 import sys
 
@@ -9,10 +10,10 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from lightning_hw.cli import train
-from lightning_hw.compare import compare, numpy_nn_options
+from commands.cli import resolve_config, train
+from commands.compare import compare, numpy_nn_options
+from lightning_hw.classifier import load_classifier
 from lightning_hw.datamodules import IrisDataModule
-from lightning_hw.models.classifier import load_classifier
 from numpy_nn.experiment import DEFAULTS
 from tests.conftest import ROOT
 
@@ -54,13 +55,14 @@ def test_tensorboard_has_the_scalars_and_hparams(numpy_run):
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"} <= tags
+    assert acc.Scalars("lr-SGD")[0].value == pytest.approx(0.05)  # LearningRateMonitor
     assert len(acc.Scalars("val/acc")) == 100
     assert acc.Scalars("test/acc")[-1].value >= 0.93
     content = acc.PluginTagToContent("hparams")
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
     assert {m.name.tag for m in experiment.experiment.metric_infos} == {"test/loss", "test/acc"}
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
-    assert start.session_start_info.hparams["model/lr"].number_value == 0.05
+    assert start.session_start_info.hparams["model/optimizer/lr"].number_value == 0.05
 
 
 def test_checkpoint_reloads_and_predicts_identically(numpy_run):
@@ -80,15 +82,12 @@ def test_checkpoint_reloads_and_predicts_identically(numpy_run):
 
 
 def test_compare_config_matches_numpy_nn_defaults():
-    config = yaml.safe_load((ROOT / "configs/iris_numpy.yaml").read_text())
-    assert numpy_nn_options(config) == DEFAULTS
+    assert numpy_nn_options(resolve_config(str(ROOT / "configs/iris_numpy.yaml"))) == DEFAULTS
 
 
 def test_compare_writes_table_and_plot(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "configs").mkdir()
-    for name in ("iris_numpy.yaml", "iris_torch.yaml"):
-        (tmp_path / "configs" / name).write_text((ROOT / "configs" / name).read_text())
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
     (tmp_path / "cmp.yaml").write_text(
         "runs: {numpy: configs/iris_numpy.yaml, torch: configs/iris_torch.yaml}\n"
         "numpy_nn: true\noutput_dir: out\n"
@@ -107,7 +106,7 @@ def test_cli_overrides_and_print_config(tmp_path):
             str(ROOT / "train.py"),
             "--config",
             str(ROOT / "configs/iris_torch.yaml"),
-            "--model.lr",
+            "--model.optimizer.lr",
             "0.2",
             "--trainer.max_epochs",
             "5",
@@ -119,4 +118,7 @@ def test_cli_overrides_and_print_config(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load(out.stdout)
-    assert config["model"]["lr"] == 0.2 and config["trainer"]["max_epochs"] == 5
+    assert (
+        config["model"]["optimizer"]["init_args"]["lr"] == 0.2
+        and config["trainer"]["max_epochs"] == 5
+    )

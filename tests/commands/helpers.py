@@ -1,4 +1,4 @@
-"""Callbacks used by tests through configs (importable as tests.lightning_hw.helpers)."""
+"""Callbacks used by tests through configs (importable as tests.commands.helpers)."""
 
 import os
 import signal

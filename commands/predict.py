@@ -3,8 +3,9 @@
     python predict.py --ckpt PATH [--input FILE.npy] [--output predictions.csv]
 
 The checkpoint holds the network's description, its weights and the DataModule's normalization
-constants, so the images go through exactly the eval transform of training (x / 255, then the
-training set's per-channel mean and std) and the configured test-time augmentation.
+constants: the DataModule is rebuilt from it, and ``trainer.predict`` runs its predict loader, so
+the images go through exactly the eval transform of training (x / 255, then the training set's
+per-channel mean and std) and the network's test-time augmentation.
 
 ``--input``: an unlabeled uint8 ``.npy`` of N images, stored as rows of C*H*W values
 (channel-planar, as the CIFAR-10 pickles), as N x C x H x W, or as N x H x W x C. Without it, the
@@ -12,26 +13,22 @@ official test split from the data directory is used and the accuracy is printed.
 Ids run 1..N in input order; categories are integer labels.
 """
 
-import argparse
 import os
-import sys
-import tempfile
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 
+from commands.entry import UserError, argument_parser, run_main
+from lightning_hw.classifier import Classifier, load_classifier
 from lightning_hw.datamodules import vision
-from lightning_hw.models.classifier import Classifier, load_classifier
+from lightning_hw.io import atomic_path
 
 DATAMODULES = {
     "CIFAR10DataModule": vision.CIFAR10DataModule,
     "FashionMNISTDataModule": vision.FashionMNISTDataModule,
 }
 IMAGE_SHAPES = {"CIFAR10DataModule": (3, 32, 32), "FashionMNISTDataModule": (1, 28, 28)}
-
-
-class UserError(Exception):
-    """A mistake in the command or its files: reported in one line, without a traceback."""
 
 
 def load_checkpoint(path: str):
@@ -94,20 +91,17 @@ def load_images(path: str, shape) -> np.ndarray:
     )
 
 
-@torch.no_grad()
-def predict(
-    model: Classifier, images: torch.Tensor, mean, std, batch_size: int = 1000
-) -> np.ndarray:
-    """Labels (N,) for uint8 images (N, C, H, W) through the eval transform and the model's TTA."""
-    mean, std = (
-        torch.as_tensor(mean, dtype=torch.float32),
-        torch.as_tensor(std, dtype=torch.float32),
+def predict(model: Classifier, datamodule: vision.VisionDataModule) -> np.ndarray:
+    """Labels for the DataModule's predict images, by ``trainer.predict`` on the CPU."""
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
     )
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = vision.normalize(images[start : start + batch_size], mean, std)
-        out.append(model.evaluate(x).argmax(dim=1))
-    return torch.cat(out).numpy()
+    batches = trainer.predict(model, datamodule=datamodule)
+    return torch.cat(batches).numpy()
 
 
 def write_csv(path: str, labels: np.ndarray) -> None:
@@ -115,30 +109,24 @@ def write_csv(path: str, labels: np.ndarray) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise UserError(f"cannot write {path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".predictions-", suffix=".csv")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write("Id,Category\n")
-            f.writelines(f"{i},{int(c)}\n" for i, c in enumerate(labels, start=1))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.write("Id,Category\n")
+        f.writelines(f"{i},{int(c)}\n" for i, c in enumerate(labels, start=1))
 
 
 def run(ckpt: str, input_path: str | None, output: str, data_dir: str | None = None) -> dict:
     model, name, state, dm_hparams = load_checkpoint(ckpt)
+    dm = DATAMODULES[name](
+        data_dir=data_dir or dm_hparams.get("data_dir"),
+        eval_batch_size=dm_hparams.get("eval_batch_size", 1000),
+    )
+    dm.load_state_dict(state)
     labels = None
     if input_path:
-        images = torch.from_numpy(load_images(input_path, IMAGE_SHAPES[name]))
+        dm.predict_images = torch.from_numpy(load_images(input_path, IMAGE_SHAPES[name]))
     else:
-        dm = DATAMODULES[name](data_dir=data_dir or dm_hparams.get("data_dir"))
-        try:
-            images, labels = dm.load_split(train=False)
-        except vision.DataMissingError as e:
-            raise UserError(str(e)) from None
-    predictions = predict(model, images, state["mean"], state["std"])
+        dm.predict_images, labels = dm.load_split(train=False)
+    predictions = predict(model, dm)
     write_csv(output, predictions)
     result = {"n": len(predictions), "output": output, "predictions": predictions}
     if labels is not None:
@@ -147,9 +135,7 @@ def run(ckpt: str, input_path: str | None, output: str, data_dir: str | None = N
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="predict.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argument_parser("predict.py", __doc__)
     p.add_argument("--ckpt", required=True, help="a checkpoint written by train.py")
     p.add_argument(
         "--input", default=None, help="uint8 .npy of images (default: the official test split)"
@@ -163,14 +149,12 @@ def main(argv=None) -> int:
         help="data directory for the test split (default: as trained, $DATA_DIR, data/)",
     )
     args = p.parse_args(argv)
-    try:
+
+    def body() -> int:
         r = run(args.ckpt, args.input, args.output, args.data_dir)
-    except UserError as e:
-        if os.environ.get("NN_DEBUG"):
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {r['n']} predictions to {r['output']}")
-    if "accuracy" in r:
-        print(f"accuracy on the labeled test split: {r['accuracy']:.4f}")
-    return 0
+        print(f"wrote {r['n']} predictions to {r['output']}")
+        if "accuracy" in r:
+            print(f"accuracy on the labeled test split: {r['accuracy']:.4f}")
+        return 0
+
+    return run_main(body)

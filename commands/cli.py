@@ -1,37 +1,31 @@
-"""The Lightning entry point behind ``train.py``: LightningCLI, then fit, test and a summary.
-
-    python train.py --config configs/iris_numpy.yaml [--trainer.max_epochs 5] [--model.lr 0.05]
-    python train.py --config configs/iris_numpy.yaml --print_config
-    python train.py compare --config configs/iris_compare.yaml
+"""The Lightning run behind ``train.py``: LightningCLI, then fit, test and a summary.
 
 A run writes ``lightning_logs/<experiment>/version_N/``: TensorBoard events (``train/loss``,
-``train/acc``, ``val/...``, ``test/...`` and the HParams tab with the final test metrics),
-``config.yaml`` (the resolved config), ``checkpoints/`` (best and last), ``metrics.json``
-(per-epoch curves), ``test_metrics.json``, ``loss.png`` and ``accuracy.png``.
+``train/acc``, ``val/...``, ``test/...``, the learning rate, and the HParams tab with the final
+test metrics), ``config.yaml`` (the resolved config), ``checkpoints/`` (best and last),
+``metrics.json`` (per-epoch curves), ``test_metrics.json``, ``loss.png`` and ``accuracy.png``.
 """
 
 import os
-import sys
-import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import ModelCheckpoint
+import torch
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
+from commands.configs import expand, experiment_name
+from commands.entry import UserError, run_main
 from lightning_hw.callbacks import CurvesCallback
-from lightning_hw.models import Classifier
-from numpy_nn.logs import write_json
-
-# Lightning's own deprecation noise on this torch version; nothing a user can act on.
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
+from lightning_hw.classifier import Classifier
+from lightning_hw.io import write_json
 
 
 class CLI(LightningCLI):
     """LightningCLI with our defaults: TensorBoard logging, best+last checkpoints, curves."""
 
-    def __init__(self, args=None):
+    def __init__(self, args: list[str]):
+        self.experiment = experiment_name(args)
         super().__init__(
             model_class=Classifier,
             datamodule_class=pl.LightningDataModule,
@@ -39,21 +33,18 @@ class CLI(LightningCLI):
             run=False,
             seed_everything_default=0,
             save_config_kwargs={"overwrite": True},
-            trainer_defaults={
-                "logger": {
-                    "class_path": "pytorch_lightning.loggers.TensorBoardLogger",
-                    "init_args": {
-                        "save_dir": "lightning_logs",
-                        "name": "default",
-                        "default_hp_metric": False,
-                    },
-                },
-            },
-            args=args,
+            auto_configure_optimizers=False,  # the Classifier takes its optimizer and schedule
+            args=expand(args),
             parser_kwargs={"exit_on_error": False},  # main() reports parse errors in one line
         )
 
     def add_arguments_to_parser(self, parser):
+        parser.add_argument(
+            "--defaults",
+            type=list[str] | None,
+            default=None,
+            help="fragments an experiment file builds on (loaded first; see commands/configs.py)",
+        )
         parser.add_argument(
             "--ckpt_path",
             type=str | None,
@@ -71,20 +62,24 @@ class CLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(CurvesCallback, "curves")
+        parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
 
     def before_instantiate_classes(self):
-        """Resolve ``--ckpt_path``: 'last' means the newest ``version_N/checkpoints/last.ckpt`` of this
-        experiment, and the resumed run keeps logging into that same ``version_N``."""
-        ckpt = self.config.get("ckpt_path")
-        if ckpt is None:
-            return
+        """Name the run after its experiment file when the config leaves the logger's name
+        null; resolve ``--ckpt_path``: 'last' means the newest ``version_N/checkpoints/last.ckpt``
+        of this experiment, and the resumed run keeps logging into that same ``version_N``."""
         logger = self.config["trainer"].get("logger")
         init = (
             logger.get("init_args") if isinstance(logger, dict) or hasattr(logger, "get") else None
         )
+        if init is not None and init.get("name", "") is None:
+            init["name"] = self.experiment or "default"
+        ckpt = self.config.get("ckpt_path")
+        if ckpt is None:
+            return
         if ckpt == "last":
             if init is None:
-                raise UsageError(
+                raise UserError(
                     "--ckpt_path last needs the TensorBoard logger to know where runs live"
                 )
             exp = Path(init["save_dir"]) / init["name"]
@@ -92,14 +87,14 @@ class CLI(LightningCLI):
                 exp.glob("version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime
             )
             if not found:
-                raise UsageError(
+                raise UserError(
                     f"--ckpt_path last: no checkpoints/last.ckpt under {exp}/version_*: nothing to resume"
                 )
             ckpt = str(found[-1])
             self.config["ckpt_path"] = ckpt
         path = Path(ckpt)
         if not path.is_file():
-            raise UsageError(f"--ckpt_path {ckpt}: no such file")
+            raise UserError(f"--ckpt_path {ckpt}: no such file")
         _check_checkpoint(path, self.config)
         version = path.parent.parent.name
         if (
@@ -109,19 +104,20 @@ class CLI(LightningCLI):
         ):
             init["version"] = version  # keep logging into the run being resumed
 
-
-class UsageError(Exception):
-    """A mistake in the command, its config or its files: reported in one line."""
+    def instantiate_classes(self):
+        super().instantiate_classes()
+        if self.trainer.logger is None:  # nothing to log the learning rate to
+            self.trainer.callbacks = [
+                c for c in self.trainer.callbacks if not isinstance(c, LearningRateMonitor)
+            ]
 
 
 def _check_checkpoint(path: Path, config) -> None:
     """Refuse a corrupt checkpoint, or one of another network, before training starts."""
-    import torch
-
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise UsageError(
+        raise UserError(
             f"{path} is not a readable checkpoint ({type(e).__name__}): corrupt, truncated, or not "
             "written by train.py; pass a checkpoints/*.ckpt file of this experiment"
         ) from None
@@ -131,13 +127,13 @@ def _check_checkpoint(path: Path, config) -> None:
     wanted = config["model"]["network"]
     wanted_path = wanted.get("class_path") if hasattr(wanted, "get") else None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise UsageError(f"{path} is not a Lightning checkpoint of this project")
+        raise UserError(f"{path} is not a Lightning checkpoint of this project")
     if (
         wanted_path
         and saved.get("class_path")
         and saved["class_path"].rsplit(".", 1)[-1] != wanted_path.rsplit(".", 1)[-1]
     ):
-        raise UsageError(
+        raise UserError(
             f"{path} holds a {saved['class_path']} but the config trains a {wanted_path}: "
             "pass a checkpoint of this experiment"
         )
@@ -160,21 +156,7 @@ def _flat_hparams(config: dict) -> dict:
     return {k: v for k, v in flat.items() if v is not None}
 
 
-def _user_error(e: Exception):
-    """One line for the errors a user can fix; None for bugs (which keep their traceback)."""
-    from jsonargparse import ArgumentError
-
-    from lightning_hw.datamodules.vision import DataMissingError
-
-    if isinstance(e, ArgumentError):
-        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        return " ".join(lines) + " (see python train.py --help)"
-    if isinstance(e, (UsageError, DataMissingError, FloatingPointError)):
-        return str(e)
-    return None
-
-
-def train(args=None) -> dict:
+def train(args: list[str]) -> dict:
     """Fit, then test the best checkpoint; return test metrics, history and where the run lives."""
     cli = CLI(args)
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
@@ -201,23 +183,30 @@ def train(args=None) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    """Run train.py; a mistake (bad config, missing data, bad checkpoint, NaN loss) is reported in
-    one line with exit status 2. Set NN_DEBUG=1 to see the traceback instead."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["compare"]:
-        from lightning_hw.compare import main as compare_main
+def main(argv: list[str]) -> int:
+    """Train; a mistake (bad config, missing data, bad checkpoint, NaN loss) is reported in one
+    line with exit status 2 (commands/errors.py)."""
 
-        return compare_main(args[1:])
-    try:
+    def body() -> int:
         result = train(argv)
-    except Exception as e:
-        message = _user_error(e)
-        if message is None or os.environ.get("NN_DEBUG"):
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
-    if result["trainer"].global_rank == 0:
-        metrics = "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items())
-        print(f"\n{metrics}\nrun saved to {result['log_dir']}")
-    return 0
+        if result["trainer"].global_rank == 0:
+            metrics = "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items())
+            print(f"\n{metrics}\nrun saved to {result['log_dir']}")
+        return 0
+
+    return run_main(body)
+
+
+class ConfigOnly(CLI):
+    """The parsed and merged config, with nothing instantiated."""
+
+    def before_instantiate_classes(self):
+        pass
+
+    def instantiate_classes(self):
+        pass
+
+
+def resolve_config(path: str, *overrides: str) -> dict:
+    """The config an experiment file resolves to (fragments merged, defaults filled in)."""
+    return ConfigOnly(["--config", path, *overrides]).config.as_dict()

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from lightning_hw.cli import train
-from lightning_hw.predict import main as predict_main
-from lightning_hw.predict import run
+from commands.cli import train
+from commands.predict import main as predict_main
+from commands.predict import run
 from tests.conftest import ROOT
 from tests.lightning_hw.fake_data import accept_fake_cifar, make_cifar
 
@@ -20,8 +20,6 @@ TINY_CNN = [
     "1",
     "--data.init_args.batch_size",
     "32",
-    "--model.whiten_images",
-    "50",
     "--trainer.precision",
     "32-true",
     "--trainer.enable_progress_bar",

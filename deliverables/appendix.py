@@ -1,12 +1,25 @@
-"""The code appendix: the source of the implemented pieces, as Markdown or LaTeX.
+"""Generate the code appendix of the write-up from the project's source.
 
-``PIECES`` is the one list of what goes in: (section, subsection, dotted name). Every name must
-resolve to a class, function or method (a test imports each one).
+    python generate_submission.py --format markdown --heading_level 1 --output appendix.md
+    python generate_submission.py --format latex --heading_level 2 --output appendix.tex
+
+``PIECES`` is the one list of what goes in: (section, subsection, dotted name); every name must
+resolve to a class, function or method (a test imports each one). It extracts the implemented pieces (numpy activations, layers, losses, the model's forward /
+backward / predict, the autograd bridge, the Lightning MLP and CNN) into sections.
+
+Markdown: headings '#' ... '###' starting at --heading_level, code in ```python fences; the file
+renders on its own. LaTeX: \\section / \\subsection / \\subsubsection starting at --heading_level
+(1 = \\section), code in lstlisting environments; meant for \\input{} in a document that loads
+\\usepackage{listings}.
 """
 
 import importlib
 import inspect
+import sys
 import textwrap
+
+from commands.entry import argument_parser, run_main
+from lightning_hw.io import write_text
 
 PIECES = [
     ("numpy network: activations", "Sigmoid", "numpy_nn.activations.Sigmoid"),
@@ -35,10 +48,10 @@ PIECES = [
     ("numpy network: the model", "NeuralNetwork.train", "numpy_nn.models.NeuralNetwork.train"),
     ("numpy layers inside PyTorch", "NumpyLayerFunction", "lightning_hw.bridge.NumpyLayerFunction"),
     ("numpy layers inside PyTorch", "NumpyModule", "lightning_hw.bridge.NumpyModule"),
-    ("PyTorch Lightning", "Classifier", "lightning_hw.models.classifier.Classifier"),
-    ("PyTorch Lightning", "Fashion-MNIST MLP", "lightning_hw.models.mlp.MLP"),
-    ("PyTorch Lightning", "CIFAR-10 CNN", "lightning_hw.models.cnn.CifarCNN"),
-    ("PyTorch Lightning", "CIFAR-10 CNN: building blocks", "lightning_hw.models.cnn.ConvGroup"),
+    ("PyTorch Lightning", "Classifier", "lightning_hw.classifier.Classifier"),
+    ("PyTorch Lightning", "Fashion-MNIST MLP", "lightning_hw.networks.mlp.MLP"),
+    ("PyTorch Lightning", "CIFAR-10 CNN", "lightning_hw.networks.cnn.CifarCNN"),
+    ("PyTorch Lightning", "CIFAR-10 CNN: building blocks", "lightning_hw.networks.cnn.ConvGroup"),
 ]
 
 
@@ -141,3 +154,34 @@ def generate(fmt: str, heading_level: int = 1) -> str:
     if heading_level not in (1, 2, 3):
         raise ValueError(f"heading_level must be 1, 2 or 3, got {heading_level}")
     return markdown(heading_level) if fmt == "markdown" else latex(heading_level)
+
+
+def main(argv=None) -> int:
+    p = argument_parser("generate_submission.py", __doc__)
+    p.add_argument(
+        "--format", choices=("latex", "markdown"), default="markdown", help="output format"
+    )
+    p.add_argument(
+        "--heading_level",
+        type=int,
+        choices=(1, 2, 3),
+        default=1,
+        help="level of the top heading: 1 = '#' or \\section, 2 = '##' or \\subsection, ...",
+    )
+    p.add_argument("--output", default="-", help="file to write (default: standard output)")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        text = generate(args.format, args.heading_level)
+        if args.output == "-":
+            sys.stdout.write(text)
+            return 0
+        write_text(args.output, text)
+        print(f"wrote {args.output} ({args.format}, {text.count(chr(10))} lines)")
+        return 0
+
+    return run_main(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Experiment configs composed from fragments, read before anything heavy is imported.
+
+An experiment file names the fragments it builds on under ``defaults`` (paths relative to the
+file, as in lightning-hydra-template), then states only what differs:
+
+    # configs/fashion_mlp.yaml
+    defaults: [logger/tensorboard.yaml, trainer/default.yaml, data/fashion_mnist.yaml]
+    trainer:
+      max_epochs: 16
+
+``expand`` turns ``--config configs/fashion_mlp.yaml`` into one ``--config`` per fragment (depth
+first, in order) followed by the file itself, so that jsonargparse merges them exactly as it
+merges several ``--config`` given by hand: a later file overrides an earlier one key by key.
+"""
+
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(Exception):
+    """A config file that is missing, malformed, or names a fragment that is missing."""
+
+
+def read(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" line {where.line + 1}" if where else ""
+        raise ConfigError(f"{path}{line} is not valid YAML: fix the file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} holds a {type(data).__name__}, not a mapping of settings")
+    return data
+
+
+def fragments(path: str | Path, _seen=()) -> list[Path]:
+    """The files ``path`` builds on, depth first, without ``path`` itself."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path} includes itself through its defaults")
+    names = read(path).get("defaults") or []
+    if not isinstance(names, list):
+        raise ConfigError(f"{path}: defaults must be a list of config files")
+    out: list[Path] = []
+    for name in names:
+        fragment = path.parent / name
+        if not fragment.is_file():
+            raise ConfigError(f"{path} names the fragment {name}, but {fragment} does not exist")
+        out += fragments(fragment, (*_seen, path.resolve())) + [fragment]
+    return out
+
+
+def config_paths(argv: list[str]) -> list[tuple[int, str]]:
+    """(index in argv, path) of every ``--config PATH`` / ``--config=PATH``."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            found.append((i, argv[i + 1]))
+        elif arg.startswith("--config="):
+            found.append((i, arg.split("=", 1)[1]))
+    return found
+
+
+def expand(argv: list[str]) -> list[str]:
+    """argv with every config's fragments loaded before it (a config without ``defaults``, or a
+    YAML string given to --config, passes unchanged). ``--defaults []`` follows each expanded
+    file, so that a saved or printed config does not load the fragments a second time."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--config" and i + 1 < len(argv):
+            path, i = argv[i + 1], i + 2
+        elif arg.startswith("--config="):
+            path, i = arg.split("=", 1)[1], i + 1
+        else:
+            out.append(arg)
+            i += 1
+            continue
+        parts = fragments(path) if Path(path).is_file() else []
+        for fragment in parts:
+            out += ["--config", str(fragment)]
+        out += ["--config", path] + (["--defaults", "[]"] if parts else [])
+    return out
+
+
+def experiment_name(argv: list[str]) -> str | None:
+    """The run's name: the first config file's name without .yaml (``configs/iris_numpy.yaml``
+    -> ``iris_numpy``), unless a config sets ``trainer.logger.init_args.name``."""
+    paths = [p for _, p in config_paths(argv) if Path(p).is_file()]
+    return Path(paths[0]).stem if paths else None
+
+
+def network_backend(argv: list[str]) -> str | None:
+    """The ``model.network.init_args.backend`` that ``argv`` selects (the last setting wins)."""
+    backend = None
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv) and Path(argv[i + 1]).is_file():
+            try:
+                net = ((read(argv[i + 1]).get("model") or {}).get("network")) or {}
+            except ConfigError:
+                continue  # reported properly by the parser
+            backend = (net.get("init_args") or {}).get("backend", backend)
+        elif arg.startswith("--model.network.init_args.backend"):
+            backend = (
+                arg.split("=", 1)[1] if "=" in arg else argv[i + 1] if i + 1 < len(argv) else None
+            )
+    return backend

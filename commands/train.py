@@ -1,0 +1,44 @@
+"""``python train.py`` (also ``nn-train``): train a Lightning experiment from its config, or
+compare twins.
+
+    python train.py --config configs/iris_numpy.yaml [--trainer.max_epochs 5] [--model.optimizer.lr 0.05]
+    python train.py --config configs/iris_numpy.yaml --print_config
+    python train.py compare --config configs/iris_compare.yaml
+
+This module imports nothing heavy: the process environment must be set before torch loads.
+"""
+
+import os
+import sys
+import warnings
+
+from commands.configs import ConfigError, expand, network_backend
+
+
+def prepare_environment(argv: list[str]) -> None:
+    """Settings that must precede importing torch and Lightning."""
+    try:
+        numpy_backed = argv[:1] == ["compare"] or network_backend(expand(argv)) == "numpy"
+    except ConfigError:
+        numpy_backed = False  # the parser reports the broken config
+    if numpy_backed:
+        # numpy's BLAS threads and torch's OpenMP threads take turns in the numpy backend;
+        # OpenMP's default spin-waiting between torch ops starves numpy of cores (3.4x slower
+        # steps on 2 cores, docs/benchmarks.md). Passive waiting must be chosen before torch loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # jsonargparse's deprecation notices concern Lightning's calls into it, not the user's config.
+    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    prepare_environment(args)
+    if args[:1] == ["compare"]:
+        from commands.compare import main as compare_main
+
+        return compare_main(args[1:])
+    from commands.cli import main as cli_main
+
+    return cli_main(args)

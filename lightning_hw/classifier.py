@@ -1,0 +1,166 @@
+"""``Classifier``: the one LightningModule. The network, the optimizer and the learning-rate
+schedule are injected (LightningCLI's ``OptimizerCallable`` / ``LRSchedulerCallable``, written as
+``class_path`` + ``init_args`` in the configs); this class owns the loss and the metrics
+(separate torchmetrics objects per split) and knows nothing of any one dataset.
+
+Logged per epoch: ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``test/loss``,
+``test/acc`` (TensorBoard tags); the learning rate comes from Lightning's ``LearningRateMonitor``.
+"""
+
+import functools
+import inspect
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from lightning_hw.networks.base import Network, build_network
+
+SPLITS = ("train", "val", "test")
+NORM_LAYERS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+
+
+def _plain_sgd(params):
+    return torch.optim.SGD(params, lr=0.1)
+
+
+class Classifier(pl.LightningModule):
+    """Trains ``network`` (inputs -> logits) with cross-entropy.
+
+    Args:
+        network: any ``nn.Module`` returning (n, num_classes) logits. Test and predict call its
+            ``evaluate`` when it has one (test-time augmentation), else its forward.
+        num_classes: number of classes.
+        optimizer: builds the optimizer from parameter groups, e.g. ``torch.optim.SGD`` with its
+            ``lr``, ``momentum``, ``weight_decay`` in the config.
+        lr_scheduler: builds the schedule from the optimizer, or null for a constant rate. One
+            that takes ``total_steps`` gets the run's step count and steps every batch
+            (``lightning_hw.schedules``); any other steps every epoch.
+        label_smoothing: cross-entropy label smoothing of the training loss only.
+        norm_lr_scale: the one custom rule for parameter groups: parameters of normalization
+            layers learn ``norm_lr_scale`` times faster, with their weight decay divided by it, so
+            that lr x weight_decay (the decay per step) stays the same (airbench's BatchNorm-bias
+            learning rate).
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        num_classes: int = 10,
+        optimizer: OptimizerCallable = _plain_sgd,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        label_smoothing: float = 0.0,
+        norm_lr_scale: float = 1.0,
+    ):
+        super().__init__()
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if not norm_lr_scale > 0:
+            raise ValueError(f"norm_lr_scale must be positive, got {norm_lr_scale}")
+        self.save_hyperparameters(ignore=["network", "optimizer", "lr_scheduler"])
+        # A checkpoint stores the network as {"class_path", "init_args"}, never as a pickled object.
+        if isinstance(network, Network):
+            self.hparams["network"] = network.config()
+        self.network = network
+        self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
+        for split in SPLITS:
+            setattr(self, f"{split}_acc", MulticlassAccuracy(num_classes, average="micro"))
+            setattr(self, f"{split}_loss", MeanMetric())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x)
+
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for test and predict: the network's own ``evaluate`` (e.g. with TTA) if any."""
+        return getattr(self.network, "evaluate", self.network)(x)
+
+    def _step(self, batch, split: str) -> torch.Tensor:
+        x, y = batch
+        logits = self.evaluate(x) if split == "test" else self(x)
+        smoothing = self.hparams.label_smoothing if split == "train" else 0.0
+        loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{split} loss became {loss.item()} at epoch {self.current_epoch}, "
+                f"global step {self.global_step}: lower the learning rate"
+            )
+        acc, mean = getattr(self, f"{split}_acc"), getattr(self, f"{split}_loss")
+        acc.update(logits.detach(), y)
+        mean.update(loss.detach(), weight=y.numel())
+        self.log(f"{split}/loss", mean, on_step=False, on_epoch=True, prog_bar=split != "train")
+        self.log(f"{split}/acc", acc, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return self.evaluate(x).argmax(dim=1)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer(self.param_groups())
+        if len(optimizer.param_groups) == 2:  # the normalization group: see norm_lr_scale
+            group, scale = optimizer.param_groups[1], self.hparams.norm_lr_scale
+            group["lr"] *= scale
+            group["weight_decay"] = group.get("weight_decay", 0.0) / scale
+        if self.lr_scheduler is None:
+            return optimizer
+        if _takes_total_steps(self.lr_scheduler):
+            total = max(1, int(self.trainer.estimated_stepping_batches))
+            scheduler = self.lr_scheduler(optimizer, total_steps=total)
+            interval = "step"
+        else:
+            scheduler, interval = self.lr_scheduler(optimizer), "epoch"
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": interval},
+        }
+
+    def param_groups(self) -> list[dict]:
+        """Trainable parameters: the rest first, then (if any) those of normalization layers."""
+        norm_ids = {
+            id(p) for m in self.modules() if isinstance(m, NORM_LAYERS) for p in m.parameters()
+        }
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        groups = [{"params": [p for p in trainable if id(p) not in norm_ids]}]
+        norm = [p for p in trainable if id(p) in norm_ids]
+        return groups + [{"params": norm}] if norm else groups
+
+
+def _takes_total_steps(factory) -> bool:
+    """Does this scheduler factory accept ``total_steps``? (A config's class_path arrives as a
+    ``functools.partial`` holding every init argument by name.)"""
+    if isinstance(factory, functools.partial) and "total_steps" in factory.keywords:
+        return True
+    try:
+        return "total_steps" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def load_classifier(path: str, map_location: str | None = "cpu") -> Classifier:
+    """Rebuild a Classifier (network included) from a checkpoint alone, with weights_only loading."""
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        raise ValueError(
+            f"{path} is not a Lightning checkpoint of this project (no state_dict/hyper_parameters)"
+        )
+    hp = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
+    if "network" not in hp:
+        raise ValueError(
+            f"{path} does not record its network: it was not written by this project's Classifier"
+        )
+    model = Classifier(network=build_network(hp.pop("network")), **hp)
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()

@@ -1,0 +1,93 @@
+"""Files the Lightning side writes: every one through ``atomic_path``, so a crash or a refused run
+never leaves a half-written file behind. (numpy_nn keeps its own logger; this is ours.)"""
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class MissingFolderError(FileNotFoundError):
+    """The folder an output file should go to does not exist."""
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same folder, same extension); when the block ends
+    normally it is renamed onto ``path`` in one step, when it raises it is removed.
+
+        with atomic_path("out/metrics.json") as tmp:
+            tmp.write_text(...)
+    """
+    target = Path(path)
+    if not target.parent.resolve().is_dir():
+        raise MissingFolderError(f"cannot write {target}: folder {target.parent} does not exist")
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=target.suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
+    """Save a matplotlib figure as PNG and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+
+
+def new_figure(figsize=(6, 4)):
+    """A figure and its axes on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=figsize)
+
+
+def plot_curves(
+    path: str | os.PathLike,
+    curves: dict,
+    ylabel: str,
+    title: str | None = None,
+    styles: dict | None = None,
+    log_scale: bool = False,
+    figsize=(6, 4),
+) -> None:
+    """One PNG with a line per entry of ``curves`` ({label: per-epoch values}); ``styles`` maps a
+    label to matplotlib line options (color, linestyle, ...)."""
+    fig, ax = new_figure(figsize)
+    for label, values in curves.items():
+        ax.plot(range(1, len(values) + 1), values, label=label, **(styles or {}).get(label, {}))
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title or "")
+    if log_scale:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8 if len(curves) > 4 else None)
+    fig.tight_layout()
+    save_figure(fig, path)

@@ -1,0 +1,84 @@
+"""Experiment configs: fragments load first and the experiment overrides them; every experiment
+resolves; twins differ only where they say they do."""
+
+from pathlib import Path
+
+import pytest
+
+from commands.cli import resolve_config
+from commands.configs import ConfigError, expand, experiment_name, fragments
+from tests.conftest import ROOT
+
+EXPERIMENTS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if p.name != "iris_compare.yaml")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_fragments_come_first_depth_first(tmp_path):
+    _write(tmp_path / "trainer/a.yaml", "trainer: {max_epochs: 1}\n")
+    _write(tmp_path / "base.yaml", "defaults: [trainer/a.yaml]\nseed_everything: 3\n")
+    exp = _write(tmp_path / "exp.yaml", "defaults: [base.yaml]\ntrainer: {max_epochs: 2}\n")
+    assert fragments(exp) == [tmp_path / "trainer/a.yaml", tmp_path / "base.yaml"]
+    argv = expand(["--config", str(exp), "--trainer.max_epochs", "4"])
+    assert argv == [
+        "--config", str(tmp_path / "trainer/a.yaml"),
+        "--config", str(tmp_path / "base.yaml"),
+        "--config", str(exp), "--defaults", "[]",
+        "--trainer.max_epochs", "4",
+    ]  # fmt: skip
+    assert experiment_name(["--config", str(exp)]) == "exp"
+
+
+def test_a_config_without_defaults_passes_unchanged(tmp_path):
+    plain = _write(tmp_path / "plain.yaml", "trainer: {max_epochs: 1}\n")
+    assert expand([f"--config={plain}"]) == ["--config", str(plain)]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("defaults: [nowhere.yaml]\n", "names the fragment nowhere.yaml"),
+        ("defaults: [exp.yaml]\n", "includes itself"),
+        ("defaults: logger.yaml\n", "defaults must be a list"),
+        ("model: [\n  oops", "line 2 is not valid YAML"),
+        ("- a\n- b\n", "not a mapping"),
+    ],
+)
+def test_broken_composition_is_named(tmp_path, text, message):
+    exp = _write(tmp_path / "exp.yaml", text)
+    with pytest.raises(ConfigError, match=message):
+        expand(["--config", str(exp)])
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_every_experiment_resolves(path):
+    config = resolve_config(str(path))
+    assert config["trainer"]["logger"]["class_path"].endswith("TensorBoardLogger")
+    assert config["trainer"]["max_epochs"] >= 1
+    assert config["model"]["network"]["class_path"].startswith("lightning_hw.networks.")
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        elif k != "config":  # the files it came from
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _difference(a: str, b: str) -> dict:
+    x, y = (_flatten(resolve_config(str(ROOT / "configs" / n))) for n in (a, b))
+    return {k: (x.get(k), y.get(k)) for k in x.keys() | y.keys() if x.get(k) != y.get(k)}
+
+
+def test_twins_differ_only_where_they_say():
+    assert _difference("iris_numpy.yaml", "iris_torch.yaml") == {
+        "model.network.init_args.backend": ("numpy", "torch")
+    }
+    assert _difference("cifar_cnn.yaml", "cifar_cnn94.yaml") == {"trainer.max_epochs": (8, 18)}

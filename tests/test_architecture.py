@@ -1,0 +1,74 @@
+"""The shape of the code: imports run one way, numpy_nn never meets torch, importing has no side
+effects, and every declared entry point exists."""
+
+import subprocess
+import sys
+
+import pytest
+import tomllib
+
+from tests.conftest import ROOT
+
+PACKAGES = ["numpy_nn", "lightning_hw", "commands", "deliverables"]
+CYCLES_TOOL = ROOT.parent / "shared" / "tools" / "import_cycles.py"
+
+
+@pytest.mark.skipif(not CYCLES_TOOL.exists(), reason=f"{CYCLES_TOOL} not found")
+def test_no_import_cycles():
+    out = subprocess.run(
+        [sys.executable, str(CYCLES_TOOL), ".", *PACKAGES, "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert " 0 import cycles" in out.stdout, out.stdout
+
+
+def _run(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_numpy_nn_imports_no_torch():
+    code = (
+        "import sys, numpy_nn.experiment, numpy_nn.gradcheck, numpy_nn.logs\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning_hw')))"
+    )
+    assert _run(code) == "[]"
+
+
+@pytest.mark.parametrize(
+    "modules",
+    [
+        "commands.train",  # what train.py imports: must stay light, torch is not loaded yet
+        "lightning_hw, lightning_hw.classifier, lightning_hw.callbacks, commands.cli, "
+        "commands.compare, commands.predict, deliverables.report, deliverables.package",
+    ],
+)
+def test_importing_changes_no_environment_or_warning_filter(modules):
+    libraries = "torch, pytorch_lightning, pytorch_lightning.cli, torchmetrics, yaml, numpy"
+    preload = f"import {libraries}\n" if modules != "commands.train" else ""
+    code = (
+        "import os, sys, warnings\n"
+        f"{preload}"  # third-party libraries may set their own filters; ours may not
+        "env, filters = dict(os.environ), list(warnings.filters)\n"
+        f"import {modules}\n"
+        "changed = sorted(k for k in os.environ.keys() | env.keys() if os.environ.get(k) != env.get(k))\n"
+        "print(changed, warnings.filters == filters, 'torch' in sys.modules)"
+    )
+    changed, same_filters, torch_loaded = _run(code).rsplit(" ", 2)
+    assert changed == "[]" and same_filters == "True"
+    if modules == "commands.train":
+        assert torch_loaded == "False"
+
+
+def test_every_declared_entry_point_is_a_function():
+    import importlib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert {"nn-train", "nn-predict", "nn-train-ffnn", "nn-report", "nn-package"} <= set(scripts)
+    for name, target in scripts.items():
+        module, function = target.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), name
