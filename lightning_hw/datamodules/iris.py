@@ -30,8 +30,6 @@ class NumpyOrderSampler(Sampler):
 class IrisDataModule(pl.LightningDataModule):
     """``seed`` (default: the one ``seed_everything`` set) drives the batch order."""
 
-    num_classes = 3
-
     def __init__(
         self,
         batch_size: int = 16,

@@ -87,7 +87,6 @@ class VisionDataModule(pl.LightningDataModule):
 
     dataset_name = ""  # torchvision class name
     folder = ""  # what torchvision creates under the data directory
-    num_classes = 10
 
     def __init__(
         self,

@@ -82,3 +82,15 @@ def test_twins_differ_only_where_they_say():
         "model.network.init_args.backend": ("numpy", "torch")
     }
     assert _difference("cifar_cnn.yaml", "cifar_cnn94.yaml") == {"trainer.max_epochs": (8, 18)}
+
+
+def test_the_backend_is_read_before_torch_loads():
+    """train.py picks OpenMP's passive waiting for numpy-backed runs only (commands/train.py)."""
+    from commands.configs import network_backend
+
+    numpy_run = expand(["--config", str(ROOT / "configs/iris_numpy.yaml")])
+    torch_run = expand(["--config", str(ROOT / "configs/iris_torch.yaml")])
+    assert network_backend(numpy_run) == "numpy"
+    assert network_backend(torch_run) == "torch"  # its fragment says numpy; the file wins
+    assert network_backend([*torch_run, "--model.network.init_args.backend=numpy"]) == "numpy"
+    assert network_backend(expand(["--config", str(ROOT / "configs/fashion_mlp.yaml")])) is None
