@@ -8,7 +8,6 @@
 Each comparison runs in one process, interleaved (A, B, A, B, ...), and reports medians.
 """
 
-import argparse
 import datetime
 import os
 import platform
@@ -19,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import suites  # noqa: E402
+from commands.entry import UserError, argument_parser, run_main  # noqa: E402
+from lightning_hw.paths import resolve_data_dir  # noqa: E402
 
 
 def environment() -> str:
@@ -54,9 +55,7 @@ def _sections(doc: str) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argument_parser("python -m bench", __doc__)
     p.add_argument(
         "--only", default="", help="comma-separated subset of: " + ", ".join(suites.SUITES)
     )
@@ -67,14 +66,32 @@ def main(argv=None) -> int:
     )
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = p.parse_args(argv)
+    return run_main(lambda: run(args))
+
+
+def run(args) -> int:
     data_dir = args.data_dir or os.environ.get("DATA_DIR")
     if data_dir is None and (ROOT.parent / "shared" / "data").is_dir():
         data_dir = str(ROOT.parent / "shared" / "data")
+    unknown = set(args.only.split(",")) - set(suites.SUITES) if args.only else set()
+    if unknown:
+        raise UserError(
+            f"--only {args.only}: no benchmark named {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(suites.SUITES)}"
+        )
     names = [n for n in suites.SUITES if not args.only or n in args.only.split(",")]
     previous = Path(args.out).read_text() if Path(args.out).exists() else ""
     sections = _sections(previous)  # suites not rerun keep their last results
     for name in names:
         if name == "cifar" and not (args.cifar or args.cifar94):
+            continue
+        folder = suites.DATASETS.get(name)
+        if folder and not (resolve_data_dir(data_dir) / folder).is_dir():
+            print(
+                f"== {name}: skipped, {folder}/ is not in {resolve_data_dir(data_dir)} "
+                "(pass --data_dir or set DATA_DIR); its section keeps its last results",
+                flush=True,
+            )
             continue
         print(f"== {name}", flush=True)
         text = suites.SUITES[name](data_dir=data_dir, cifar94=args.cifar94)

@@ -336,6 +336,8 @@ def iris(**_) -> str:
     )
 
 
+DATASETS = {"fashion": "FashionMNIST", "cifar": "cifar-10-batches-py"}  # what a suite reads
+
 SUITES = {
     "numpy": numpy_vs_torch,
     "bridge": bridge_overhead,

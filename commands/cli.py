@@ -7,17 +7,19 @@ test metrics), ``config.yaml`` (the resolved config), ``checkpoints/`` (best and
 """
 
 import os
+import shutil
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from commands.configs import expand, experiment_name
-from commands.entry import UserError, run_main
+from commands.entry import UserError, parser_message, run_main, user_message
 from lightning_hw.callbacks import CurvesCallback
-from lightning_hw.classifier import Classifier
+from lightning_hw.classifier import Classifier, takes_total_steps
 from lightning_hw.io import write_json
 
 
@@ -26,6 +28,7 @@ class CLI(LightningCLI):
 
     def __init__(self, args: list[str]):
         self.experiment = experiment_name(args)
+        self.resume_from: dict | None = None  # the checkpoint of --ckpt_path, once read
         super().__init__(
             model_class=Classifier,
             datamodule_class=pl.LightningDataModule,
@@ -95,25 +98,40 @@ class CLI(LightningCLI):
         path = Path(ckpt)
         if not path.is_file():
             raise UserError(f"--ckpt_path {ckpt}: no such file")
-        _check_checkpoint(path, self.config)
-        version = path.parent.parent.name
+        self.resume_from = _read_checkpoint(path)
+        saved = (self.resume_from.get("hyper_parameters") or {}).get("network") or {}
+        wanted = self.config["model"]["network"]
+        wanted_path = wanted.get("class_path") if hasattr(wanted, "get") else None
+        if (
+            wanted_path
+            and saved.get("class_path", wanted_path).rsplit(".", 1)[-1]
+            != wanted_path.rsplit(".", 1)[-1]
+        ):
+            raise UserError(
+                f"{path} holds a {saved['class_path']} but the config trains a {wanted_path}: "
+                "pass a checkpoint of this experiment"
+            )
+        run = path.resolve().parent.parent  # .../<experiment>/version_N/checkpoints/x.ckpt
         if (
             init is not None
-            and version.startswith("version_")
-            and path.parent.parent.parent == Path(init["save_dir"]) / init["name"]
+            and run.name.startswith("version_")
+            and run.parent == (Path(init["save_dir"]) / init["name"]).resolve()
         ):
-            init["version"] = version  # keep logging into the run being resumed
+            init["version"] = run.name  # keep logging into the run being resumed
 
     def instantiate_classes(self):
-        super().instantiate_classes()
+        try:
+            super().instantiate_classes()
+        except (ValueError, MisconfigurationException) as e:
+            raise UserError(parser_message(str(e))) from None
         if self.trainer.logger is None:  # nothing to log the learning rate to
             self.trainer.callbacks = [
                 c for c in self.trainer.callbacks if not isinstance(c, LearningRateMonitor)
             ]
 
 
-def _check_checkpoint(path: Path, config) -> None:
-    """Refuse a corrupt checkpoint, or one of another network, before training starts."""
+def _read_checkpoint(path: Path) -> dict:
+    """A checkpoint of this project, or a UserError saying what the file is instead."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -121,22 +139,44 @@ def _check_checkpoint(path: Path, config) -> None:
             f"{path} is not a readable checkpoint ({type(e).__name__}): corrupt, truncated, or not "
             "written by train.py; pass a checkpoints/*.ckpt file of this experiment"
         ) from None
-    saved = (
-        (ckpt.get("hyper_parameters") or {}).get("network", {}) if isinstance(ckpt, dict) else {}
-    )
-    wanted = config["model"]["network"]
-    wanted_path = wanted.get("class_path") if hasattr(wanted, "get") else None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise UserError(f"{path} is not a Lightning checkpoint of this project")
-    if (
-        wanted_path
-        and saved.get("class_path")
-        and saved["class_path"].rsplit(".", 1)[-1] != wanted_path.rsplit(".", 1)[-1]
-    ):
-        raise UserError(
-            f"{path} holds a {saved['class_path']} but the config trains a {wanted_path}: "
-            "pass a checkpoint of this experiment"
+    return ckpt
+
+
+def _describe(network: dict) -> str:
+    """``IrisFFNN(backend=torch, hidden=25, ...)``: a saved network's class and its arguments."""
+    name = str(network.get("class_path", "?")).rsplit(".", 1)[-1]
+    args = ", ".join(f"{k}={v}" for k, v in (network.get("init_args") or {}).items() if k != "seed")
+    return f"{name}({args})"
+
+
+def _check_architecture(path: Path, ckpt: dict, model: Classifier) -> None:
+    """Refuse a checkpoint of another network (class, widths, backend) before anything runs:
+    its tensors must have the names and shapes of the configured model's."""
+    saved = {k: tuple(v.shape) for k, v in ckpt["state_dict"].items()}
+    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if saved != wanted:
+        theirs = _describe((ckpt.get("hyper_parameters") or {}).get("network") or {})
+        ours = _describe(
+            model.hparams.get("network") or {"class_path": type(model.network).__name__}
         )
+        raise UserError(
+            f"{path} holds {theirs} but the config trains {ours}: "
+            "pass a checkpoint of this experiment, or change the config to match it"
+        )
+
+
+def _check_optimizer(model: Classifier) -> None:
+    """Build the optimizer and schedule once, aside, so that a bad setting (a negative lr, a
+    warm-up fraction of 2, ...) is refused before anything runs."""
+    try:
+        optimizer = model.optimizer(model.param_groups())
+        if model.lr_scheduler is not None:
+            steps = {"total_steps": 100} if takes_total_steps(model.lr_scheduler) else {}
+            model.lr_scheduler(optimizer, **steps)
+    except ValueError as e:
+        raise UserError(f"model.optimizer / model.lr_scheduler: {e}") from None
 
 
 def _flat_hparams(config: dict) -> dict:
@@ -160,7 +200,18 @@ def train(args: list[str]) -> dict:
     """Fit, then test the best checkpoint; return test metrics, history and where the run lives."""
     cli = CLI(args)
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
-    trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
+    if cli.resume_from is not None:
+        _check_architecture(Path(cli.config.ckpt_path), cli.resume_from, model)
+    _check_optimizer(model)
+    log_dir = getattr(trainer.logger, "log_dir", None)  # None without a logger, or in fast_dev_run
+    run_dir = Path(log_dir) if log_dir else None
+    new_run = run_dir is not None and not run_dir.exists()
+    try:
+        trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
+    except Exception as e:
+        if new_run and trainer.global_rank == 0 and user_message(e) is not None:
+            _remove_unfinished(run_dir)
+        raise
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     test = trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]
     if trainer.logger is not None:
@@ -181,6 +232,15 @@ def train(args: list[str]) -> dict:
         "trainer": trainer,
         "model": model,
     }
+
+
+def _remove_unfinished(run_dir: Path) -> None:
+    """A run refused by a user error leaves nothing behind, unless it saved a checkpoint."""
+    if run_dir.is_dir() and not any(run_dir.glob("checkpoints/*.ckpt")):
+        shutil.rmtree(run_dir)
+        for folder in (run_dir.parent, run_dir.parent.parent):  # <experiment>/, lightning_logs/
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def main(argv: list[str]) -> int:

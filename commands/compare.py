@@ -60,7 +60,12 @@ def numpy_nn_options(config: dict, epochs=None) -> Options:
 
 def compare(config_path: str, epochs=None) -> dict:
     spec = read(config_path)
-    runs = spec["runs"]
+    runs = spec.get("runs")
+    if not isinstance(runs, dict) or not runs:
+        raise UserError(
+            f"{config_path} names no runs: add runs: {{numpy: configs/iris_numpy.yaml, "
+            "torch: configs/iris_torch.yaml}"
+        )
     configs = {name: resolve_config(path) for name, path in runs.items()}
     first = next(iter(configs.values()))
     for name, c in configs.items():

@@ -83,6 +83,8 @@ def expand(argv: list[str]) -> list[str]:
             out.append(arg)
             i += 1
             continue
+        if path.endswith((".yaml", ".yml")) and not Path(path).is_file():
+            raise ConfigError(f"config file {path} does not exist: check the path")
         parts = fragments(path) if Path(path).is_file() else []
         for fragment in parts:
             out += ["--config", str(fragment)]

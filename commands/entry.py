@@ -4,6 +4,7 @@ the traceback in both cases."""
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -25,11 +26,44 @@ def user_message(e: Exception) -> str | None:
     from lightning_hw.datamodules.vision import DataMissingError
 
     if isinstance(e, ArgumentError):
-        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-        return " ".join(lines) + " (see --help)"
+        return parser_message(str(e))
     if isinstance(e, DataMissingError):
         return str(e)
     return None
+
+
+# jsonargparse explains a rejected value by every type it tried; these parts say nothing to a user
+_NOISE = (
+    "Expected a <class 'NoneType'>",
+    "Expected a path but",
+    "Expected a dot import path",
+    "Does not validate against any of the Union subtypes",
+    "Subtypes",
+    "Errors",
+    "Given value type",
+)
+
+
+def parser_message(text: str) -> str:
+    """jsonargparse's many-line explanation of a bad value, in one line: the key, what is wrong
+    with the value, and where to look."""
+    key = ".".join(re.findall(r'Parser key "([^"]+)"', text))
+    given = re.search(r"Given value: (.*?)(?:\.? Got value:|\n|$)", text)
+    not_a_class = re.search(r"Expected a dot import path string: (\S+)", text)
+    text = re.split(r"\.? Got value:|Given value:", text)[0]
+    text = re.sub(r'Parser key "[^"]+":\s*', "", text)
+    text = re.sub(r"Type typing\..*? expects a function or a callable class:\s*", "", text)
+    parts = [p.strip(" .:") for p in re.split(r"\n|(?:^|\s+)-\s+", text)]
+    reasons = [
+        re.sub(r"<class '(\w+)'>", r"\1", p) for p in parts if p and not p.startswith(_NOISE)
+    ]
+    reason = "; ".join(dict.fromkeys(reasons))
+    if not reason and not_a_class:
+        reason = f"{not_a_class.group(1)!r} is neither an importable class path nor a config file"
+    if given and reason.startswith("Expected"):
+        reason += f", got {given.group(1).strip()}"
+    where = f"{key}: " if key else ""
+    return f"{where}{reason or 'invalid value'} (see python train.py --help)"
 
 
 def run_main(body: Callable[[], int]) -> int:
@@ -44,8 +78,14 @@ def run_main(body: Callable[[], int]) -> int:
         return 2
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own: a usage block, then the error
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def argument_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
-    """An argparse parser whose --help shows the module docstring as written."""
-    return argparse.ArgumentParser(
+    """An argparse parser whose --help shows the module docstring as written and whose errors
+    follow the policy above (one line, exit status 2)."""
+    return _OneLineParser(
         prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )

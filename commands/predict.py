@@ -39,8 +39,14 @@ def load_checkpoint(path: str):
         )
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # random bytes, a truncated file, a pickle of arbitrary objects
+        raise UserError(
+            f"{path} is not a readable checkpoint ({type(e).__name__}): pass a .ckpt file written "
+            "by train.py"
+        ) from None
+    try:
         model = load_classifier(path)
-    except (ValueError, KeyError, RuntimeError, EOFError, OSError) as e:
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
         raise UserError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
     names = [k for k in DATAMODULES if k in ckpt]
     if not names:
@@ -52,22 +58,48 @@ def load_checkpoint(path: str):
     return model, name, ckpt[name], ckpt.get("datamodule_hyper_parameters", {})
 
 
+NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"
+
+
+def _read_npy(path: str) -> np.ndarray:
+    """The array in a .npy file, or a UserError that says what the file is instead."""
+    with open(path, "rb") as f:
+        head = f.read(len(NPY_MAGIC))
+    if head.startswith(ZIP_MAGIC):
+        raise UserError(
+            f"{path} is an .npz archive, not a .npy array: save the images alone with "
+            "np.save('test.npy', images)"
+        )
+    if head != NPY_MAGIC:
+        kind = "empty" if not head else "not a .npy file (no NumPy header)"
+        raise UserError(f"{path} is {kind}: save the images with np.save('test.npy', images)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise UserError(
+                f"{path} holds Python objects (dtype object), which are refused for safety: "
+                "save a plain uint8 array with np.save"
+            ) from None
+        raise UserError(
+            f"{path} is truncated or damaged ({e}): save it again with np.save"
+        ) from None
+    except (EOFError, OSError) as e:
+        raise UserError(
+            f"{path} is truncated or damaged ({e}): save it again with np.save"
+        ) from None
+
+
 def load_images(path: str, shape) -> np.ndarray:
     """A user's .npy as uint8 N x C x H x W, or a UserError saying what is wrong with it."""
     c, h, w = shape
     if not os.path.isfile(path):
         raise UserError(f"input file {path} does not exist")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as e:
+    arr = _read_npy(path)
+    if arr.ndim == 0 or arr.size == 0 or arr.shape[0] == 0:
         raise UserError(
-            f"{path} holds pickled Python objects, which are refused for safety ({e}); "
-            "save a plain uint8 array with np.save"
-        ) from None
-    except Exception as e:
-        raise UserError(f"{path} is not a readable .npy file ({type(e).__name__}: {e})") from None
-    if arr.size == 0 or arr.shape[0] == 0:
-        raise UserError(f"{path} holds no images (shape {arr.shape})")
+            f"{path} holds no images (shape {arr.shape}): expected N x {c * h * w} rows"
+        )
     if arr.dtype != np.uint8:
         detail = ""
         if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
@@ -106,15 +138,15 @@ def predict(model: Classifier, datamodule: vision.VisionDataModule) -> np.ndarra
 
 def write_csv(path: str, labels: np.ndarray) -> None:
     """Id,Category rows (Ids 1..N), written to a temporary file and renamed into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise UserError(f"cannot write {path}: directory {directory} does not exist")
     with atomic_path(path) as tmp, open(tmp, "w") as f:
         f.write("Id,Category\n")
         f.writelines(f"{i},{int(c)}\n" for i, c in enumerate(labels, start=1))
 
 
 def run(ckpt: str, input_path: str | None, output: str, data_dir: str | None = None) -> dict:
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(directory):
+        raise UserError(f"cannot write {output}: directory {directory} does not exist")
     model, name, state, dm_hparams = load_checkpoint(ckpt)
     dm = DATAMODULES[name](
         data_dir=data_dir or dm_hparams.get("data_dir"),

@@ -12,13 +12,12 @@ The HTML is self-contained (images inlined); math is left as LaTeX between $ sig
 import base64
 import html
 import json
-import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from commands.entry import argument_parser
+from commands.entry import UserError, argument_parser, run_main
 from deliverables.appendix import markdown as code_appendix
 from lightning_hw.io import write_bytes, write_text
 from numpy_nn.experiment import DEFAULTS
@@ -193,7 +192,11 @@ def build(
     sections = collect(experiments, logs, docs)
     missing = [s.missing for s in sections if s.missing]
     if missing and not allow_missing:
-        return {"missing": missing, "written": False}
+        raise UserError(
+            f"report not built: {'; '.join(missing)}; or pass --allow-missing to build the rest"
+        )
+    if output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} is a file: pass a folder for report.md and report.html")
     output.mkdir(parents=True, exist_ok=True)
     for s in sections:
         for img in s.images:
@@ -219,25 +222,17 @@ def main(argv=None) -> int:
     )
     p.add_argument("--docs", default=str(ROOT / "docs"), help="folder holding derivations.md")
     args = p.parse_args(argv)
-    r = build(
-        Path(args.output),
-        Path(args.experiments),
-        Path(args.logs),
-        Path(args.docs),
-        args.allow_missing,
-    )
-    for m in r["missing"]:
-        print(f"missing: {m}", file=sys.stderr)
-    if not r["written"]:
-        print(
-            "error: report not built; run the commands above, or pass --allow-missing",
-            file=sys.stderr,
-        )
-        return 2
-    print(
-        f"wrote {os.path.join(args.output, 'report.md')} and report.html ({len(r['sections'])} sections)"
-    )
-    return 0
+
+    def body() -> int:
+        paths = (args.output, args.experiments, args.logs, args.docs)
+        r = build(*map(Path, paths), args.allow_missing)
+        for m in r["missing"]:
+            print(f"missing: {m}", file=sys.stderr)
+        sections = len(r["sections"])
+        print(f"wrote {Path(args.output) / 'report.md'} and report.html ({sections} sections)")
+        return 0
+
+    return run_main(body)
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ class Classifier(pl.LightningModule):
             group["weight_decay"] = group.get("weight_decay", 0.0) / scale
         if self.lr_scheduler is None:
             return optimizer
-        if _takes_total_steps(self.lr_scheduler):
+        if takes_total_steps(self.lr_scheduler):
             total = max(1, int(self.trainer.estimated_stepping_batches))
             scheduler = self.lr_scheduler(optimizer, total_steps=total)
             interval = "step"
@@ -138,7 +138,7 @@ class Classifier(pl.LightningModule):
         return groups + [{"params": norm}] if norm else groups
 
 
-def _takes_total_steps(factory) -> bool:
+def takes_total_steps(factory) -> bool:
     """Does this scheduler factory accept ``total_steps``? (A config's class_path arrives as a
     ``functools.partial`` holding every init argument by name.)"""
     if isinstance(factory, functools.partial) and "total_steps" in factory.keywords:

@@ -232,9 +232,14 @@ parameters.npz, loss.png, error.png); the sweep writes experiments/sweep/results
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit status 2, like every entry point of the project
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     d = DEFAULTS
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="train_ffnn.py",
         description=USAGE,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -21,9 +21,10 @@ def test_default_run_saves_results(tmp_path):
     assert out.returncode == 0, out.stderr
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     results = json.loads((run_dir / "results.json").read_text())
-    for key in ("train_error", "val_error", "test_error", "train_loss", "val_loss", "test_loss"):
-        assert 0 <= results[key] <= 10
-    assert results["test_error"] <= 0.07
+    for key in ("train_error", "val_error", "test_error"):
+        assert results[key] <= 0.07, key  # at most 2 of 30 test flowers wrong
+    for key in ("train_loss", "val_loss", "test_loss"):
+        assert 0 < results[key] < 0.2, key
     assert results["options"]["hidden"] == 25
     assert {"loss.png", "error.png", "parameters.npz", "hyperparameters.json"} <= {
         p.name for p in run_dir.iterdir()
@@ -38,16 +39,3 @@ def test_sweep_writes_table_and_plot(tmp_path):
     assert table.count("\n| 0.") == 9 and "Best by validation error" in table
     assert (tmp_path / "sweep" / "loss.png").stat().st_size > 1000
     assert "best by validation error" in out.stdout
-
-
-def test_bad_options_exit_nonzero_with_one_line(tmp_path):
-    for args, msg in [
-        (["--lr", "-1"], "--lr must be positive"),
-        (["--batch-size", "0"], "--batch-size must be at least 1"),
-        (["--activation", "swish"], "--activation 'swish' is unknown"),
-    ]:
-        out = _run(*args, "--save-dir", str(tmp_path), cwd=tmp_path)
-        assert out.returncode != 0
-        assert msg in out.stderr and "Traceback" not in out.stderr
-        assert len(out.stderr.strip().splitlines()) == 1
-    assert not any(tmp_path.iterdir())

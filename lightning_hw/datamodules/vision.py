@@ -154,6 +154,8 @@ class VisionDataModule(pl.LightningDataModule):
         return images.contiguous(), torch.as_tensor(ds.targets, dtype=torch.long)
 
     def prepare_data(self):
+        if self.predict_images is not None:  # labeling given images needs no dataset
+            return
         self._torchvision(True)
         self._torchvision(False)
 

@@ -1,8 +1,5 @@
 """predict.py: rows in input order, .npy path == DataModule path, and clear refusals of bad input."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -57,12 +54,14 @@ def _read(path):
 def test_npy_path_equals_datamodule_path_in_every_layout(cifar_ckpt, tmp_path):
     ckpt, data = cifar_ckpt
     reference = run(ckpt, None, str(tmp_path / "ref.csv"), data_dir=str(data))
-    assert reference["n"] == 30 and 0 <= reference["accuracy"] <= 1
     expected = _read(tmp_path / "ref.csv")
     import pickle
 
     with open(data / "cifar-10-batches-py" / "test_batch", "rb") as f:
-        rows = pickle.load(f)["data"]  # (30, 3072) channel-planar, as the course's file
+        batch = pickle.load(f)
+    rows = batch["data"]  # (30, 3072) channel-planar, as the course's file
+    assert reference["n"] == 30
+    assert reference["accuracy"] == np.mean(expected == np.array(batch["labels"]))
     layouts = {
         "rows": rows,
         "nchw": rows.reshape(-1, 3, 32, 32),
@@ -91,56 +90,6 @@ def test_npy_path_equals_datamodule_path_in_every_layout(cifar_ckpt, tmp_path):
         ]
     )
     np.testing.assert_array_equal(_read(tmp_path / "rev.csv"), expected[::-1])
-
-
-def test_bad_inputs_are_refused_with_one_line(cifar_ckpt, tmp_path):
-    ckpt, _ = cifar_ckpt
-    bad = {
-        "shape.npy": (np.zeros((4, 100), np.uint8), "has shape (4, 100)"),
-        "float.npy": (np.full((2, 3072), np.nan, np.float32), "dtype float32 and contains NaN"),
-        "empty.npy": (np.zeros((0, 3072), np.uint8), "holds no images"),
-        "objects.npy": (np.array([{"a": 1}], dtype=object), "pickled Python objects"),
-    }
-    for name, (arr, message) in bad.items():
-        np.save(tmp_path / name, arr, allow_pickle=True)
-        out = tmp_path / "out.csv"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "predict.py"),
-                "--ckpt",
-                ckpt,
-                "--input",
-                str(tmp_path / name),
-                "--output",
-                str(out),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        assert proc.returncode != 0, name
-        assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-        assert not out.exists() and not list(tmp_path.glob(".predictions-*"))
-    np.save(tmp_path / "ok.npy", np.zeros((2, 3072), np.uint8))
-    assert (
-        predict_main(
-            [
-                "--ckpt",
-                ckpt,
-                "--input",
-                str(tmp_path / "ok.npy"),
-                "--output",
-                str(tmp_path / "no" / "such" / "dir.csv"),
-            ]
-        )
-        == 2
-    )
-    assert (
-        predict_main(
-            ["--ckpt", str(tmp_path / "missing.ckpt"), "--input", str(tmp_path / "ok.npy")]
-        )
-        == 2
-    )
 
 
 def test_checkpoint_alone_is_enough(cifar_ckpt):

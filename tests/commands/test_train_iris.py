@@ -14,6 +14,7 @@ from commands.cli import resolve_config, train
 from commands.compare import compare, numpy_nn_options
 from lightning_hw.classifier import load_classifier
 from lightning_hw.datamodules import IrisDataModule
+from lightning_hw.networks import IrisFFNN
 from numpy_nn.experiment import DEFAULTS
 from tests.conftest import ROOT
 
@@ -73,11 +74,11 @@ def test_checkpoint_reloads_and_predicts_identically(numpy_run):
     dm = IrisDataModule(batch_size=30, seed=0)
     dm.setup()
     x, _ = next(iter(dm.test_dataloader()))
-    state = torch.load(ckpt, weights_only=True)["state_dict"]
-    model.load_state_dict(state)
-    model.eval()
+    model.eval()  # after train() it holds the best checkpoint's weights (tested on them)
     with torch.no_grad():
         torch.testing.assert_close(reloaded(x), model(x), rtol=0, atol=0)
+        untrained = IrisFFNN("numpy", seed=0)
+        assert not torch.equal(reloaded.network(x), untrained(x))  # the weights came from the file
     assert reloaded.network.backend == "numpy"
 
 
