@@ -21,6 +21,7 @@ from commands.entry import UserError, parser_message, run_main, user_message
 from lightning_hw.callbacks import CurvesCallback
 from lightning_hw.classifier import Classifier, takes_total_steps
 from lightning_hw.io import write_json
+from lightning_hw.seeding import StepSeed
 
 
 class CLI(LightningCLI):
@@ -66,6 +67,7 @@ class CLI(LightningCLI):
         )
         parser.add_lightning_class_args(CurvesCallback, "curves")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
+        parser.add_lightning_class_args(StepSeed, "step_seed")
 
     def before_instantiate_classes(self):
         """Name the run after its experiment file when the config leaves the logger's name

@@ -2,29 +2,26 @@
 and by default numpy_nn's batch order too, so the Lightning and numpy_nn runs see the same
 mini-batches from the same seed."""
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_hw.datamodules.sampling import ShardedOrder, world_of
 from numpy_nn.datasets import iris_arrays, shuffle_seed
 
 
-class NumpyOrderSampler(Sampler):
-    """Yields one epoch of indices in the order numpy_nn's ``Data.sample()`` would, per epoch.
-    Its generator state travels in checkpoints (via the DataModule), so a resumed run continues
-    with the batches an uninterrupted one would have seen."""
+class NumpyOrderSampler(ShardedOrder):
+    """Each epoch, the order numpy_nn's ``Data.sample()`` would draw (sharded under DDP). Its
+    generator state travels in checkpoints (via the DataModule), so a resumed run continues with
+    the batches an uninterrupted one would have seen."""
 
-    def __init__(self, n: int, seed: int):
-        self.n, self.rng = n, np.random.default_rng(shuffle_seed(seed))
+    def __init__(self, n: int, seed: int, num_replicas: int = 1, rank: int = 0):
+        super().__init__(n, num_replicas, rank)
+        self.rng = np.random.default_rng(shuffle_seed(seed))
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.rng.permutation(self.n).tolist())
-
-    def __len__(self) -> int:
-        return self.n
+    def order(self) -> list[int]:
+        return self.rng.permutation(len(self.dataset)).tolist()
 
 
 class IrisDataModule(pl.LightningDataModule):
@@ -53,7 +50,7 @@ class IrisDataModule(pl.LightningDataModule):
             )
             for k, (X, y) in iris_arrays(self.standardize).items()
         }
-        self.sampler = NumpyOrderSampler(len(self.splits["train"]), self.seed)
+        self.sampler = NumpyOrderSampler(len(self.splits["train"]), self.seed, **world_of(self))
         if getattr(self, "_sampler_state", None) is not None:
             self.sampler.rng.bit_generator.state = self._sampler_state
 

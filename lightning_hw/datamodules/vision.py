@@ -6,13 +6,17 @@ Batches are then cut from one uint8 tensor, and the transforms run on whole batc
 
     eval transform:   x / 255, normalize with the training set's per-channel mean and std
     train transform:  the eval transform, then random horizontal flip and random translation
-                      (reflect-padded crop) per image
+                      (reflect-padded crop) per image, on the batch's device once it is there
 
 This is several times faster than per-image PIL transforms on a CPU and gives the same images.
+The training order of epoch e is a permutation drawn from (seed, e) alone (``EpochShuffle``), the
+same on every DDP rank (Lightning shards it); each step's augmentations draw from a generator
+seeded by (seed, epoch, step, rank): a run resumed at an epoch boundary repeats both.
 The mean and std are part of the DataModule's state, so they travel in every checkpoint and
 ``predict.py`` applies exactly the eval transform the model was trained with.
 """
 
+import functools
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -20,7 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from lightning_hw.datamodules.sampling import EpochShuffle, world_of
 from lightning_hw.paths import resolve_data_dir
+from lightning_hw.seeding import derived_seed
 
 
 class DataMissingError(RuntimeError):
@@ -33,9 +39,26 @@ def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> to
     return x.sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
 
 
+def channel_statistics(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and (unbiased) std of uint8 images (n, c, h, w), scaled to [0, 1].
+
+    Computed from each channel's histogram of the 256 pixel values, in float64: exact and the same
+    whatever the number of threads (float32 sums over millions of pixels are not, and DDP's
+    processes run with fewer threads than one process)."""
+    values = torch.arange(256, dtype=torch.float64) / 255.0
+    means, stds = [], []
+    for c in range(images.shape[1]):
+        counts = torch.bincount(images[:, c].flatten(), minlength=256).double()
+        n = counts.sum()
+        mean = (counts * values).sum() / n
+        means.append(mean)
+        stds.append(((counts * (values - mean) ** 2).sum() / (n - 1)).sqrt())
+    return torch.stack(means).float(), torch.stack(stds).float()
+
+
 def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2."""
-    flip = torch.rand(len(x), generator=generator) < 0.5
+    flip = torch.rand(len(x), generator=generator, device=x.device) < 0.5
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
 
 
@@ -47,20 +70,20 @@ def random_translate(
         return x
     n, c, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    rows = (dy.view(n, 1) + torch.arange(h)).view(n, 1, h, 1)
-    cols = (dx.view(n, 1) + torch.arange(w)).view(n, 1, 1, w)
-    return padded[torch.arange(n).view(n, 1, 1, 1), torch.arange(c).view(1, c, 1, 1), rows, cols]
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=x.device)
+    arange = functools.partial(torch.arange, device=x.device)
+    rows = (dy.view(n, 1) + arange(h)).view(n, 1, h, 1)
+    cols = (dx.view(n, 1) + arange(w)).view(n, 1, 1, w)
+    return padded[arange(n).view(n, 1, 1, 1), arange(c).view(1, c, 1, 1), rows, cols]
 
 
 class BatchedImages(Dataset):
-    """uint8 images and labels whose batches are fetched, normalized and augmented at once
-    (``__getitems__``: the DataLoader passes a whole batch of indices)."""
+    """uint8 images and labels whose batches are fetched and normalized at once (``__getitems__``:
+    the DataLoader passes a whole batch of indices)."""
 
-    def __init__(self, images, labels, mean, std, flip=False, translate=0):
+    def __init__(self, images, labels, mean, std):
         self.images, self.labels, self.mean, self.std = images, labels, mean, std
-        self.flip, self.translate = flip, translate
 
     def __len__(self):
         return len(self.images)
@@ -71,11 +94,7 @@ class BatchedImages(Dataset):
 
     def __getitems__(self, indices):
         idx = torch.as_tensor(indices)
-        x = normalize(self.images[idx], self.mean, self.std)
-        if self.flip:
-            x = random_flip(x)
-        x = random_translate(x, self.translate)
-        return x, self.labels[idx]
+        return normalize(self.images[idx], self.mean, self.std), self.labels[idx]
 
 
 def _whole_batch(batch):
@@ -96,7 +115,7 @@ class VisionDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         val_split: str | int = "test",
-        seed: int = 0,
+        seed: int | None = None,
         flip: bool = False,
         translate: int = 0,
         download: bool = True,
@@ -109,7 +128,8 @@ class VisionDataModule(pl.LightningDataModule):
             val_split: "test" validates on the official test split (as the assignment does); an
                 integer n holds out n seeded-random training images instead (the test split then
                 stays unseen until testing).
-            seed: seed of that hold-out split.
+            seed: seed of the training order and of that hold-out split (default: the one
+                ``seed_everything`` set).
             flip, translate: training augmentation (random mirror; shift up to n pixels).
             download: let torchvision download missing files into data_dir.
         """
@@ -122,11 +142,15 @@ class VisionDataModule(pl.LightningDataModule):
             raise ValueError(
                 f"val_split must be 'test' or a positive number of images, got {val_split!r}"
             )
+        if seed is None:  # one seed fixes everything: take the one seed_everything() set
+            seed = torch.initial_seed() % 2**32
         self.save_hyperparameters()
+        self.hparams.seed = seed
         self.data_dir = resolve_data_dir(data_dir)
         self.mean = torch.zeros(0)
         self.std = torch.zeros(0)
         self.predict_images: torch.Tensor | None = None  # default: the official test split
+        self._augmented = (-1, 0)  # (epoch, steps augmented in it)
 
     # -- reading the official files -----------------------------------------------------------
     def _torchvision(self, train: bool):
@@ -182,12 +206,9 @@ class VisionDataModule(pl.LightningDataModule):
             val_x, val_y = train_x[perm[:n_val]], train_y[perm[:n_val]]
             train_x, train_y = train_x[perm[n_val:]], train_y[perm[n_val:]]
         if self.mean.numel() == 0:  # restored from a checkpoint otherwise
-            pixels = train_x.float().div_(255.0)
-            self.mean = pixels.mean(dim=(0, 2, 3))
-            self.std = pixels.std(dim=(0, 2, 3))
-        hp = self.hparams
+            self.mean, self.std = channel_statistics(train_x)
         self.splits = {
-            "train": BatchedImages(train_x, train_y, self.mean, self.std, hp.flip, hp.translate),
+            "train": BatchedImages(train_x, train_y, self.mean, self.std),
             "val": BatchedImages(val_x, val_y, self.mean, self.std),
             "test": BatchedImages(test_x, test_y, self.mean, self.std),
         }
@@ -196,6 +217,23 @@ class VisionDataModule(pl.LightningDataModule):
         """What every evaluation input goes through: uint8 (n, c, h, w) -> normalized float."""
         return normalize(images, self.mean, self.std)
 
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        """Training batches only: random flip and translation, drawn from a generator seeded by
+        (seed, epoch, step, rank), on the device the batch is on."""
+        hp, trainer = self.hparams, self.trainer
+        if trainer is None or not trainer.training or not (hp.flip or hp.translate):
+            return batch
+        if self._augmented[0] != trainer.current_epoch:
+            self._augmented = (trainer.current_epoch, 0)
+        epoch, step = self._augmented
+        self._augmented = (epoch, step + 1)
+        x, y = batch
+        generator = torch.Generator(device=x.device)
+        generator.manual_seed(derived_seed(hp.seed, epoch, step, trainer.global_rank))
+        if hp.flip:
+            x = random_flip(x, generator)
+        return random_translate(x, hp.translate, generator), y
+
     def training_images(self, n: int) -> torch.Tensor:
         """The first ``n`` training images in the eval transform (e.g. to fit a whitening layer)."""
         return self.eval_transform(self.splits["train"].images[:n])
@@ -203,10 +241,11 @@ class VisionDataModule(pl.LightningDataModule):
     # -- loaders ------------------------------------------------------------------------------
     def _loader(self, split: str, train: bool = False):
         hp = self.hparams
+        data = self.splits[split]
         return DataLoader(
-            self.splits[split],
+            data,
             batch_size=hp.batch_size if train else hp.eval_batch_size,
-            shuffle=train,
+            sampler=EpochShuffle(len(data), hp.seed, **world_of(self)) if train else None,
             drop_last=False,
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory,

@@ -1,6 +1,7 @@
 """Clear errors for bad input, resuming after a crash, reproducibility, NaN stops, DDP (slow)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT
+from tests.lightning_hw.fake_data import make_cifar
 
 IRIS = str(ROOT / "configs/iris_numpy.yaml")
 
@@ -33,14 +35,35 @@ def _one_line_error(proc, *fragments):
         assert f in errors[0], errors[0]
 
 
-def _history(run_root: Path):
-    (version,) = sorted((run_root / "lightning_logs" / "iris_numpy").glob("version_*"))
+def _history(run_root: Path, experiment: str = "iris_numpy"):
+    (version,) = sorted((run_root / "lightning_logs" / experiment).glob("version_*"))
     h = json.loads((version / "metrics.json").read_text())
     h.pop("seconds")
     return h, json.loads((version / "test_metrics.json").read_text())
 
 
+def _kill_and_resume(tmp_path, common, experiment, kill_after, resume_with="last"):
+    """Train once whole; train again, SIGKILLed when epoch ``kill_after`` (0-based) is saved, then
+    resume. Returns both runs' curves and test metrics."""
+    whole, crashed = tmp_path / "whole", tmp_path / "crashed"
+    whole.mkdir(), crashed.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the test helpers' callbacks
+    done = _train(*common, cwd=whole, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    kill = ["--trainer.callbacks+=tests.commands.helpers.KillAfterEpoch",
+            f"--trainer.callbacks.epoch={kill_after}"]  # fmt: skip
+    killed = _train(*common, *kill, cwd=crashed, env=env)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    last = crashed / "lightning_logs" / experiment / "version_0" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == kill_after
+    ckpt = str(last.resolve()) if resume_with == "absolute" else "last"
+    resumed = _train(*common, "--ckpt_path", ckpt, cwd=crashed, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    return _history(crashed, experiment), _history(whole, experiment)
+
+
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
+    """Iris, resumed from an absolute checkpoint path: into its own version_0, as 'last' does."""
     common = [
         "--config",
         IRIS,
@@ -49,24 +72,29 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
         "--trainer.enable_progress_bar",
         "false",
     ]
-    whole, crashed = tmp_path / "whole", tmp_path / "crashed"
-    whole.mkdir(), crashed.mkdir()
-    assert _train(*common, cwd=whole).returncode == 0
-    (crashed / "kill.yaml").write_text(
-        "trainer:\n  callbacks:\n    - class_path: tests.commands.helpers.KillAfterEpoch\n"
-        "      init_args: {epoch: 4}\n"
-    )
-    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
-    killed = _train(*common, "--config", "kill.yaml", cwd=crashed, env=env)
-    assert killed.returncode == -9, killed.stderr[-2000:]
-    ckpt = torch.load(
-        next(crashed.glob("lightning_logs/iris_numpy/version_0/checkpoints/last.ckpt")),
-        weights_only=True,
-    )
-    assert ckpt["epoch"] == 4
-    resumed = _train(*common, "--ckpt_path", "last", cwd=crashed)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert _history(crashed) == _history(whole)
+    resumed, whole = _kill_and_resume(tmp_path, common, "iris_numpy", 4, resume_with="absolute")
+    assert resumed == whole
+
+
+def test_fashion_resumed_after_sigkill_ends_identical(fashion_dir, tmp_path):
+    """The Fashion config for 3 epochs, killed after epoch 1: same batches, same dropout masks."""
+    common = ["--config", str(ROOT / "configs/fashion_mlp.yaml"), "--trainer.max_epochs", "3",
+              "--data.init_args.data_dir", str(fashion_dir), "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    resumed, whole = _kill_and_resume(tmp_path, common, "fashion_mlp", 1)
+    assert resumed == whole
+    assert whole[1]["test/acc"] > 0.85  # it trained
+
+
+def test_augmented_cifar_resumed_after_sigkill_ends_identical(tmp_path):
+    """Flips, translations, whitening and Lookahead: a tiny CNN on fake CIFAR files."""
+    data = make_cifar(tmp_path / "data")
+    common = ["--config", str(ROOT / "configs/cifar_cnn.yaml"), "--trainer.max_epochs", "3",
+              "--model.network.init_args.widths", "[8, 8, 8]", "--trainer.precision", "32-true",
+              "--trainer.deterministic", "true", "--data.init_args.batch_size", "16",
+              "--data.init_args.data_dir", str(data), "--trainer.enable_progress_bar", "false",
+              "--trainer.callbacks+=tests.commands.helpers.AcceptFakeCifar"]  # fmt: skip
+    resumed, whole = _kill_and_resume(tmp_path, common, "cifar_cnn", 1)
+    assert resumed == whole
 
 
 def test_same_seed_same_numbers_iris(tmp_path):
@@ -118,6 +146,69 @@ def test_same_seed_same_numbers_fashion(fashion_dir, tmp_path):
         return h, r["test"]
 
     assert once("a") == once("b")
+
+
+def _recorded_steps(tmp_path, name, args, devices):
+    """Train with RecordSteps in a subprocess; the steps each rank recorded."""
+    out = tmp_path / name
+    out.mkdir()
+    ddp = ["--config", str(ROOT / "configs/trainer/ddp.yaml")] if devices == 2 else []
+    proc = _train(
+        *args, *ddp, "--trainer.enable_progress_bar", "false",
+        "--trainer.callbacks+=tests.commands.helpers.RecordSteps",
+        f"--trainer.callbacks.out_dir={out}",
+        cwd=out, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in range(devices)]
+
+
+def _check_ddp(single, ranks, n_train, compare_steps):
+    """Sharding: in every epoch the two ranks saw disjoint halves that together cover the
+    training set (DistributedSampler pads with at most one repeated example). Averaging: both
+    ranks hold the same parameters after every step. Equivalence: 2 processes at half the batch
+    give 1 process's loss (the mean of the two halves) over the first steps."""
+    from collections import Counter
+
+    r0, r1 = ranks
+    assert len(r0) == len(r1) >= compare_steps
+    for epoch in sorted({s["epoch"] for s in r0}):
+        seen = [Counter(x for s in r if s["epoch"] == epoch for x in s["examples"]) for r in ranks]
+        everything = Counter(x for s in single if s["epoch"] == epoch for x in s["examples"])
+        if sum(everything.values()) == n_train:  # the single run covered the whole epoch
+            assert not everything - (seen[0] + seen[1])  # every example was seen by a rank
+            assert sum(((seen[0] + seen[1]) - everything).values()) <= 1  # at most the padding
+        assert sum(seen[0].values()) == sum(seen[1].values())
+    assert [s["params"] for s in r0] == [s["params"] for s in r1]
+    for k in range(compare_steps):
+        assert sorted(r0[k]["examples"] + r1[k]["examples"]) == sorted(single[k]["examples"])
+        assert abs((r0[k]["loss"] + r1[k]["loss"]) / 2 - single[k]["loss"]) < 1e-6, k
+
+
+def test_ddp_shards_and_averages_numpy_backed_iris(tmp_path):
+    """The numpy-backed Iris network in float64: its numpy gradients are averaged by DDP too."""
+    common = [
+        "--config",
+        IRIS,
+        "--trainer.max_epochs",
+        "2",
+        "--model.network.init_args.dtype",
+        "float64",
+    ]
+    (single,) = _recorded_steps(tmp_path, "one", [*common, "--data.init_args.batch_size", "16"], 1)
+    ranks = _recorded_steps(tmp_path, "two", [*common, "--data.init_args.batch_size", "8"], 2)
+    _check_ddp(single, ranks, n_train=105, compare_steps=6)  # 105 = 6 x 16 + 9
+
+
+@pytest.mark.slow
+def test_ddp_shards_and_averages_fashion_mlp(fashion_dir, tmp_path):
+    common = ["--config", str(ROOT / "configs/fashion_mlp.yaml"), "--trainer.max_epochs", "1",
+              "--data.init_args.data_dir", str(fashion_dir), "--trainer.precision", "64-true",
+              "--model.network.init_args.dropout", "0", "--trainer.limit_train_batches", "8",
+              "--trainer.limit_val_batches", "1", "--trainer.limit_test_batches", "1"]  # fmt: skip
+    (single,) = _recorded_steps(tmp_path, "one", [*common, "--data.init_args.batch_size", "512"], 1)
+    ranks = _recorded_steps(tmp_path, "two", [*common, "--data.init_args.batch_size", "256"], 2)
+    _check_ddp(single, ranks, n_train=60000, compare_steps=8)
 
 
 @pytest.mark.slow

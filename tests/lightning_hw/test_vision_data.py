@@ -1,5 +1,7 @@
 """Fashion-MNIST and CIFAR-10 DataModules on tiny fakes in the official formats, and on real data."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -57,12 +59,46 @@ def test_holdout_split_is_seeded_and_disjoint(fake_cifar):
 def test_augmentation_on_train_only(fake_cifar):
     dm = CIFAR10DataModule(data_dir=str(fake_cifar), flip=True, translate=2)
     dm.setup()
-    assert dm.splits["train"].flip and dm.splits["train"].translate == 2
-    assert not dm.splits["val"].flip and dm.splits["val"].translate == 0
     x = dm.splits["test"].images[:4]
     expected = normalize(x, dm.mean, dm.std)
     got, _ = dm.splits["test"].__getitems__([0, 1, 2, 3])
-    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got, expected)  # fetching never augments
+    batch = dm.splits["train"].__getitems__(list(range(16)))
+    dm.trainer = SimpleNamespace(training=False, current_epoch=0, global_rank=0)
+    assert dm.on_after_batch_transfer(batch, 0) is batch  # validation, test, predict: as fetched
+    dm.trainer.training = True
+    assert not torch.equal(dm.on_after_batch_transfer(batch, 0)[0], batch[0])
+
+
+def _augment(dm, batch, epoch, steps):
+    """What the DataModule makes of ``batch`` as step ``steps - 1`` of ``epoch``."""
+    dm.trainer = SimpleNamespace(training=True, current_epoch=epoch, global_rank=0)
+    return [dm.on_after_batch_transfer(batch, 0)[0] for _ in range(steps)][-1]
+
+
+def test_augmentation_draws_from_seed_epoch_and_step_alone(fake_cifar):
+    """A run resumed at epoch 1 augments its steps as an uninterrupted run does."""
+    dm = CIFAR10DataModule(data_dir=str(fake_cifar), flip=True, translate=2, seed=5)
+    dm.setup()
+    batch = dm.splits["train"].__getitems__(list(range(16)))
+    whole = [_augment(dm, batch, 0, 3), _augment(dm, batch, 1, 1), _augment(dm, batch, 1, 1)]
+    resumed = CIFAR10DataModule(data_dir=str(fake_cifar), flip=True, translate=2, seed=5)
+    resumed.setup()
+    torch.testing.assert_close(_augment(resumed, batch, 1, 2), whole[2], rtol=0, atol=0)
+    assert not torch.equal(whole[1], whole[2])  # each step draws anew
+    assert not torch.equal(whole[0], whole[1])
+
+
+def test_training_order_is_a_function_of_seed_and_epoch():
+    from lightning_hw.datamodules.sampling import EpochShuffle
+
+    a, b = EpochShuffle(50, seed=3), EpochShuffle(50, seed=3)
+    a.set_epoch(4)
+    b.set_epoch(4)
+    order = list(a)
+    assert order == list(b) and sorted(order) == list(range(50))
+    b.set_epoch(5)
+    assert list(b) != order and list(EpochShuffle(50, seed=4)) != list(EpochShuffle(50, seed=3))
 
 
 def test_batched_augmentations():
@@ -83,7 +119,11 @@ def test_batched_augmentations():
 
 
 def test_missing_data_offline_is_one_clear_message(tmp_path, monkeypatch):
-    def no_network(*args, **kwargs):
+    """Missing files are downloaded into the data directory; offline, one clear message."""
+    tried = []
+
+    def no_network(url, download_root, *args, **kwargs):
+        tried.append(str(download_root))
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(torchvision.datasets.utils, "download_and_extract_archive", no_network)
@@ -96,6 +136,7 @@ def test_missing_data_offline_is_one_clear_message(tmp_path, monkeypatch):
         dm = cls(data_dir=str(tmp_path / "empty"))
         with pytest.raises(DataMissingError, match=f"not found in .*empty.*{folder}.*DATA_DIR"):
             dm.setup()
+        assert tried and tried[-1].startswith(str(tmp_path / "empty"))  # torchvision's download
 
 
 def test_real_fashion_statistics(fashion_dir):
@@ -112,3 +153,19 @@ def test_real_cifar_statistics(cifar_dir):
     assert len(dm.splits["train"]) == 50000
     np.testing.assert_allclose(dm.mean.numpy(), [0.4914, 0.4822, 0.4465], atol=1e-4)
     np.testing.assert_allclose(dm.std.numpy(), [0.2470, 0.2435, 0.2616], atol=1e-4)
+
+
+def test_channel_statistics_are_exact():
+    from lightning_hw.datamodules.vision import channel_statistics
+
+    x = torch.randint(0, 256, (200, 3, 9, 9), dtype=torch.uint8)
+    mean, std = channel_statistics(x)
+    reference = x.double() / 255
+    torch.testing.assert_close(mean, reference.mean(dim=(0, 2, 3)).float(), rtol=0, atol=1e-7)
+    torch.testing.assert_close(std, reference.std(dim=(0, 2, 3)).float(), rtol=0, atol=1e-7)
+    torch.set_num_threads(1)  # what a DDP process runs with: bitwise the same
+    try:
+        single = channel_statistics(x)
+    finally:
+        torch.set_num_threads(2)
+    assert torch.equal(single[0], mean) and torch.equal(single[1], std)

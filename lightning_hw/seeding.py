@@ -1,0 +1,33 @@
+"""Randomness a resumed run repeats: every draw of a training step comes from (the run's seed,
+epoch, step, process rank), never from what happened before, so a run resumed from the checkpoint
+of epoch e - 1 trains exactly as an uninterrupted one, and DDP's ranks draw differently."""
+
+import random
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+
+def derived_seed(*numbers: int) -> int:
+    """A well-mixed 32-bit seed from a tuple of integers (numpy's SeedSequence)."""
+    return int(np.random.SeedSequence([int(n) for n in numbers]).generate_state(1)[0])
+
+
+class StepSeed(pl.Callback):
+    """Before every training step, seed torch, numpy and ``random`` from (seed, epoch, step,
+    rank): dropout masks and any other draw of the forward and backward pass. The seed is the
+    one ``seed_everything`` set (read when fitting starts)."""
+
+    def __init__(self):
+        self.seed: int | None = None
+
+    def setup(self, trainer, pl_module, stage):
+        if self.seed is None:
+            self.seed = torch.initial_seed() % 2**32
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        seed = derived_seed(self.seed, trainer.current_epoch, batch_idx, trainer.global_rank)
+        torch.manual_seed(seed)
+        np.random.seed(seed)  # noqa: NPY002 (the legacy global: code that uses it repeats too)
+        random.seed(seed)
