@@ -1,6 +1,8 @@
 """The benchmarks. Each returns a markdown section; ``SUITES`` lists them in report order."""
 
+import datetime
 import functools
+import platform
 import statistics
 import tempfile
 import time
@@ -21,6 +23,22 @@ def _interleaved(fns: dict, repeats: int = 7) -> dict:
             t = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _interleaved_blocks(fns: dict, repeats: int = 7, block: int = 5) -> dict:
+    """{name: median seconds per call}, alternating blocks of ``block`` calls of each function and
+    timing all but a block's first call: the first call after a switch pays for the other
+    library's thread pool handing the cores back (OpenBLAS and OpenMP threads spin-wait a while
+    after their work), which single interleaved calls would charge to every call."""
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            f()
+            for _ in range(block - 1):
+                t = time.perf_counter()
+                f()
+                times[k].append(time.perf_counter() - t)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -336,6 +354,67 @@ def iris(**_) -> str:
     )
 
 
+# -- 6. numpy_nn Conv2D vs torch -------------------------------------------------------------------
+CONV_SHAPES = [  # (batch, height, width, c_in, c_out): the issue's shapes, 3x3 "same"
+    (64, 32, 32, 3, 32),
+    (64, 16, 16, 32, 64),
+    (32, 8, 8, 128, 128),
+]
+
+
+def conv_rows(repeats: int = 7) -> list:
+    """(shape, numpy_nn ms, torch ms) per shape: forward + backward (dX, dW, db), float32."""
+    import torch
+    import torch.nn.functional as F
+
+    from numpy_nn.conv import Conv2D
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for n, h, w, c, f in CONV_SHAPES:
+        X = rng.normal(size=(n, h, w, c)).astype(np.float32)
+        G = rng.normal(size=(n, h, w, f)).astype(np.float32)
+        layer = Conv2D(f, 3, "linear", seed=0)
+        layer.forward(X)
+        x = torch.from_numpy(X.transpose(0, 3, 1, 2).copy()).requires_grad_()
+        weight = torch.from_numpy(
+            layer.parameters["W"].transpose(3, 2, 0, 1).copy()
+        ).requires_grad_()
+        bias = torch.zeros(f, requires_grad=True)
+        g = torch.from_numpy(G.transpose(0, 3, 1, 2).copy())
+
+        def ours(layer=layer, X=X, G=G):
+            layer.forward(X)
+            layer.backward(G)
+
+        def theirs(x=x, weight=weight, bias=bias, g=g):
+            y = F.conv2d(x, weight, bias, padding=1)
+            x.grad = weight.grad = bias.grad = None
+            y.backward(g)
+
+        times = _interleaved_blocks({"numpy_nn": ours, "torch": theirs}, repeats)
+        rows.append((f"{n}x{h}x{w}x{c} -> {f}", times["numpy_nn"] * 1000, times["torch"] * 1000))
+    return rows
+
+
+def conv(**_) -> str:
+    lines = [
+        "## 6. numpy_nn Conv2D vs torch: forward + backward",
+        "",
+        '3x3 "same" convolution, float32, NHWC for numpy_nn and NCHW for `torch.nn.functional.conv2d`; '
+        "one forward and one backward (dX, dW, db) per call; 7 rounds of alternating blocks of 5 calls, "
+        "median over all calls but each block's first. "
+        "Goal: numpy_nn >= 0.5x torch's throughput. "
+        f"Measured {datetime.date.today()} on {platform.machine()} with OpenBLAS kernel {_blas_kernel()}.",
+        "",
+        "| shape (n x h x w x c_in -> c_out) | numpy_nn (ms) | torch (ms) | numpy_nn / torch throughput |",
+        "|---|---:|---:|---:|",
+    ]
+    for shape, ours, theirs in conv_rows():
+        lines.append(f"| {shape} | {ours:.1f} | {theirs:.1f} | {theirs / ours:.2f} |")
+    return "\n".join(lines)
+
+
 DATASETS = {"fashion": "FashionMNIST", "cifar": "cifar-10-batches-py"}  # what a suite reads
 
 SUITES = {
@@ -344,4 +423,5 @@ SUITES = {
     "fashion": fashion,
     "cifar": cifar,
     "iris": iris,
+    "conv": conv,
 }

@@ -75,7 +75,8 @@ class Standardizer:
 
 
 class Data:
-    """One split: ``data`` (n, d), one-hot ``labels`` (n, k), and shuffled mini-batches.
+    """One split: ``data`` (n, d) or images (n, h, w, c), one-hot ``labels`` (n, k), and shuffled
+    mini-batches.
 
     ``sample()`` yields ``(X_batch, Y_batch)`` covering every example once per call, in a new random
     order each call (the last batch may be smaller). ``reset()`` rewinds the shuffling to its seed,
@@ -97,10 +98,10 @@ class Data:
             or batch_size <= 0
         ):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if data.ndim != 2 or labels.ndim != 2 or data.shape[0] != labels.shape[0]:
+        if data.ndim < 2 or labels.ndim != 2 or data.shape[0] != labels.shape[0]:
             raise ValueError(
                 f"shape mismatch: data {data.shape} and one-hot labels {labels.shape} must be "
-                "(n, d) and (n, k) with the same n"
+                "(n, d) (or (n, h, w, c) images) and (n, k) with the same n"
             )
         if not np.all(np.isfinite(data)):
             raise ValueError("data contains NaN or inf: clean or impute the input first")
@@ -132,7 +133,7 @@ class Dataset:
         self.name = name
         self.train, self.validate, self.test = train, validate, test
         self.out_dim = train.out_dim
-        self.n_features = train.data.shape[1]
+        self.n_features = int(np.prod(train.data.shape[1:]))
 
 
 def iris_arrays(standardize: bool = True) -> dict:
@@ -171,3 +172,80 @@ def initialize_dataset(
         for k, (X, y) in arrays.items()
     }
     return Dataset(splits["train"], splits["val"], splits["test"], name="iris")
+
+
+FASHION_FOLDER = "FashionMNIST/raw"
+FASHION_MEAN, FASHION_STD = 0.2860, 0.3530  # of the training images' pixels / 255
+
+
+def data_dir(path: str | None = None) -> str:
+    """The project's data directory: ``path``, else ``$DATA_DIR``, else ``data/``."""
+    import os
+
+    return path or os.environ.get("DATA_DIR") or "data"
+
+
+def read_idx(path) -> np.ndarray:
+    """An IDX file (Fashion-MNIST's format, optionally gzipped): a magic number (0, 0, type,
+    number of dimensions), the big-endian int32 dimensions, then the uint8 values."""
+    import gzip
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
+    values = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if values.size != int(np.prod(dims)):
+        raise ValueError(f"{path} is truncated: {values.size} values for shape {tuple(dims)}")
+    return values.reshape(tuple(int(d) for d in dims))
+
+
+def fashion_mnist_arrays(path: str | None = None) -> dict:
+    """{"train"|"test": (uint8 images (n, 28, 28), int labels)} from ``<data dir>/FashionMNIST/raw``."""
+    import os
+
+    folder = os.path.join(data_dir(path), FASHION_FOLDER)
+    out = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        files = []
+        for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+            name = os.path.join(folder, f"{prefix}-{kind}")
+            found = [p for p in (name, name + ".gz") if os.path.isfile(p)]
+            if not found:
+                raise FileNotFoundError(
+                    f"FashionMNIST not found in {os.path.abspath(data_dir(path))} ({name} is "
+                    f"missing). Put the official files in {folder}, point --data-dir or DATA_DIR "
+                    "at a folder that holds them, or run `python train.py --config "
+                    "configs/fashion_mlp.yaml` once with internet access to download them."
+                )
+            files.append(read_idx(found[0]))
+        out[split] = (files[0], files[1].astype(np.int64))
+    return out
+
+
+def load_fashion_mnist(
+    path: str | None = None, batch_size: int = 64, val: int = 5000, seed: int | None = 0
+) -> Dataset:
+    """Fashion-MNIST as NHWC float32 images (n, 28, 28, 1), normalized with the training pixels'
+    mean and std; ``val`` seeded-random training images are held out for validation, and the
+    official 10,000 test images are the test split."""
+    arrays = fashion_mnist_arrays(path)
+
+    def prepare(images):
+        x = images.astype(np.float32)[..., None] / np.float32(255.0)
+        return (x - np.float32(FASHION_MEAN)) / np.float32(FASHION_STD)
+
+    X, y = arrays["train"]
+    order = np.random.default_rng(seed).permutation(len(X))
+    held, kept = order[:val], order[val:]
+    Xt, yt = arrays["test"]
+    seed_ = shuffle_seed(seed)
+    return Dataset(
+        Data(prepare(X[kept]), one_hot(y[kept], 10).astype(np.float32), batch_size, seed=seed_),
+        Data(prepare(X[held]), one_hot(y[held], 10).astype(np.float32), batch_size, shuffle=False),
+        Data(prepare(Xt), one_hot(yt, 10).astype(np.float32), batch_size, shuffle=False),
+        name="fashion_mnist",
+    )

@@ -17,9 +17,12 @@ from collections.abc import Callable
 import numpy as np
 
 from numpy_nn.activations import ACTIVATION_NAMES, initialize_activation
+from numpy_nn.conv import Conv2D, Pool2D
 from numpy_nn.datasets import one_hot
 from numpy_nn.layers import FullyConnected
 from numpy_nn.losses import initialize_loss
+from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
+from numpy_nn.regularization import Dropout
 
 TOLERANCE = 1e-8
 STEP = 1e-5
@@ -96,6 +99,77 @@ def check_loss(name: str, rng: np.random.Generator, n: int = 7, k: int = 4) -> f
     return relative_error(analytic, numeric)
 
 
+def check_layer(layer, X: np.ndarray, rng: np.random.Generator, fixed=None) -> dict:
+    """Relative errors of dL/dX and of every parameter's gradient for any layer, at input X.
+    ``fixed()`` runs before every forward pass (e.g. to reuse one dropout mask)."""
+
+    def forward(X_):
+        if fixed is not None:
+            fixed()
+        return layer.forward(X_)
+
+    Y = forward(X)
+    dY = rng.normal(size=Y.shape)
+    dX = layer.backward(dY)
+    analytic = {p: g.copy() for p, g in layer.gradients.items()}
+    errors = {"X": relative_error(dX, numerical_gradient(forward, X.copy(), dY))}
+    for p in layer.parameters:
+        value = layer.parameters[p].copy()
+
+        def with_param(v, p=p):
+            layer.parameters[p] = v
+            return forward(X)
+
+        errors[p] = relative_error(analytic[p], numerical_gradient(with_param, value, dY))
+        layer.parameters[p] = value
+    return errors
+
+
+def _distinct(rng: np.random.Generator, shape) -> np.ndarray:
+    """Values at least 0.02 apart, so a ±h probe never changes which one a max pool picks."""
+    return rng.permutation(np.arange(int(np.prod(shape)))).reshape(shape) * 0.02 + 0.01
+
+
+def image_layer_checks(rng: np.random.Generator) -> list[tuple[str, object, np.ndarray, object]]:
+    """(row name, layer, input, fixed) for every image layer the checker covers."""
+    images = rng.normal(size=(2, 6, 5, 3))
+    dropout = Dropout(0.4, seed=int(rng.integers(2**31)))
+    dropout.forward(images)  # draw one mask, then hold it fixed
+    mask_rng = dropout.rng.bit_generator.state
+    bn_seed = int(rng.integers(2**31))
+    return [
+        ("conv2d[3x3 same, tanh]", Conv2D(4, 3, "tanh", seed=bn_seed), images, None),
+        (
+            "conv2d[2x3 stride 2 valid]",
+            Conv2D(2, (2, 3), "linear", 2, "valid", seed=bn_seed),
+            images,
+            None,
+        ),
+        (
+            "conv2d[3x2 stride 3 pad 2]",
+            Conv2D(3, (3, 2), "sigmoid", 3, 2, seed=bn_seed),
+            images,
+            None,
+        ),
+        ("pool2d[max 2x2 stride 2]", Pool2D(2, "max", 2), _distinct(rng, (2, 6, 5, 3)), None),
+        (
+            "pool2d[max 3x2 stride 1 pad 1]",
+            Pool2D((3, 2), "max", 1, 1),
+            _distinct(rng, (2, 6, 5, 3)),
+            None,
+        ),
+        ("pool2d[average 3x3 stride 2 pad 1]", Pool2D(3, "average", 2, 1), images, None),
+        ("batchnorm1d", BatchNorm1D(), rng.normal(size=(7, 4)), None),
+        ("batchnorm2d", BatchNorm2D(), images, None),
+        (
+            "dropout[p=0.4, fixed mask]",
+            dropout,
+            images,
+            lambda: setattr(dropout.rng.bit_generator, "state", mask_rng),
+        ),
+    ]
+
+
 def run_checks(seed: int = 0) -> list[tuple[str, float]]:
     """Every check as (name, relative error)."""
     rng = np.random.default_rng(seed)
@@ -108,6 +182,13 @@ def run_checks(seed: int = 0) -> list[tuple[str, float]]:
             rows.append((f"fully_connected[{name}] d{p}", err))
     for name in ("cross_entropy", "l2"):
         rows.append((f"loss {name}", check_loss(name, rng)))
+    for name, layer, X, fixed in image_layer_checks(rng):
+        if isinstance(layer, (BatchNorm1D, Dropout)):  # random scale and shift, not 1 and 0
+            layer.forward(X)
+            for p in layer.parameters:
+                layer.parameters[p] = rng.normal(size=layer.parameters[p].shape)
+        for p, err in check_layer(layer, X, rng, fixed).items():
+            rows.append((f"{name} d{p}", err))
     return rows
 
 

@@ -1,69 +1,18 @@
-"""Layers: a base class with ``parameters``, ``gradients`` and ``cache``, and the fully-connected layer.
+"""Layers, and ``initialize_layer`` to build any of them by name.
 
-Shapes: a batch X is (n, n_in), one example per row. Parameters are created lazily on the first
-forward pass (``_init_parameters(X_shape)``), so a layer only needs to know its output width.
+Here: the fully-connected layer and Flatten. Image layers (batches are NHWC) live in ``conv``
+(Conv2D, Pool2D), ``normalization`` (BatchNorm1D, BatchNorm2D) and ``regularization`` (Dropout);
+the base class ``Layer`` in ``base``. Parameters are created lazily on the first forward pass
+(``_init_parameters(X_shape)``), so a layer only needs to know its output width.
 """
 
-from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable
 
 import numpy as np
 
 from numpy_nn.activations import initialize_activation
+from numpy_nn.base import Layer
 from numpy_nn.weights import initialize_weights
-
-
-class Layer(ABC):
-    """Base class. ``parameters``, ``gradients`` and ``cache`` are OrderedDicts keyed by name.
-
-    ``gradients`` has exactly the keys of ``parameters``; ``cache`` holds what ``forward`` saved for
-    ``backward``.
-    """
-
-    def __init__(self):
-        self.activation = None
-        self.n_in: int | None = None
-        self.n_out: int | None = None
-        self.parameters: OrderedDict = OrderedDict()
-        self.gradients: OrderedDict = OrderedDict()
-        self.cache: OrderedDict = OrderedDict()
-
-    @abstractmethod
-    def forward(self, X: np.ndarray) -> np.ndarray:
-        """Output of the layer for a batch X."""
-
-    @abstractmethod
-    def backward(self, dLdY: np.ndarray) -> np.ndarray:
-        """Fill ``gradients`` from the upstream gradient dL/dY and return dL/dX."""
-
-    def clear_gradients(self) -> None:
-        """Empty the cache and zero every gradient (keeping keys, shapes and dtypes)."""
-        self.cache = OrderedDict((k, []) for k in self.cache)
-        self.gradients = OrderedDict((k, np.zeros_like(v)) for k, v in self.gradients.items())
-
-    def forward_with_param(
-        self, param_name: str, X: np.ndarray
-    ) -> Callable[[np.ndarray], np.ndarray]:
-        """Return ``f(value)``: the forward output on X with parameter ``param_name`` set to value.
-
-        Used by the numerical gradient checker. Note that calling ``f`` overwrites the parameter.
-        """
-
-        def inner_forward(param_val: np.ndarray) -> np.ndarray:
-            self.parameters[param_name] = param_val
-            return self.forward(X)
-
-        return inner_forward
-
-    def _get_parameters(self) -> list:
-        return list(self.parameters.values())
-
-    def _get_cache(self) -> list:
-        return list(self.cache.values())
-
-    def _get_gradients(self) -> list:
-        return list(self.gradients.values())
 
 
 class FullyConnected(Layer):
@@ -141,26 +90,72 @@ class FullyConnected(Layer):
         return dZ @ self.parameters["W"].T
 
 
-_LAYERS = {"fully_connected": FullyConnected}
+class Flatten(Layer):
+    """(n, d1, d2, ...) -> (n, d1 d2 ...), row-major (NHWC images flatten height, width, channel);
+    backward reshapes the gradient back (docs/derivations.md, section 8)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cache = OrderedDict([("shape", [])])
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim < 2:
+            raise ValueError(f"Flatten expects a batch (n, ...), got shape {X.shape}")
+        self.cache["shape"] = X.shape
+        self.n_out = int(np.prod(X.shape[1:]))
+        return X.reshape(len(X), -1)
+
+    def backward(self, dLdY: np.ndarray) -> np.ndarray:
+        shape = self.cache["shape"]
+        if isinstance(shape, list):
+            raise RuntimeError("backward called before forward: run forward on a batch first")
+        return dLdY.reshape(shape)
 
 
-def initialize_layer(
-    name: str,
-    activation: str | None = None,
-    weight_init: str | None = None,
-    n_out: int | None = None,
-    seed: int | None = None,
-    **kwargs,
-) -> Layer:
-    """Build a layer by ``name`` (``"fully_connected"``) with the given options."""
+def _layers() -> dict:
+    from numpy_nn.conv import Conv2D, Pool2D
+    from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
+    from numpy_nn.regularization import Dropout
+
+    return {
+        "fully_connected": FullyConnected,
+        "conv2d": Conv2D,
+        "pool2d": Pool2D,
+        "flatten": Flatten,
+        "batchnorm1d": BatchNorm1D,
+        "batchnorm2d": BatchNorm2D,
+        "dropout": Dropout,
+    }
+
+
+SEEDED = ("fully_connected", "conv2d", "dropout")  # the layers that draw random numbers
+
+
+def initialize_layer(name: str, seed: int | None = None, **kwargs) -> Layer:
+    """Build a layer by ``name`` from its options, e.g. ``initialize_layer("conv2d", n_out=16,
+    kernel_shape=3, activation="relu")``. Names: fully_connected, conv2d, pool2d, flatten,
+    batchnorm1d, batchnorm2d, dropout. ``seed`` goes to the layers that draw random numbers."""
+    import inspect
+
+    layers = _layers()
     key = str(name).lower()
-    if key not in _LAYERS:
-        raise ValueError(f"unknown layer {name!r}: choose one of {', '.join(_LAYERS)}")
-    if kwargs:
-        raise ValueError(f"unexpected options for layer {name!r}: {', '.join(kwargs)}")
-    return FullyConnected(
-        n_out=n_out,
-        activation=activation if activation is not None else "linear",
-        weight_init=weight_init if weight_init is not None else "xavier_uniform",
-        seed=seed,
-    )
+    if key not in layers:
+        raise ValueError(f"unknown layer {name!r}: choose one of {', '.join(layers)}")
+    if key == "fully_connected":  # the handout's defaults
+        kwargs.setdefault("activation", "linear")
+    kwargs = {k: v for k, v in kwargs.items() if v is not None or k == "n_out"}
+    params = inspect.signature(layers[key]).parameters
+    accepted = set(params) - {"seed"}
+    missing = [k for k, v in params.items() if v.default is v.empty and kwargs.get(k) is None]
+    if missing:
+        raise ValueError(f"layer {name!r} needs {', '.join(missing)}")
+    unexpected = sorted(set(kwargs) - accepted)
+    if unexpected:
+        raise ValueError(
+            f"unexpected options for layer {name!r}: {', '.join(unexpected)} "
+            f"(it takes {', '.join(sorted(accepted)) or 'none'})"
+        )
+    if key in SEEDED:
+        kwargs["seed"] = seed
+    return layers[key](**kwargs)

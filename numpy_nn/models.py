@@ -57,17 +57,23 @@ class NeuralNetwork:
         while len(self.layers) < self.n_layers:
             i = len(self.layers)
             args = dict(self.layer_args[i])
-            if args.get("n_out") is None:
+            args.setdefault("name", "fully_connected")
+            widths = args["name"] in ("fully_connected", "conv2d")
+            if widths and args.get("n_out") is None:
                 if i < self.n_layers - 1:
                     raise ValueError(f"layer {i} needs n_out (only the output layer may omit it)")
                 if out_dim is None:
                     return  # output width comes from the dataset in train()
                 args["n_out"] = out_dim
-            args.setdefault("name", "fully_connected")
             self.layers.append(initialize_layer(seed=self.layer_seeds[i], **args))
 
+    def set_mode(self, mode: str) -> None:
+        """``"train"`` or ``"test"`` for every layer (BatchNorm's statistics, Dropout)."""
+        for layer in self.layers:
+            layer.set_mode(mode)
+
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """The network's output for a batch X (n, d)."""
+        """The network's output for a batch X (n, d), or (n, h, w, c) images."""
         X = np.asarray(X)
         if not np.all(np.isfinite(X)):
             raise ValueError("input X contains NaN or inf: clean or impute the data first")
@@ -103,9 +109,17 @@ class NeuralNetwork:
         """Fraction of rows whose arg-max prediction differs from the one-hot target's class."""
         return float(np.mean(np.argmax(out, axis=1) != np.argmax(target, axis=1)))
 
-    def predict(self, X: np.ndarray, Y: np.ndarray):
-        """(predictions, loss) on a whole set, without touching gradients."""
-        Y_hat = self.forward(X)
+    def predict(self, X: np.ndarray, Y: np.ndarray, batch_size: int = 1000):
+        """(predictions, loss) on a whole set, in evaluation mode and in batches of
+        ``batch_size`` (bounded memory for image layers); the training mode is restored."""
+        modes = [layer.training for layer in self.layers]
+        self.set_mode("test")
+        try:
+            outs = [self.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
+        finally:
+            for layer, mode in zip(self.layers, modes):
+                layer.training = mode
+        Y_hat = np.concatenate(outs)
         return Y_hat, self.loss.forward(Y, Y_hat)
 
     def parameters(self) -> "OrderedDict[str, np.ndarray]":
@@ -133,6 +147,7 @@ class NeuralNetwork:
             bar = tqdm(bar, desc="epochs", unit="epoch")
         step = 0
         for epoch in bar:
+            self.set_mode("train")
             total_loss = total_err = 0.0
             for X, Y in dataset.train.sample():
                 out = self.forward(X)

@@ -33,7 +33,9 @@ def _run(code: str) -> str:
 
 def test_numpy_nn_imports_no_torch():
     code = (
-        "import sys, numpy_nn.experiment, numpy_nn.gradcheck, numpy_nn.logs\n"
+        "import sys, numpy_nn.experiment, numpy_nn.gradcheck, numpy_nn.logs, numpy_nn.fashion_cnn\n"
+        "from numpy_nn.layers import initialize_layer\n"
+        "[initialize_layer(n) for n in ('flatten', 'batchnorm2d', 'dropout')]\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning_hw')))"
     )
     assert _run(code) == "[]"

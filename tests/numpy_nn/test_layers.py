@@ -112,8 +112,12 @@ def test_shape_mismatch_is_a_clear_value_error():
 def test_initialize_layer_honours_name_and_errors():
     layer = initialize_layer("fully_connected", activation="tanh", weight_init="he_normal", n_out=3)
     assert isinstance(layer, FullyConnected) and layer.n_out == 3
-    with pytest.raises(ValueError, match="unknown layer 'conv2d'"):
+    with pytest.raises(ValueError, match="unknown layer 'conv3d'"):
+        initialize_layer("conv3d", n_out=3)
+    with pytest.raises(ValueError, match="layer 'conv2d' needs kernel_shape, activation"):
         initialize_layer("conv2d", n_out=3)
+    with pytest.raises(ValueError, match="unexpected options for layer 'flatten': n_out"):
+        initialize_layer("flatten", n_out=3)
     with pytest.raises(ValueError, match="unknown activation"):
         initialize_layer("fully_connected", activation="bogus", n_out=3)
     with pytest.raises(ValueError, match="unknown weight initializer"):

@@ -1,0 +1,259 @@
+"""Convolution and pooling on image batches in NHWC layout: X is (n, height, width, channels).
+
+Both are vectorized, never looping over examples or output positions. Convolution is im2col: a
+strided view of every window (``sliding_window_view``) copied once into a column matrix, so the
+forward pass is one BLAS matrix product; its backward scatters the columns' gradient back one
+kernel offset at a time (kh x kw steps). Pooling combines the kh x kw strided slices. Derivations: docs/derivations.md,
+sections 6 (convolution) and 7 (pooling).
+"""
+
+from collections import OrderedDict
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from numpy_nn.activations import initialize_activation
+from numpy_nn.base import Layer
+from numpy_nn.weights import initialize_weights
+
+PADS = ('"same"', '"valid"', "an int >= 0", "a pair of ints")
+
+
+def _pair(value, what: str) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value), int(value)
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
+    ):
+        return int(value[0]), int(value[1])
+    raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
+
+
+def _padding(pad, kernel: tuple[int, int]) -> tuple[int, int]:
+    """Rows and columns of zeros added on each side: "same" keeps the size at stride 1 for odd
+    kernels, ((kh - 1) // 2, (kw - 1) // 2); "valid" adds none."""
+    if pad == "same":
+        return (kernel[0] - 1) // 2, (kernel[1] - 1) // 2
+    if pad == "valid":
+        return 0, 0
+    try:
+        ph, pw = _pair(pad, "pad")
+    except ValueError:
+        raise ValueError(f"pad must be one of {', '.join(PADS)}, got {pad!r}") from None
+    if ph < 0 or pw < 0:
+        raise ValueError(f"pad must be >= 0, got {pad!r}")
+    return ph, pw
+
+
+def _check_images(X: np.ndarray, layer: str) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 4:
+        raise ValueError(
+            f"{layer} expects an NHWC image batch (n, height, width, channels), got shape {X.shape}"
+        )
+    return X
+
+
+def _output_size(size: int, kernel: int, pad: int, stride: int, layer: str, shape) -> int:
+    if size + 2 * pad < kernel:
+        raise ValueError(
+            f"{layer}: kernel {kernel} is larger than the padded input ({size} + 2 x {pad}) of "
+            f"the batch of shape {shape}: use a smaller kernel or more padding"
+        )
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _windows(Xp: np.ndarray, kernel, stride: int, out_hw) -> np.ndarray:
+    """im2col: (n, h_out, w_out, kh, kw, c) with [.., r, q, i, j, :] = Xp[:, s r + i, s q + j, :].
+    A strided view of every window (``sliding_window_view``), then one copy into column order."""
+    (ho, wo), s = out_hw, stride
+    view = sliding_window_view(Xp, kernel, axis=(1, 2))[:, : s * ho : s, : s * wo : s]
+    return np.ascontiguousarray(view.transpose(0, 1, 2, 4, 5, 3))
+
+
+class Conv2D(Layer):
+    """Y = f(Z), Z[n, r, q, f] = b_f + sum_{i, j, c} Xp[n, s r + i, s q + j, c] W[i, j, c, f].
+
+    Xp is X zero-padded by ``pad``; W is (kh, kw, c_in, n_out), b is (1, n_out). Computed as one
+    matrix product per chunk of the batch: the columns C (n h_out w_out x kh kw c_in) times W
+    reshaped to (kh kw c_in x n_out). Chunks hold at most ``max_chunk_bytes`` of columns, so the
+    peak memory is the padded input, the output and one chunk of columns (64 MiB by default);
+    when the whole batch fits in one chunk its columns are kept for the backward pass.
+    """
+
+    max_chunk_bytes = 64 * 2**20
+
+    def __init__(
+        self,
+        n_out: int,
+        kernel_shape,
+        activation: str,
+        stride: int = 1,
+        pad="same",
+        weight_init: str = "xavier_uniform",
+        seed: int | None = None,
+    ):
+        super().__init__()
+        if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out <= 0:
+            raise ValueError(f"n_out must be a positive integer, got {n_out!r}")
+        self.n_out = int(n_out)
+        self.kernel_shape = _pair(kernel_shape, "kernel_shape")
+        if min(self.kernel_shape) < 1:
+            raise ValueError(f"kernel_shape must be >= 1, got {kernel_shape!r}")
+        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+            raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
+        self.stride = int(stride)
+        self.pad = _padding(pad, self.kernel_shape)
+        self.activation_name = str(activation).lower()
+        self.activation = initialize_activation(activation)
+        self.weight_init = weight_init
+        self.init_weights = initialize_weights(weight_init, activation=activation)
+        self.rng = np.random.default_rng(seed)
+
+    def _init_parameters(self, X_shape: tuple, dtype=np.float64) -> None:
+        """W (kh, kw, c_in, n_out) from the initializer (fans count the kernel's area), b = 0."""
+        self.n_in = int(X_shape[3])
+        kh, kw = self.kernel_shape
+        W = self.init_weights((kh, kw, self.n_in, self.n_out), rng=self.rng).astype(dtype)
+        b = np.zeros((1, self.n_out), dtype=dtype)
+        self.parameters = OrderedDict([("W", W), ("b", b)])
+        self.cache = OrderedDict([("Xp", []), ("Z", []), ("cols", [])])
+        self.gradients = OrderedDict([("W", np.zeros_like(W)), ("b", np.zeros_like(b))])
+
+    def _chunk(self, n: int, out_hw, c: int, itemsize: int) -> int:
+        per_example = out_hw[0] * out_hw[1] * self.kernel_shape[0] * self.kernel_shape[1] * c
+        return max(1, min(n, self.max_chunk_bytes // max(1, per_example * itemsize)))
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        X = _check_images(X, "Conv2D")
+        if self.n_in is None:
+            if not np.issubdtype(X.dtype, np.floating):
+                X = X.astype(np.float64)
+            self._init_parameters(X.shape, X.dtype)
+        W, b = self.parameters["W"], self.parameters["b"]
+        if X.shape[3] != self.n_in:
+            raise ValueError(
+                f"Conv2D: input has {X.shape[3]} channels but the layer expects {self.n_in} "
+                f"(W is {W.shape}); pass batches of shape (n, h, w, {self.n_in})"
+            )
+        X = X.astype(W.dtype, copy=False)
+        (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
+        n, h, w, c = X.shape
+        ho = _output_size(h, kh, ph, s, "Conv2D", X.shape)
+        wo = _output_size(w, kw, pw, s, "Conv2D", X.shape)
+        Xp = np.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw else X
+        Wm = W.reshape(kh * kw * c, self.n_out)
+        chunk = self._chunk(n, (ho, wo), c, X.itemsize)
+        Z = np.empty((n, ho, wo, self.n_out), dtype=W.dtype)
+        cols = None
+        for start in range(0, n, chunk):
+            cols = _windows(Xp[start : start + chunk], self.kernel_shape, s, (ho, wo))
+            Z[start : start + chunk] = (cols.reshape(-1, kh * kw * c) @ Wm).reshape(
+                -1, ho, wo, self.n_out
+            )
+        Z += b.reshape(1, 1, 1, -1)
+        self.cache["Xp"], self.cache["Z"] = Xp, Z
+        self.cache["cols"] = cols if chunk >= n else []
+        return self.activation(Z)
+
+    def backward(self, dLdY: np.ndarray) -> np.ndarray:
+        """With dZ = f'(Z) ⊙ dY, flattened to D (n h_out w_out x n_out), and the columns C:
+            dW = C^T D  (reshaped to kh, kw, c_in, n_out)      db = 1^T D
+            dC = D W^T, and dX is dC scattered back to the pixels each column came from (col2im:
+        a pixel receives the sum over every window and kernel offset that read it), unpadded.
+        The scatter runs offset by offset, D W[i, j]^T added to the strided slice that offset
+        read, so dC is never materialized.
+        """
+        Xp, Z = self.cache["Xp"], self.cache["Z"]
+        if isinstance(Xp, list):
+            raise RuntimeError("backward called before forward: run forward on a batch first")
+        dZ = self.activation.backward(Z, dLdY)
+        W = self.parameters["W"]
+        (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
+        n, ho, wo, f = dZ.shape
+        c = W.shape[2]
+        chunk = self._chunk(n, (ho, wo), c, Xp.itemsize)
+        dW = np.zeros((kh * kw * c, f), dtype=W.dtype)
+        dXp = np.empty(Xp.shape, dtype=W.dtype)
+        for start in range(0, n, chunk):
+            cached = self.cache["cols"]
+            part = Xp[start : start + chunk]
+            cols = cached if not isinstance(cached, list) else _windows(part, (kh, kw), s, (ho, wo))
+            D = dZ[start : start + chunk].reshape(-1, f)
+            dW += cols.reshape(-1, kh * kw * c).T @ D
+            dXp_part = dXp[start : start + chunk]
+            dXp_part[...] = 0
+            for i in range(kh):  # col2im, one kernel offset at a time: D W_ij^T goes back to
+                for j in range(kw):  # the pixels that offset read
+                    dXp_part[:, i : i + s * ho : s, j : j + s * wo : s, :] += (
+                        D @ W[i, j].T
+                    ).reshape(len(part), ho, wo, c)
+        self.gradients["W"] = dW.reshape(W.shape)
+        self.gradients["b"] = dZ.reshape(-1, f).sum(axis=0, keepdims=True)
+        h, w = Xp.shape[1] - 2 * ph, Xp.shape[2] - 2 * pw
+        return dXp[:, ph : ph + h, pw : pw + w, :]
+
+
+class Pool2D(Layer):
+    """Max or average over kh x kw windows, per channel: Y[n, r, q, c] = max (or mean) over
+    (i, j) of Xp[n, s r + i, s q + j, c], combined slice by slice over the kernel offsets. Max
+    pooling pads with -inf, average pooling with zeros that count in the mean (PyTorch's
+    defaults). No parameters."""
+
+    def __init__(self, kernel_shape, mode: str = "max", stride: int = 1, pad=0):
+        super().__init__()
+        self.kernel_shape = _pair(kernel_shape, "kernel_shape")
+        if min(self.kernel_shape) < 1:
+            raise ValueError(f"kernel_shape must be >= 1, got {kernel_shape!r}")
+        if mode not in ("max", "average"):
+            raise ValueError(f"unknown pooling mode {mode!r}: choose 'max' or 'average'")
+        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+            raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
+        self.mode, self.stride = mode, int(stride)
+        self.pad = _padding(pad, self.kernel_shape)
+        self.cache = OrderedDict([("Xp", []), ("Y", [])])
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        X = _check_images(X, "Pool2D")
+        (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
+        n, h, w, c = X.shape
+        self.n_in = self.n_out = c
+        ho = _output_size(h, kh, ph, s, "Pool2D", X.shape)
+        wo = _output_size(w, kw, pw, s, "Pool2D", X.shape)
+        fill = -np.inf if self.mode == "max" else 0
+        Xp = np.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=fill)
+        combine = np.maximum if self.mode == "max" else np.add
+        Y = Xp[:, 0 : s * ho : s, 0 : s * wo : s, :].copy()
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    combine(Y, Xp[:, i : i + s * ho : s, j : j + s * wo : s, :], out=Y)
+        if self.mode == "average":
+            Y /= kh * kw
+        self.cache["Xp"], self.cache["Y"] = Xp, Y
+        return Y
+
+    def backward(self, dLdY: np.ndarray) -> np.ndarray:
+        """Max: each output's gradient goes to the input that was the window's maximum.
+        Average: each output's gradient is shared equally, 1/(kh kw), by its window's inputs.
+        Overlapping windows add up; the padding's share is dropped."""
+        Xp, Y = self.cache["Xp"], self.cache["Y"]
+        if isinstance(Xp, list):
+            raise RuntimeError("backward called before forward: run forward on a batch first")
+        (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
+        ho, wo = dLdY.shape[1:3]
+        dXp = np.zeros(Xp.shape, dtype=dLdY.dtype)
+        unclaimed = np.ones(Y.shape, dtype=bool)  # max: only a window's first maximum is routed
+        for i in range(kh):
+            for j in range(kw):
+                window = (slice(None), slice(i, i + s * ho, s), slice(j, j + s * wo, s))
+                if self.mode == "average":
+                    dXp[window] += dLdY / (kh * kw)
+                    continue
+                hit = (Xp[window] == Y) & unclaimed
+                unclaimed &= ~hit
+                dXp[window] += np.where(hit, dLdY, 0)
+        h, w = Xp.shape[1] - 2 * ph, Xp.shape[2] - 2 * pw
+        return dXp[:, ph : ph + h, pw : pw + w, :]

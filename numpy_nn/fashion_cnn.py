@@ -1,0 +1,121 @@
+"""A small CNN on Fashion-MNIST in numpy_nn's own training loop (torch is never imported).
+
+    python train_cnn.py                  # LAYERS below, 8 epochs -> experiments/fashion_cnn/
+    python train_cnn.py --epochs 1 --limit 5000
+
+Every hyperparameter is here, with its reason.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from numpy_nn.datasets import load_fashion_mnist
+from numpy_nn.logs import Logger
+from numpy_nn.models import NeuralNetwork
+
+LAYERS = [  # NHWC: 28 x 28 x 1 -> 10 class probabilities
+    # 3x3 "same" convolutions keep the size; 16 then 32 filters: the usual doubling per stage
+    {
+        "name": "conv2d",
+        "n_out": 16,
+        "kernel_shape": 3,
+        "activation": "relu",
+        "weight_init": "he_uniform",
+    },
+    {"name": "pool2d", "kernel_shape": 2, "mode": "max", "stride": 2},  # 28 -> 14
+    {
+        "name": "conv2d",
+        "n_out": 32,
+        "kernel_shape": 3,
+        "activation": "relu",
+        "weight_init": "he_uniform",
+    },
+    {"name": "pool2d", "kernel_shape": 2, "mode": "max", "stride": 2},  # 14 -> 7
+    {"name": "flatten"},  # 7 x 7 x 32 = 1568 features
+    {"name": "fully_connected", "n_out": 128, "activation": "relu", "weight_init": "he_uniform"},
+    {"name": "dropout", "p": 0.25},  # the dense layer holds most weights: the one to regularize
+    {"name": "fully_connected", "activation": "softmax"},  # n_out = 10, from the dataset
+]
+OPTIMIZER = {"name": "adam", "lr": 1e-3}  # Adam: per-weight steps, no tuning across layer kinds
+EPOCHS = 8  # 6 gave 90.7% test (91.8% validation); 8 for margin
+BATCH_SIZE = 64  # small batches: more updates per second of a CPU epoch
+SEED = 0
+
+
+def run(
+    epochs: int = EPOCHS,
+    batch_size: int = BATCH_SIZE,
+    lr: float = OPTIMIZER["lr"],
+    seed: int = SEED,
+    data_dir: str | None = None,
+    limit: int | None = None,
+    save_dir: str = "experiments",
+    progress: bool = True,
+) -> dict:
+    """Train, test, and save the run to ``save_dir/fashion_cnn/`` (curves, parameters, results)."""
+    if epochs < 1 or batch_size < 1 or not lr > 0:
+        raise ValueError(
+            f"--epochs and --batch-size must be at least 1 and --lr positive, got {epochs}, "
+            f"{batch_size}, {lr}"
+        )
+    dataset = load_fashion_mnist(data_dir, batch_size=batch_size, seed=seed)
+    if limit:  # a quick look: the first `limit` training images
+        train = dataset.train
+        train.data, train.labels = train.data[:limit], train.labels[:limit]
+        train.n_samples = len(train.data)
+    options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "limit": limit}
+    logger = Logger(
+        "fashion_cnn", {"layers": LAYERS, "optimizer": {**OPTIMIZER, "lr": lr}}, options,
+        save=True, plot=True, save_dir=save_dir,
+    )  # fmt: skip
+    model = NeuralNetwork(
+        "cross_entropy", LAYERS, {**OPTIMIZER, "lr": lr}, logger=logger, seed=seed
+    )
+    start = time.perf_counter()
+    model.train(dataset, epochs, progress=progress)
+    seconds = time.perf_counter() - start
+    test_loss, test_error = model.test(dataset)
+    results = {
+        "test_accuracy": 1 - test_error,
+        "test_loss": test_loss,
+        "val_accuracy": 1 - model.epoch_log["error"]["validate"][-1],
+        "train_seconds": seconds,
+        "options": options,
+    }
+    logger.save_results(results)
+    results["run_dir"] = logger.save_dir
+    return results
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="train_cnn.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--epochs", type=int, default=EPOCHS, help=f"default {EPOCHS}")
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"default {BATCH_SIZE}")
+    p.add_argument("--lr", type=float, default=OPTIMIZER["lr"], help=f"default {OPTIMIZER['lr']}")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--data-dir", default=None, help="default: $DATA_DIR, else data/")
+    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    p.add_argument("--save-dir", default=os.environ.get("EXPERIMENTS_DIR", "experiments"))
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.error = lambda message: p.exit(2, f"error: {message} (see train_cnn.py --help)\n")
+    args = p.parse_args(argv)
+    try:
+        r = run(args.epochs, args.batch_size, args.lr, args.seed, args.data_dir, args.limit,
+                args.save_dir, progress=not args.no_progress)  # fmt: skip
+    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+        if os.environ.get("NN_DEBUG"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"test accuracy {r['test_accuracy']:.4f} (loss {r['test_loss']:.4f}), validation "
+        f"{r['val_accuracy']:.4f}, {r['train_seconds']:.0f} s of training; saved {r['run_dir']}/"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
