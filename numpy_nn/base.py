@@ -7,6 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from numpy_nn.activations import initialize_activation
+from numpy_nn.weights import initialize_weights
+
 
 class Layer(ABC):
     """Base class. ``parameters``, ``gradients`` and ``cache`` are OrderedDicts keyed by name.
@@ -65,3 +68,25 @@ class Layer(ABC):
 
     def _get_gradients(self) -> list:
         return list(self.gradients.values())
+
+
+class WeightedLayer(Layer):
+    """A layer Y = f(Z) whose Z is linear in weights W and a bias b (FullyConnected, Conv2D):
+    ``n_out`` output units or channels, the activation f, and W's seeded initializer."""
+
+    def __init__(self, n_out: int, activation: str, weight_init: str, seed: int | None):
+        super().__init__()
+        if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out <= 0:
+            raise ValueError(f"n_out must be a positive integer, got {n_out!r}")
+        self.n_out = int(n_out)
+        self.activation_name = str(activation).lower()
+        self.activation = initialize_activation(activation)
+        self.weight_init = weight_init
+        self.init_weights = initialize_weights(weight_init, activation=activation)
+        self.rng = np.random.default_rng(seed)
+
+    def _set_weights(self, W: np.ndarray, b: np.ndarray, cache: tuple) -> None:
+        """Install W and b with zero gradients and an empty cache of the given keys."""
+        self.parameters = OrderedDict([("W", W), ("b", b)])
+        self.cache = OrderedDict((k, []) for k in cache)
+        self.gradients = OrderedDict([("W", np.zeros_like(W)), ("b", np.zeros_like(b))])

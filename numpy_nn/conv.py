@@ -12,9 +12,7 @@ from collections import OrderedDict
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from numpy_nn.activations import initialize_activation
-from numpy_nn.base import Layer
-from numpy_nn.weights import initialize_weights
+from numpy_nn.base import Layer, WeightedLayer
 
 PADS = ('"same"', '"valid"', "an int >= 0", "a pair of ints")
 
@@ -29,6 +27,19 @@ def _pair(value, what: str) -> tuple[int, int]:
     ):
         return int(value[0]), int(value[1])
     raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
+
+
+def _kernel(value) -> tuple[int, int]:
+    kernel = _pair(value, "kernel_shape")
+    if min(kernel) < 1:
+        raise ValueError(f"kernel_shape must be >= 1, got {value!r}")
+    return kernel
+
+
+def _stride(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"stride must be an integer >= 1, got {value!r}")
+    return int(value)
 
 
 def _padding(pad, kernel: tuple[int, int]) -> tuple[int, int]:
@@ -73,7 +84,7 @@ def _windows(Xp: np.ndarray, kernel, stride: int, out_hw) -> np.ndarray:
     return np.ascontiguousarray(view.transpose(0, 1, 2, 4, 5, 3))
 
 
-class Conv2D(Layer):
+class Conv2D(WeightedLayer):
     """Y = f(Z), Z[n, r, q, f] = b_f + sum_{i, j, c} Xp[n, s r + i, s q + j, c] W[i, j, c, f].
 
     Xp is X zero-padded by ``pad``; W is (kh, kw, c_in, n_out), b is (1, n_out). Computed as one
@@ -95,32 +106,17 @@ class Conv2D(Layer):
         weight_init: str = "xavier_uniform",
         seed: int | None = None,
     ):
-        super().__init__()
-        if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out <= 0:
-            raise ValueError(f"n_out must be a positive integer, got {n_out!r}")
-        self.n_out = int(n_out)
-        self.kernel_shape = _pair(kernel_shape, "kernel_shape")
-        if min(self.kernel_shape) < 1:
-            raise ValueError(f"kernel_shape must be >= 1, got {kernel_shape!r}")
-        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-            raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
-        self.stride = int(stride)
+        super().__init__(n_out, activation, weight_init, seed)
+        self.kernel_shape = _kernel(kernel_shape)
+        self.stride = _stride(stride)
         self.pad = _padding(pad, self.kernel_shape)
-        self.activation_name = str(activation).lower()
-        self.activation = initialize_activation(activation)
-        self.weight_init = weight_init
-        self.init_weights = initialize_weights(weight_init, activation=activation)
-        self.rng = np.random.default_rng(seed)
 
     def _init_parameters(self, X_shape: tuple, dtype=np.float64) -> None:
         """W (kh, kw, c_in, n_out) from the initializer (fans count the kernel's area), b = 0."""
         self.n_in = int(X_shape[3])
         kh, kw = self.kernel_shape
         W = self.init_weights((kh, kw, self.n_in, self.n_out), rng=self.rng).astype(dtype)
-        b = np.zeros((1, self.n_out), dtype=dtype)
-        self.parameters = OrderedDict([("W", W), ("b", b)])
-        self.cache = OrderedDict([("Xp", []), ("Z", []), ("cols", [])])
-        self.gradients = OrderedDict([("W", np.zeros_like(W)), ("b", np.zeros_like(b))])
+        self._set_weights(W, np.zeros((1, self.n_out), dtype=dtype), ("Xp", "Z", "cols"))
 
     def _chunk(self, n: int, out_hw, c: int, itemsize: int) -> int:
         per_example = out_hw[0] * out_hw[1] * self.kernel_shape[0] * self.kernel_shape[1] * c
@@ -204,14 +200,10 @@ class Pool2D(Layer):
 
     def __init__(self, kernel_shape, mode: str = "max", stride: int = 1, pad=0):
         super().__init__()
-        self.kernel_shape = _pair(kernel_shape, "kernel_shape")
-        if min(self.kernel_shape) < 1:
-            raise ValueError(f"kernel_shape must be >= 1, got {kernel_shape!r}")
+        self.kernel_shape = _kernel(kernel_shape)
         if mode not in ("max", "average"):
             raise ValueError(f"unknown pooling mode {mode!r}: choose 'max' or 'average'")
-        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-            raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
-        self.mode, self.stride = mode, int(stride)
+        self.mode, self.stride = mode, _stride(stride)
         self.pad = _padding(pad, self.kernel_shape)
         self.cache = OrderedDict([("Xp", []), ("Y", [])])
 

@@ -10,12 +10,10 @@ from collections import OrderedDict
 
 import numpy as np
 
-from numpy_nn.activations import initialize_activation
-from numpy_nn.base import Layer
-from numpy_nn.weights import initialize_weights
+from numpy_nn.base import Layer, WeightedLayer
 
 
-class FullyConnected(Layer):
+class FullyConnected(WeightedLayer):
     """Y = f(Z), Z = X W + b, with W: (n_in, n_out) and b: (1, n_out).
 
     Parameters take the dtype of the first batch seen (float32 in, float32 out). Weights are drawn
@@ -30,24 +28,13 @@ class FullyConnected(Layer):
         weight_init: str = "xavier_uniform",
         seed: int | None = None,
     ):
-        super().__init__()
-        if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out <= 0:
-            raise ValueError(f"n_out must be a positive integer, got {n_out!r}")
-        self.n_out = int(n_out)
-        self.activation_name = str(activation).lower()
-        self.activation = initialize_activation(activation)
-        self.weight_init = weight_init
-        self.init_weights = initialize_weights(weight_init, activation=activation)
-        self.rng = np.random.default_rng(seed)
+        super().__init__(n_out, activation, weight_init, seed)
 
     def _init_parameters(self, X_shape: tuple, dtype=np.float64) -> None:
         """Create W (n_in x n_out) from the initializer and b = 0 (1 x n_out); zero the gradients."""
         self.n_in = int(X_shape[1])
         W = self.init_weights((self.n_in, self.n_out), rng=self.rng).astype(dtype, copy=False)
-        b = np.zeros((1, self.n_out), dtype=dtype)
-        self.parameters = OrderedDict([("W", W), ("b", b)])
-        self.cache = OrderedDict([("X", []), ("Z", [])])
-        self.gradients = OrderedDict([("W", np.zeros_like(W)), ("b", np.zeros_like(b))])
+        self._set_weights(W, np.zeros((1, self.n_out), dtype=dtype), ("X", "Z"))
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Z = X W + b (b broadcast over the rows), Y = f(Z); caches X and Z for backward."""
