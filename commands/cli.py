@@ -25,7 +25,8 @@ from lightning_hw.seeding import StepSeed
 
 
 class CLI(LightningCLI):
-    """LightningCLI with our defaults: TensorBoard logging, best+last checkpoints, curves."""
+    """LightningCLI with our defaults: experiment files composed from their fragments, runs named
+    after them, best+last checkpoints, curves, the learning-rate monitor, per-step seeds."""
 
     def __init__(self, args: list[str]):
         self.experiment = experiment_name(args)
