@@ -28,6 +28,7 @@ PIECES = [
     ("numpy network: activations", "ArcTan", "numpy_nn.activations.ArcTan"),
     ("numpy network: activations", "SoftMax", "numpy_nn.activations.SoftMax"),
     ("numpy network: layers", "Layer", "numpy_nn.base.Layer"),
+    ("numpy network: layers", "WeightedLayer", "numpy_nn.base.WeightedLayer"),
     ("numpy network: layers", "FullyConnected", "numpy_nn.layers.FullyConnected"),
     ("numpy network: image layers", "Conv2D", "numpy_nn.conv.Conv2D"),
     ("numpy network: image layers", "Pool2D", "numpy_nn.conv.Pool2D"),

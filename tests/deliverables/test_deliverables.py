@@ -30,7 +30,7 @@ def test_markdown_appendix(level):
     assert md.startswith(f"{h} Code appendix")
     assert len(re.findall(rf"^{h}## ", md, flags=re.M)) == len(PIECES)
     assert md.count("```python") == len(PIECES) and md.count("```") == 2 * len(PIECES)
-    assert "class FullyConnected(Layer):" in md and "def backward(ctx, grad_out):" in md
+    assert "class FullyConnected(WeightedLayer):" in md and "def backward(ctx, grad_out):" in md
 
 
 def _check_balanced(tex: str) -> None:
