@@ -226,6 +226,11 @@ def train(args: list[str]) -> dict:
             os.path.join(log_dir, "test_metrics.json"),
             {k: float(v) for k, v in test.items()},
         )
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # End the process group while the interpreter is whole: left to exit, gloo's threads
+        # can abort the process ("terminate called without an active exception", status -6).
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     curves = next(c for c in trainer.callbacks if isinstance(c, CurvesCallback))
     return {
         "test": {k: float(v) for k, v in test.items()},
