@@ -4,7 +4,7 @@ An experiment file names the fragments it builds on under ``defaults`` (paths re
 file, as in lightning-hydra-template), then states only what differs:
 
     # configs/fashion_mlp.yaml
-    defaults: [logger/tensorboard.yaml, trainer/default.yaml, data/fashion_mnist.yaml]
+    defaults: [logger/tensorboard.yaml, trainer/default.yaml, datamodule/fashion_mnist.yaml]
     trainer:
       max_epochs: 16
 
