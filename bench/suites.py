@@ -415,6 +415,85 @@ def conv(**_) -> str:
     return "\n".join(lines)
 
 
+# -- 7. the bridge on CNNs: NumpyModule vs numpy_nn's own step --------------------------------------
+CNN_CONFIGS = {  # (experiment whose network is timed, batch)
+    "Fashion CNN (configs/fashion_cnn_numpy.yaml)": ("fashion_cnn_numpy.yaml", 128),
+    "CIFAR-10 CNN (configs/cifar_cnn_numpy.yaml)": ("cifar_cnn_numpy.yaml", 256),
+}
+
+
+def bridge_cnn_rows(repeats: int = 5) -> list:
+    """[(network, batch, numpy_nn ms, bridge ms)]: one forward + backward of the same layers
+    (the same objects, so the same weights), with the softmax cross-entropy gradient, either
+    called directly in numpy or as ``LayerStack(backend="numpy")`` under torch autograd."""
+    import torch
+    import torch.nn.functional as F
+
+    from commands.cli import resolve_config
+    from lightning_hw.bridge import NumpyModule
+    from lightning_hw.networks import LayerStack
+
+    rows = []
+    for label, (config, batch) in CNN_CONFIGS.items():
+        net_args = resolve_config(str(ROOT / "configs" / config))["model"]["network"]["init_args"]
+        net = LayerStack(net_args["layers"], net_args["input_shape"], "numpy", seed=0)
+        layers = [m.layer for m in net.layers if isinstance(m, NumpyModule)]
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(batch, *net_args["input_shape"], generator=g)
+        y = torch.randint(0, 10, (batch,), generator=g)
+        X, onehot = x.permute(0, 2, 3, 1).numpy(), np.eye(10, dtype=np.float32)[y.numpy()]
+
+        def numpy_step(X=X, onehot=onehot, layers=layers, net=net):
+            for m in net.layers:  # the bindings the bridge made: parameters and running stats
+                if isinstance(m, NumpyModule):
+                    m.layer.parameters = {n: getattr(m, n).detach().numpy() for n in m.names}
+            out = X
+            for layer in layers:
+                out = layer.forward(out)
+            p = np.exp(out - out.max(axis=1, keepdims=True))
+            grad = (p / p.sum(axis=1, keepdims=True) - onehot) / len(out)
+            for layer in reversed(layers):
+                grad = layer.backward(grad)
+
+        def bridge_step(x=x, y=y, net=net):
+            net.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x), y).backward()
+
+        t = _interleaved_blocks({"numpy_nn": numpy_step, "bridge": bridge_step}, repeats, 3)
+        rows.append((label, batch, t["numpy_nn"] * 1e3, t["bridge"] * 1e3))
+    return rows
+
+
+def bridge_cnn(**_) -> str:
+    """In a child process with ``OMP_WAIT_POLICY=PASSIVE``, as ``train.py`` runs numpy backends."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = "import json; from bench.suites import bridge_cnn_rows; print(json.dumps(bridge_cnn_rows()))"
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    lines = [
+        "## 7. The bridge on CNNs: numpy_nn's own step vs the same layers under torch autograd",
+        "",
+        "One forward + backward (softmax cross-entropy gradient included, no optimizer step) of the "
+        "numpy-backed networks of the configs named, float32, random inputs: the numpy_nn layers "
+        "called directly, then the same layer objects through `NumpyModule` (`LayerStack`, "
+        "`backend: numpy`). Alternating blocks of 3 calls, 5 rounds, median. Goal: the bridge "
+        f"<= 1.2x. Measured {datetime.date.today()} on {platform.machine()}, "
+        f"{os.cpu_count()} cores.",
+        "",
+        "| network | batch | numpy_nn (ms) | through the bridge (ms) | bridge / numpy_nn |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, batch, ours, bridged in json.loads(out.stdout.strip().splitlines()[-1]):
+        lines.append(f"| {label} | {batch} | {ours:.1f} | {bridged:.1f} | {bridged / ours:.2f}x |")
+    return "\n".join(lines)
+
+
 DATASETS = {"fashion": "FashionMNIST", "cifar": "cifar-10-batches-py"}  # what a suite reads
 
 SUITES = {
@@ -424,4 +503,5 @@ SUITES = {
     "cifar": cifar,
     "iris": iris,
     "conv": conv,
+    "bridge_cnn": bridge_cnn,
 }

@@ -24,6 +24,23 @@ from lightning_hw.io import write_json
 from lightning_hw.seeding import StepSeed
 
 
+def _numpy_on_cpu(config) -> None:
+    """A numpy-backed network runs on the CPU: ``accelerator: auto`` picks it, and asking for
+    another device is a one-line error (numpy cannot read GPU memory)."""
+    net = config["model"].get("network")
+    init = net.get("init_args") if hasattr(net, "get") else None
+    if not hasattr(init, "get") or init.get("backend") != "numpy":
+        return
+    accelerator = config["trainer"].get("accelerator")
+    if accelerator == "auto":
+        config["trainer"]["accelerator"] = "cpu"
+    elif isinstance(accelerator, str) and accelerator != "cpu":
+        raise UserError(
+            f"--trainer.accelerator {accelerator}: the numpy backend runs on the CPU only (numpy "
+            "cannot read GPU memory); use --trainer.accelerator cpu, or backend: torch on a GPU"
+        )
+
+
 class CLI(LightningCLI):
     """LightningCLI with our defaults: experiment files composed from their fragments, runs named
     after them, best+last checkpoints, curves, the learning-rate monitor, per-step seeds."""
@@ -80,6 +97,7 @@ class CLI(LightningCLI):
         )
         if init is not None and init.get("name", "") is None:
             init["name"] = self.experiment or "default"
+        _numpy_on_cpu(self.config)
         ckpt = self.config.get("ckpt_path")
         if ckpt is None:
             return

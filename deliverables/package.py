@@ -23,7 +23,7 @@ from pathlib import Path
 from commands.cli import train
 from commands.entry import UserError, argument_parser, run_main
 from commands.predict import run as predict
-from deliverables.report import latest_run
+from deliverables.report import EXPERIMENTS, latest_run
 from lightning_hw.io import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def _train_briefly(logs: Path) -> None:
         ("fashion_mlp.yaml", "fashion", ["--trainer.max_epochs", "1"]),
         ("cifar_cnn.yaml", "cifar", ["--trainer.max_epochs", "1"]),
     ):
-        if latest_run(logs, name) is None:
+        if latest_run(logs, EXPERIMENTS[name]) is None:
             train(
                 [
                     "--config",
@@ -138,7 +138,7 @@ def build(output: Path, logs: Path, input_npy=None, data_dir=None, train_briefly
 
     if train_briefly:
         _train_briefly(logs)
-    runs = {name: latest_run(logs, name) for name in ("fashion", "cifar")}
+    runs = {name: latest_run(logs, EXPERIMENTS[name]) for name in ("fashion", "cifar")}
     for name, run in runs.items():
         if run is None or not (run / "checkpoints" / "last.ckpt").exists():
             config = "fashion_mlp" if name == "fashion" else "cifar_cnn"

@@ -33,13 +33,17 @@ class Section:
     missing: str | None = None  # what is missing and the command that creates it
 
 
-def latest_run(logs: Path, name_part: str) -> Path | None:
-    """Newest ``logs/<experiment containing name_part>/version_N`` holding a finished run."""
+# The experiments each section reports: exact names, so that e.g. fashion_cnn_numpy's runs never
+# stand in for the MLP's.
+EXPERIMENTS = {"fashion": ("fashion_mlp",), "cifar": ("cifar_cnn", "cifar_cnn94")}
+
+
+def latest_run(logs: Path, experiments: tuple[str, ...]) -> Path | None:
+    """Newest ``logs/<one of experiments>/version_N`` holding a finished run."""
     runs = [
         d
-        for exp in logs.glob(f"*{name_part}*")
-        if exp.is_dir()
-        for d in exp.glob("version_*")
+        for name in experiments
+        for d in (logs / name).glob("version_*")
         if (d / "test_metrics.json").exists() and (d / "metrics.json").exists()
     ]
     return max(runs, key=lambda d: d.stat().st_mtime) if runs else None
@@ -91,9 +95,9 @@ def iris_sections(experiments: Path, logs: Path) -> list[Section]:
     return [s1, s2, s3]
 
 
-def vision_section(logs: Path, name_part: str, title: str, config: str) -> Section:
+def vision_section(logs: Path, dataset: str, title: str, config: str) -> Section:
     s = Section(title)
-    run = latest_run(logs, name_part)
+    run = latest_run(logs, EXPERIMENTS[dataset])
     if run is None:
         s.missing = _missing(f"a finished {title} run", f"python train.py --config {config}")
         return s

@@ -2,10 +2,22 @@
 
 ``NumpyLayerFunction`` is a ``torch.autograd.Function`` whose forward calls the numpy layer's
 ``forward`` and whose backward calls its ``backward``, handing torch dL/dX and the parameter
-gradients. ``NumpyModule`` wraps a layer as an ``nn.Module`` whose ``nn.Parameter``s *are* the
-layer's arrays (``torch.from_numpy`` shares memory, nothing is copied per step), so torch
-optimizers, state_dict save/load, Lightning checkpoints and DDP's gradient averaging all work on
-them unchanged.
+gradients. ``NumpyModule`` wraps any numpy_nn layer (FullyConnected, Conv2D, Pool2D, Flatten,
+BatchNorm1D/2D, Dropout) as an ``nn.Module``:
+
+- its ``nn.Parameter``s *are* the layer's arrays (``torch.from_numpy`` shares memory, nothing is
+  copied per step), so torch optimizers, state_dict save/load, Lightning checkpoints and DDP's
+  gradient averaging all work on them unchanged; layers without parameters expose none;
+- BatchNorm's running mean and variance are registered buffers (``running_mean``,
+  ``running_var``): they are in the state_dict and in every checkpoint;
+- the module's ``training`` flag sets the numpy layer's mode (``set_mode``) at every call, so
+  ``module.train()`` / ``.eval()`` and Lightning (which restores ``training`` flags directly)
+  both switch BatchNorm and Dropout;
+- Dropout draws each mask from a numpy generator seeded from torch's RNG, so
+  ``seed_everything`` fixes the masks.
+
+Inputs arrive in the layer's own layout (NHWC for image layers): the network converts NCHW
+batches once, at its first step (``lightning_hw.networks.stack``).
 
 CPU only: numpy cannot read CUDA memory, so a CUDA input (or a module moved to CUDA) raises a
 clear error instead of silently copying to the host and back every step.
@@ -19,7 +31,9 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from numpy_nn.layers import Layer
+from numpy_nn.base import Layer
+from numpy_nn.normalization import BatchNorm1D
+from numpy_nn.regularization import Dropout
 
 
 def _as_numpy(t: torch.Tensor, what: str) -> np.ndarray:
@@ -29,6 +43,13 @@ def _as_numpy(t: torch.Tensor, what: str) -> np.ndarray:
             "train the numpy backend with --trainer.accelerator cpu (or use backend: torch on a GPU)"
         )
     return t.detach().numpy()
+
+
+def _own(array: np.ndarray, *others: np.ndarray) -> torch.Tensor:
+    """A tensor of ``array`` that shares memory with none of ``others`` (copied only if needed)."""
+    if any(np.shares_memory(array, o) for o in others):
+        array = array.copy()
+    return torch.from_numpy(np.ascontiguousarray(array))
 
 
 class NumpyLayerFunction(torch.autograd.Function):
@@ -41,23 +62,25 @@ class NumpyLayerFunction(torch.autograd.Function):
         layer.parameters = OrderedDict(
             (n, _as_numpy(p, f"parameter {n}")) for n, p in zip(names, params)
         )
-        out = layer.forward(_as_numpy(x, "an input"))
+        x_np = _as_numpy(x, "an input")
+        out = layer.forward(x_np)
         # The cache belongs to this call: keep it on ctx so that several forwards (e.g. a module
         # used twice in one graph) each get their own backward.
         ctx.layer, ctx.names, ctx.cache = layer, names, OrderedDict(layer.cache)
         ctx.params = layer.parameters
-        if any(out is v for v in layer.cache.values()):
-            out = out.copy()  # never hand torch an array the backward still needs
-        return torch.from_numpy(out)
+        arrays = [v for v in layer.cache.values() if isinstance(v, np.ndarray)]
+        # never hand torch an array the backward still needs, or a view of the input (Flatten)
+        return _own(out, x_np, *arrays)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         layer = ctx.layer
         layer.cache, layer.parameters = ctx.cache, ctx.params
-        grad_in = layer.backward(_as_numpy(grad_out, "a gradient"))
+        grad_np = _as_numpy(grad_out, "a gradient")
+        grad_in = layer.backward(grad_np)
         grads = [torch.from_numpy(np.ascontiguousarray(layer.gradients[n])) for n in ctx.names]
-        return (torch.from_numpy(np.ascontiguousarray(grad_in)), None, None, *grads)
+        return (_own(grad_in, grad_np), None, None, *grads)
 
 
 def numpy_dtype(dtype: torch.dtype) -> np.dtype:
@@ -68,9 +91,11 @@ def numpy_dtype(dtype: torch.dtype) -> np.dtype:
 class NumpyModule(nn.Module):
     """A numpy_nn layer as an ``nn.Module``.
 
-    ``input_shape`` is a batch shape such as ``(1, n_in)``; the layer's lazy ``_init_parameters``
-    runs here (so a seeded layer draws the same weights it would in numpy_nn), the arrays are cast
-    to ``dtype`` and registered as ``nn.Parameter``s sharing their memory.
+    ``input_shape`` is a batch shape in the layer's layout, such as ``(1, n_in)`` or
+    ``(1, height, width, channels)``; the layer's lazy ``_init_parameters`` runs here if it has
+    not yet (so a seeded layer draws the same weights it would in numpy_nn), the arrays are cast
+    to ``dtype`` and registered as parameters (and BatchNorm's running statistics as buffers)
+    sharing their memory.
     """
 
     def __init__(
@@ -78,22 +103,55 @@ class NumpyModule(nn.Module):
     ):
         super().__init__()
         self.layer = layer
-        if not layer.parameters:
-            layer._init_parameters(tuple(input_shape))
+        init = getattr(layer, "_init_parameters", None)
+        if init is not None and not layer.parameters:
+            init(tuple(input_shape))
         np_dtype = numpy_dtype(dtype)
         self.names = tuple(layer.parameters)
         for name in self.names:
             array = np.ascontiguousarray(layer.parameters[name], dtype=np_dtype)
             layer.parameters[name] = array
             self.register_parameter(name, nn.Parameter(torch.from_numpy(array)))
+        self.running_names = tuple(getattr(layer, "running", {}))
+        for name in self.running_names:
+            array = np.ascontiguousarray(layer.running[name], dtype=np_dtype)
+            self.register_buffer(f"running_{name}", torch.from_numpy(array))
+        self.train(layer.training)
+
+    @property
+    def is_normalization(self) -> bool:
+        """True for BatchNorm: the Classifier's ``norm_lr_scale`` applies to its parameters."""
+        return isinstance(self.layer, BatchNorm1D)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         params = [getattr(self, n) for n in self.names]
-        if x.dtype != params[0].dtype:
+        if params and x.dtype != params[0].dtype:
             x = x.to(params[0].dtype)
-        return NumpyLayerFunction.apply(x, self.layer, self.names, *params)
+        layer = self.layer
+        layer.set_mode("train" if self.training else "test")
+        if isinstance(layer, Dropout) and self.training:
+            # one draw from torch's RNG seeds this call's mask: seed_everything fixes the masks
+            layer.rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+        buffers = [getattr(self, f"running_{n}") for n in self.running_names]
+        if buffers:  # compute with (and update) exactly the statistics the state_dict holds
+            layer.running = OrderedDict(
+                (n, _as_numpy(b, f"buffer {n}")) for n, b in zip(self.running_names, buffers)
+            )
+        y = NumpyLayerFunction.apply(x, layer, self.names, *params)
+        for name, buffer in zip(self.running_names, buffers):
+            new = layer.running[name]
+            if not np.shares_memory(new, buffer.numpy()):
+                buffer.copy_(torch.from_numpy(np.asarray(new, dtype=buffer.numpy().dtype)))
+        return y
 
     def extra_repr(self) -> str:
         layer = self.layer
-        act = type(layer.activation).__name__ if layer.activation is not None else "-"
-        return f"{type(layer).__name__}(n_in={layer.n_in}, n_out={layer.n_out}, activation={act})"
+        parts = [type(layer).__name__]
+        if layer.n_in is not None or layer.n_out is not None:
+            parts.append(f"n_in={layer.n_in}, n_out={layer.n_out}")
+        for attr in ("kernel_shape", "stride", "pad", "mode", "p", "eps", "momentum"):
+            if hasattr(layer, attr):
+                parts.append(f"{attr}={getattr(layer, attr)}")
+        if layer.activation is not None:
+            parts.append(f"activation={type(layer.activation).__name__}")
+        return ", ".join(parts)

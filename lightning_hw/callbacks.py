@@ -15,7 +15,9 @@ from lightning_hw.io import plot_curves, write_json
 
 
 class CurvesCallback(pl.Callback):
-    """Records train/val loss and accuracy and the wall time of every epoch; at the end of
+    """Records train/val loss and accuracy, the wall time of every epoch (``seconds``) and the
+    mean wall time of its training steps (``step_ms``: forward, backward and optimizer step,
+    from batch start to batch end); at the end of
     fitting writes ``loss.png`` and ``accuracy.png`` (train and validation on each) and
     ``metrics.json`` into the run directory (the logger's ``version_N``)."""
 
@@ -24,11 +26,20 @@ class CurvesCallback(pl.Callback):
     def __init__(self, plot: bool = True):
         self.plot = plot
         self.history = {k: [] for k in self.KEYS}
-        self.history["seconds"] = []
-        self._start = None
+        self.history["seconds"], self.history["step_ms"] = [], []
+        self._start = self._step_start = None
+        self._step_seconds, self._steps = 0.0, 0
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._start = time.perf_counter()
+        self._step_seconds, self._steps = 0.0, 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._step_start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._step_seconds += time.perf_counter() - self._step_start
+        self._steps += 1
 
     def on_train_epoch_end(self, trainer, pl_module):
         # Validation has already run for this epoch: both train and val figures are current.
@@ -37,6 +48,8 @@ class CurvesCallback(pl.Callback):
             if k in m:
                 self.history[k].append(float(m[k]))
         self.history["seconds"].append(time.perf_counter() - self._start)
+        ms = 1000 * self._step_seconds / self._steps if self._steps else float("nan")
+        self.history.setdefault("step_ms", []).append(ms)
 
     def state_dict(self):
         return {"history": self.history}

@@ -129,13 +129,16 @@ class Classifier(pl.LightningModule):
 
     def param_groups(self) -> list[dict]:
         """Trainable parameters: the rest first, then (if any) those of normalization layers."""
-        norm_ids = {
-            id(p) for m in self.modules() if isinstance(m, NORM_LAYERS) for p in m.parameters()
-        }
+        norm_ids = {id(p) for m in self.modules() if is_normalization(m) for p in m.parameters()}
         trainable = [p for p in self.parameters() if p.requires_grad]
         groups = [{"params": [p for p in trainable if id(p) not in norm_ids]}]
         norm = [p for p in trainable if id(p) in norm_ids]
         return groups + [{"params": norm}] if norm else groups
+
+
+def is_normalization(module: nn.Module) -> bool:
+    """A torch normalization layer, or a numpy_nn BatchNorm inside the bridge."""
+    return isinstance(module, NORM_LAYERS) or getattr(module, "is_normalization", False)
 
 
 def takes_total_steps(factory) -> bool:

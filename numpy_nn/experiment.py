@@ -92,7 +92,8 @@ def run(options: Options = DEFAULTS, save_dir: str = "experiments", progress: bo
     """Train one network; save it under ``save_dir/<run name>/``; return its results.
 
     The results hold the final train/val/test loss and error (fractions), the per-epoch curves,
-    seconds per epoch and the options.
+    seconds per epoch, milliseconds per training step (the epoch's time over its batches, so its
+    evaluation passes included) and the options.
     """
     options.validate()
     logger = Logger(
@@ -120,6 +121,7 @@ def run(options: Options = DEFAULTS, save_dir: str = "experiments", progress: bo
         "test_error": test_error,
         "best_val_error": min(log["error"]["validate"]),
         "seconds_per_epoch": seconds / options.epochs,
+        "ms_per_step": 1000 * seconds / (options.epochs * dataset.train.n_batches),
         "options": asdict(options),
         "curves": log,
     }

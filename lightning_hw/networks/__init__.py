@@ -5,5 +5,6 @@ from lightning_hw.networks.base import Network, build_network
 from lightning_hw.networks.cnn import CifarCNN
 from lightning_hw.networks.iris import IrisFFNN
 from lightning_hw.networks.mlp import MLP
+from lightning_hw.networks.stack import LayerStack
 
-__all__ = ["MLP", "CifarCNN", "IrisFFNN", "Network", "build_network"]
+__all__ = ["MLP", "CifarCNN", "IrisFFNN", "LayerStack", "Network", "build_network"]

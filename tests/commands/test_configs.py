@@ -9,7 +9,9 @@ from commands.cli import resolve_config
 from commands.configs import ConfigError, expand, experiment_name, fragments
 from tests.conftest import ROOT
 
-EXPERIMENTS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if p.name != "iris_compare.yaml")
+EXPERIMENTS = sorted(
+    p for p in (ROOT / "configs").glob("*.yaml") if not p.stem.endswith("_compare")
+)
 
 
 def _write(path: Path, text: str) -> Path:

@@ -67,3 +67,118 @@ def test_non_cpu_input_is_a_clear_error():
     module = NumpyModule(FullyConnected(2, "relu", seed=0), (1, 3))
     with pytest.raises(RuntimeError, match="numpy layers run on the CPU only"):
         module(torch.empty(2, 3, device="meta"))
+
+
+# --- every numpy_nn layer kind through the bridge ---------------------------------------------
+
+from numpy_nn.conv import Conv2D, Pool2D  # noqa: E402
+from numpy_nn.layers import Flatten  # noqa: E402
+from numpy_nn.normalization import BatchNorm1D, BatchNorm2D  # noqa: E402
+from numpy_nn.regularization import Dropout  # noqa: E402
+
+IMAGES = (4, 6, 5, 3)  # NHWC
+LAYERS = {
+    "fully_connected": (lambda: FullyConnected(4, "tanh", seed=0), (5, 7)),
+    "conv2d_same": (lambda: Conv2D(4, 3, "tanh", seed=0), IMAGES),
+    "conv2d_strided_valid": (lambda: Conv2D(2, (3, 2), "sigmoid", 2, "valid", seed=1), IMAGES),
+    "pool2d_max": (lambda: Pool2D(2, "max", 2), IMAGES),
+    "pool2d_average_padded": (lambda: Pool2D(3, "average", 1, 1), IMAGES),
+    "flatten": (lambda: Flatten(), IMAGES),
+    "batchnorm1d": (lambda: BatchNorm1D(), (6, 4)),
+    "batchnorm2d": (lambda: BatchNorm2D(), IMAGES),
+    "dropout": (lambda: Dropout(0.3), IMAGES),
+}
+
+
+def _randomize(module):
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, dtype=p.dtype, generator=torch.Generator().manual_seed(1)))
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+@pytest.mark.parametrize("kind", LAYERS)
+def test_gradcheck_every_layer_kind_float64(kind, mode):
+    """torch.autograd.gradcheck through NumpyModule: dL/dX and every parameter's gradient."""
+    make, shape = LAYERS[kind]
+    module = NumpyModule(make(), shape, dtype=torch.float64)
+    _randomize(module)
+    getattr(module, mode)()
+    x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x.requires_grad_(True)
+    if kind == "pool2d_max":  # distinct values, so that every window has one clear maximum
+        with torch.no_grad():
+            x.copy_(
+                torch.randperm(x.numel(), generator=torch.Generator().manual_seed(0))
+                .view(shape)
+                .double()
+                / 10
+            )
+    params = list(module.parameters())
+
+    def fn(x, *_):
+        torch.manual_seed(0)  # Dropout: the same mask on every call
+        return module(x)
+
+    assert torch.autograd.gradcheck(fn, (x, *params), eps=1e-6, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["pool2d_max", "flatten", "dropout"])
+def test_layers_without_parameters_expose_none(kind):
+    make, shape = LAYERS[kind]
+    module = NumpyModule(make(), shape)
+    assert list(module.parameters()) == [] and list(module.buffers()) == []
+
+
+def test_batchnorm_running_statistics_are_buffers_that_follow_training():
+    module = NumpyModule(BatchNorm2D(momentum=0.5), IMAGES, dtype=torch.float64)
+    assert set(module.state_dict()) == {"gamma", "beta", "running_mean", "running_var"}
+    x = 3 + 2 * torch.randn(IMAGES, dtype=torch.float64)
+    module(x)  # training: the buffers move halfway to the batch statistics
+    mean = x.mean(dim=(0, 1, 2))
+    var = x.var(dim=(0, 1, 2), unbiased=True)
+    torch.testing.assert_close(module.running_mean[0], 0.5 * mean)
+    torch.testing.assert_close(module.running_var[0], 0.5 + 0.5 * var)
+    ref = torch.nn.BatchNorm2d(3, momentum=0.5, dtype=torch.float64)
+    ref.load_state_dict(
+        {"weight": module.gamma[0], "bias": module.beta[0], "running_mean": module.running_mean[0],
+         "running_var": module.running_var[0], "num_batches_tracked": torch.tensor(1)}
+    )  # fmt: skip
+    module.training = False  # as Lightning restores modes: the flag alone must switch the layer
+    ref.eval()
+    torch.testing.assert_close(module(x), ref(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+    frozen = module.running_mean.clone()
+    module(x + 5)
+    torch.testing.assert_close(module.running_mean, frozen)  # evaluation leaves them alone
+
+
+def test_batchnorm_buffers_reload_into_another_module():
+    a = NumpyModule(BatchNorm1D(), (6, 4))
+    a(torch.randn(6, 4) * 4 + 1)
+    b = NumpyModule(BatchNorm1D(), (6, 4))
+    b.load_state_dict(a.state_dict())
+    a.eval(), b.eval()
+    x = torch.randn(3, 4)
+    torch.testing.assert_close(b(x), a(x))
+    assert not torch.equal(b.running_var, torch.ones(1, 4))
+
+
+def test_dropout_masks_follow_torchs_seed():
+    module = NumpyModule(Dropout(0.5), IMAGES)
+    x = torch.ones(IMAGES)
+    torch.manual_seed(7)
+    first = module(x)
+    torch.manual_seed(7)
+    again = module(x)
+    other = module(x)  # the RNG moved on: a new mask
+    torch.testing.assert_close(first, again)
+    assert not torch.equal(first, other)
+    assert set(first.unique().tolist()) == {0.0, 2.0}
+    module.eval()
+    torch.testing.assert_close(module(x), x)
+
+
+def test_non_cpu_module_is_a_clear_error_for_any_layer():
+    module = NumpyModule(Conv2D(2, 3, "relu", seed=0), IMAGES)
+    with pytest.raises(RuntimeError, match="numpy layers run on the CPU only"):
+        module(torch.empty(IMAGES, device="meta"))

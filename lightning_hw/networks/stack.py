@@ -1,0 +1,215 @@
+"""``LayerStack``: a network from a list of numpy_nn layer specs, in two backends that start
+from identical weights.
+
+    layers: [{name: conv2d, n_out: 16, kernel_shape: 3, activation: relu}, {name: pool2d, ...},
+             {name: batchnorm2d}, {name: flatten}, {name: fully_connected, n_out: 10}]
+
+A spec is what ``numpy_nn.layers.initialize_layer`` takes (the format of numpy_nn's own
+``NeuralNetwork``), and layer i draws its weights from the i-th seed derived from ``seed``, as
+numpy_nn's trainer does, so all three implementations start from the same point.
+
+``backend="numpy"``: each numpy_nn layer runs through the autograd bridge (``NumpyModule``).
+Image layers work in NHWC, so the network's first step turns the DataModule's NCHW batches into
+NHWC (a view, no copy); nothing else converts layouts.
+
+``backend="torch"``: the torch-native twin, NCHW throughout: ``nn.Conv2d``, ``nn.MaxPool2d`` /
+``nn.AvgPool2d``, ``nn.BatchNorm1d/2d``, ``nn.Dropout``, ``nn.Linear`` and the activation, with the
+numpy layers' initial weights copied in (W (kh, kw, c_in, c_out) -> (c_out, c_in, kh, kw)).
+Flatten moves channels last before flattening, so the twin's features come in numpy's (h, w, c)
+order and the first dense layer's weights copy unchanged.
+
+The last layer emits logits (activation ``linear``); the Classifier's cross-entropy applies the
+softmax. ``tta_level`` sets the test-time augmentation of ``evaluate`` (as ``CifarCNN``'s).
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from lightning_hw.bridge import NumpyModule
+from lightning_hw.networks.base import Network
+from lightning_hw.networks.cnn import tta_logits
+from numpy_nn.conv import Conv2D, Pool2D
+from numpy_nn.layers import FullyConnected, Layer, initialize_layer
+from numpy_nn.models import derived_seeds
+from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
+from numpy_nn.regularization import Dropout
+
+BACKENDS = ("numpy", "torch")
+TORCH_ACTIVATIONS = {
+    "linear": nn.Identity,
+    "identity": nn.Identity,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+}
+
+
+class ArcTan(nn.Module):
+    def forward(self, x):
+        return torch.atan(x)
+
+
+def torch_activation(name: str) -> nn.Module:
+    if name == "arctan":
+        return ArcTan()
+    if name not in TORCH_ACTIVATIONS:
+        choices = ", ".join([*TORCH_ACTIVATIONS, "arctan"])
+        raise ValueError(f"unknown activation {name!r}: choose one of {choices}")
+    return TORCH_ACTIVATIONS[name]()
+
+
+class ToChannelsLast(nn.Module):
+    """(n, c, h, w) -> (n, h, w, c): the numpy layers' NHWC layout (a view)."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1)
+
+
+class FlattenHWC(nn.Module):
+    """Flatten NCHW images in numpy's NHWC order (h, w, c), so dense weights match numpy_nn's."""
+
+    def forward(self, x):
+        return (x.permute(0, 2, 3, 1) if x.ndim == 4 else x).flatten(1)
+
+
+def _tensor(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array)).to(dtype)
+
+
+def torch_twin(layer: Layer, dtype: torch.dtype) -> list[nn.Module]:
+    """The torch modules computing what ``layer`` computes, from its current parameters."""
+    p = layer.parameters
+    if isinstance(layer, (FullyConnected, Conv2D)):
+        if isinstance(layer, FullyConnected):
+            module = nn.utils.skip_init(nn.Linear, layer.n_in, layer.n_out, dtype=dtype)
+            weight = p["W"].T  # nn.Linear stores W^T (out x in)
+        else:
+            module = nn.utils.skip_init(
+                nn.Conv2d, layer.n_in, layer.n_out, layer.kernel_shape, layer.stride,
+                layer.pad, dtype=dtype,
+            )  # fmt: skip
+            weight = p["W"].transpose(3, 2, 0, 1)  # (kh, kw, c_in, c_out) -> (c_out, c_in, kh, kw)
+        with torch.no_grad():  # skip_init draws nothing: torch's RNG (batch order) is left alone
+            module.weight.copy_(_tensor(weight, dtype))
+            module.bias.copy_(_tensor(p["b"][0], dtype))
+        return [module, torch_activation(layer.activation_name)]
+    if isinstance(layer, Pool2D):
+        if layer.mode == "max":
+            return [nn.MaxPool2d(layer.kernel_shape, layer.stride, layer.pad)]
+        return [nn.AvgPool2d(layer.kernel_shape, layer.stride, layer.pad, count_include_pad=True)]
+    if isinstance(layer, BatchNorm1D):
+        cls = nn.BatchNorm2d if isinstance(layer, BatchNorm2D) else nn.BatchNorm1d
+        module = cls(layer.n_in, eps=layer.eps, momentum=layer.momentum, dtype=dtype)
+        with torch.no_grad():
+            module.weight.copy_(_tensor(p["gamma"][0], dtype))
+            module.bias.copy_(_tensor(p["beta"][0], dtype))
+        return [module]
+    if isinstance(layer, Dropout):
+        return [nn.Dropout(layer.p)]
+    if type(layer).__name__ == "Flatten":
+        return [FlattenHWC()]
+    raise ValueError(f"no torch twin for {type(layer).__name__}")
+
+
+def build_layers(specs: Sequence[dict], seed: int) -> list[Layer]:
+    """numpy_nn layers from specs, layer i seeded with the i-th seed derived from ``seed``."""
+    if not specs:
+        raise ValueError("layers is empty: give at least the output layer")
+    seeds = derived_seeds(seed, len(specs))
+    layers = []
+    for i, spec in enumerate(specs):
+        spec = dict(spec)
+        name = spec.pop("name", None)
+        if name is None:
+            raise ValueError(f"layer {i} has no name: write e.g. {{name: conv2d, n_out: 16, ...}}")
+        layers.append(initialize_layer(name, seed=seeds[i], **spec))
+    last = layers[-1]
+    if getattr(last, "activation_name", "linear") not in ("linear", "identity"):
+        raise ValueError(
+            f"the last layer must output logits (activation: linear), not {last.activation_name}: "
+            "the Classifier's cross-entropy applies the softmax"
+        )
+    return layers
+
+
+def trace_shapes(layers: Sequence[Layer], input_shape: Sequence[int]) -> list[tuple]:
+    """Each layer's input batch shape, from a forward pass of zeros in evaluation mode (which
+    also creates every lazy parameter, in float64)."""
+    x = np.zeros((2, *input_shape))
+    shapes = []
+    for i, layer in enumerate(layers):
+        shapes.append(x.shape)
+        training = layer.training
+        layer.set_mode("test")
+        try:
+            x = layer.forward(x)
+        except ValueError as e:
+            raise ValueError(
+                f"layer {i} ({type(layer).__name__}) on input {x.shape}: {e}"
+            ) from None
+        finally:
+            layer.set_mode("train" if training else "test")
+    return shapes
+
+
+class LayerStack(Network):
+    """``layers`` (numpy_nn specs) on inputs of ``input_shape``, in the ``backend`` asked for."""
+
+    def __init__(
+        self,
+        layers: list[dict],
+        input_shape: Sequence[int],
+        backend: str = "numpy",
+        seed: int | None = None,
+        dtype: str = "float32",
+        tta_level: int = 0,
+    ):
+        """
+        Args:
+            layers: numpy_nn layer specs, e.g. ``{name: conv2d, n_out: 16, kernel_shape: 3,
+                activation: relu, weight_init: he_uniform}``; the last one outputs the logits.
+            input_shape: one example as the DataModule yields it: (channels, height, width) for
+                images, (features,) for vectors.
+            backend: ``numpy`` (numpy_nn's layers through the bridge, CPU only) or ``torch``.
+            seed: the initial weights' seed; null takes the one ``seed_everything`` set.
+            dtype: ``float32`` or ``float64`` (the gradient and twin tests use float64).
+            tta_level: test-time augmentation of ``evaluate``: 0 none, 1 mirror, 2 mirror and
+                1-pixel translations (images only).
+        """
+        super().__init__()
+        if seed is None:  # one seed fixes everything: take the one seed_everything() set
+            seed = torch.initial_seed() % 2**32
+            self.init_args["seed"] = seed
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}: choose 'numpy' or 'torch'")
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        if tta_level not in (0, 1, 2):
+            raise ValueError(f"tta_level must be 0, 1 or 2, got {tta_level}")
+        input_shape = tuple(int(s) for s in input_shape)
+        if len(input_shape) not in (1, 3):
+            raise ValueError(
+                f"input_shape must be (channels, height, width) or (features,), got {input_shape}"
+            )
+        self.backend, self.tta_level = backend, tta_level
+        images = len(input_shape) == 3
+        numpy_layers = build_layers(layers, seed)
+        c, *hw = input_shape
+        shapes = trace_shapes(numpy_layers, (*hw, c) if images else input_shape)
+        torch_dtype = getattr(torch, dtype)
+        if backend == "numpy":
+            modules = [ToChannelsLast()] if images else []
+            modules += [NumpyModule(l, s, torch_dtype) for l, s in zip(numpy_layers, shapes)]
+        else:
+            modules = [m for layer in numpy_layers for m in torch_twin(layer, torch_dtype)]
+        self.layers = nn.Sequential(*modules)
+        self.dtype = torch_dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x.to(self.dtype))  # batches arrive as float32
+
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        return tta_logits(self, x, self.tta_level)

@@ -1,0 +1,108 @@
+"""LayerStack: numpy_nn layer specs built in two backends from identical weights."""
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from lightning_hw.bridge import NumpyModule
+from lightning_hw.classifier import Classifier
+from lightning_hw.networks import IrisFFNN, LayerStack
+from numpy_nn.models import NeuralNetwork
+from tests.conftest import ROOT
+
+FASHION = yaml.safe_load((ROOT / "configs/model/fashion_cnn.yaml").read_text())
+FASHION_LAYERS = FASHION["model"]["network"]["init_args"]["layers"]
+CIFAR = yaml.safe_load((ROOT / "configs/cifar_cnn_numpy.yaml").read_text())
+CIFAR_NET = CIFAR["model"]["network"]["init_args"]
+
+
+def _twins(layers, input_shape, dtype="float64", seed=0):
+    return [LayerStack(layers, input_shape, b, seed, dtype) for b in ("numpy", "torch")]
+
+
+@pytest.mark.parametrize(
+    "layers, input_shape",
+    [(FASHION_LAYERS, [1, 28, 28]), (CIFAR_NET["layers"], CIFAR_NET["input_shape"])],
+    ids=["fashion_cnn", "cifar_cnn_numpy"],
+)
+def test_backends_compute_the_same_function_from_the_same_weights(layers, input_shape):
+    numpy_net, torch_net = _twins(layers, input_shape)
+    x = torch.randn(
+        6, *input_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    for mode in ("train", "eval"):  # batch statistics, then the running ones just updated
+        getattr(numpy_net, mode)(), getattr(torch_net, mode)()
+        torch.manual_seed(0)
+        a = numpy_net(x)
+        torch.manual_seed(0)
+        b = torch_net(x)
+        if mode == "train" and any(s["name"] == "dropout" for s in layers):
+            continue  # different mask generators; the masks' seeding is tested in test_bridge
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    assert sum(p.numel() for p in numpy_net.parameters()) == sum(
+        p.numel() for p in torch_net.parameters()
+    )
+
+
+def test_initial_weights_equal_numpy_nns_own_model():
+    """Layer i draws from the i-th derived seed, exactly as numpy_nn's NeuralNetwork does."""
+    stack = LayerStack(FASHION_LAYERS, [1, 28, 28], "numpy", seed=3, dtype="float64")
+    model = NeuralNetwork("cross_entropy", FASHION_LAYERS, {"name": "sgd", "lr": 0.1}, seed=3)
+    model.set_mode("test")
+    model.forward(np.zeros((2, 28, 28, 1)))  # lazy parameters
+    ours = [m for m in stack.layers if isinstance(m, NumpyModule)]
+    for theirs, mine in zip(model.layers, ours, strict=True):
+        for name, value in theirs.parameters.items():
+            np.testing.assert_array_equal(getattr(mine, name).detach().numpy(), value)
+
+
+def test_iris_ffnn_is_a_layer_stack_with_its_state_dict_keys():
+    net = IrisFFNN("torch", seed=0)
+    assert isinstance(net, LayerStack)
+    assert list(net.state_dict()) == [
+        "layers.0.weight",
+        "layers.0.bias",
+        "layers.2.weight",
+        "layers.2.bias",
+    ]
+
+
+def test_batchnorm_of_the_numpy_backend_is_in_the_normalization_group():
+    net = LayerStack(FASHION_LAYERS, [1, 28, 28], "numpy", seed=0)
+    groups = Classifier(net, 10).param_groups()
+    norm = {id(p) for p in groups[1]["params"]}
+    expected = {
+        id(p)
+        for m in net.modules()
+        if getattr(m, "is_normalization", False)
+        for p in m.parameters()
+    }
+    assert len(expected) == 4 and norm == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"backend": "jax"}, "unknown backend"),
+        ({"dtype": "float16"}, "dtype must be float32 or float64"),
+        ({"input_shape": [28, 28]}, "input_shape must be"),
+        ({"layers": []}, "layers is empty"),
+        ({"layers": [{"n_out": 3}]}, "has no name"),
+        (
+            {
+                "layers": [
+                    {"name": "flatten"},
+                    {"name": "fully_connected", "n_out": 10, "activation": "softmax"},
+                ]
+            },
+            "must output logits",
+        ),
+        ({"layers": [{"name": "pool2d", "kernel_shape": 40}]}, "layer 0 \\(Pool2D\\)"),
+        ({"tta_level": 3}, "tta_level must be"),
+    ],
+)
+def test_bad_specs_are_clear_errors(kwargs, message):
+    args = {"layers": FASHION_LAYERS, "input_shape": [1, 28, 28], **kwargs}
+    with pytest.raises(ValueError, match=message):
+        LayerStack(**args)
