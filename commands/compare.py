@@ -78,10 +78,11 @@ def compare(config_path: str, epochs=None) -> dict:
     out_dir = spec.get("output_dir") or os.path.join("lightning_logs", Path(config_path).stem)
     os.makedirs(out_dir, exist_ok=True)
     rows, curves = [], {}
+    total = len(runs) + bool(spec.get("numpy_nn", True))
 
     if spec.get("numpy_nn", True):
         options = numpy_nn_options(first, epochs)
-        print(f"[1/{len(runs) + 1}] numpy_nn's own loop ...", flush=True)
+        print(f"[1/{total}] numpy_nn's own loop ...", flush=True)
         r = run_numpy_nn(options, save_dir=os.path.join(out_dir, "numpy_nn"))
         rows.append(
             {
@@ -99,8 +100,8 @@ def compare(config_path: str, epochs=None) -> dict:
 
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)  # keep the table readable
 
-    for i, (name, path) in enumerate(runs.items(), start=2 if spec.get("numpy_nn", True) else 1):
-        print(f"[{i}/{len(runs) + 1}] Lightning, backend {name} ...", flush=True)
+    for i, (name, path) in enumerate(runs.items(), start=total - len(runs) + 1):
+        print(f"[{i}/{total}] Lightning, backend {name} ...", flush=True)
         args = [
             "--config",
             path,
