@@ -113,7 +113,9 @@ def main(argv=None) -> int:
     p.add_argument("--data_dir", required=True)
     p.add_argument("--epochs", type=int, default=None, help="default: the config's max_epochs")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--precision", default=None, help="default: the config's (bf16-mixed)")
+    p.add_argument(
+        "--precision", default=None, help="default: the config's (auto: bf16-mixed where native)"
+    )
     p.add_argument(
         "--subset-ok", action="store_true", help="accept CIFAR-10 files whose MD5 differs (subsets)"
     )
@@ -134,6 +136,10 @@ def main(argv=None) -> int:
     config = resolve_config(str(ROOT / "configs" / "cifar_cnn.yaml"))
     epochs = args.epochs or config["trainer"]["max_epochs"]
     precision = args.precision or config["trainer"]["precision"]
+    if precision == "auto":
+        from lightning_hw.precision import auto_precision
+
+        precision, _ = auto_precision(config["trainer"].get("accelerator", "auto"))
     device = (
         torch.cuda.get_device_name(0)
         if torch.cuda.is_available()

@@ -494,7 +494,61 @@ def bridge_cnn(**_) -> str:
     return "\n".join(lines)
 
 
-DATASETS = {"fashion": "FashionMNIST", "cifar": "cifar-10-batches-py"}  # what a suite reads
+# -- 8. precision: auto where bf16 is emulated -----------------------------------------------------
+def _cifar_steps(precision: str, env: dict, data_dir, steps: int = 4, batch: int = 256) -> tuple:
+    """(ms per training step, the precision the run used) of the CIFAR CNN config, in a child."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs/cifar_cnn.yaml"),
+                "--trainer.precision", precision, "--trainer.max_epochs", "1",
+                "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", "0",
+                "--trainer.limit_test_batches", "1", "--trainer.enable_progress_bar", "false",
+                "--data.init_args.batch_size", str(batch), "--trainer.logger.init_args.save_dir", tmp]  # fmt: skip
+        if data_dir:
+            args += ["--data.init_args.data_dir", str(data_dir)]
+        subprocess.run(args, env={**os.environ, **env}, cwd=tmp, check=True, capture_output=True)
+        (run,) = Path(tmp).glob("cifar_cnn/version_*")
+        used = next(
+            line.split(":", 1)[1].strip()
+            for line in (run / "config.yaml").read_text().splitlines()
+            if line.strip().startswith("precision:")
+        )
+        return json.loads((run / "metrics.json").read_text())["step_ms"][0], used
+
+
+def precision(data_dir=None, **_) -> str:
+    lines = [
+        "## 8. `precision: auto` on a CPU without native bf16",
+        "",
+        "Four training steps of `configs/cifar_cnn.yaml` at batch 256 (mean ms per step, first step "
+        "included) with oneDNN capped as on CPUs without bf16 (`ONEDNN_MAX_CPU_ISA`), each run in its "
+        "own process: the default `precision: auto` against `32-true` and the emulated `bf16-mixed`. "
+        "Goal: auto within 1.25x of 32-true. "
+        f"Measured {datetime.date.today()} on {platform.machine()}.",
+        "",
+        "| ONEDNN_MAX_CPU_ISA | precision asked | precision used | ms / step | vs 32-true |",
+        "|---|---|---|---:|---:|",
+    ]
+    for cap in ("AVX2", "AVX512_CORE", "(unset: this machine's)"):
+        env = {"ONEDNN_MAX_CPU_ISA": cap} if cap.isupper() else {}
+        times = {}
+        for asked in ("32-true", "auto", "bf16-mixed"):
+            times[asked] = _cifar_steps(asked, env, data_dir)
+        base = times["32-true"][0]
+        for asked, (ms, used) in times.items():
+            lines.append(f"| {cap} | {asked} | {used} | {ms:.0f} | {ms / base:.2f}x |")
+    return "\n".join(lines)
+
+
+DATASETS = {
+    "fashion": "FashionMNIST",
+    "cifar": "cifar-10-batches-py",
+    "precision": "cifar-10-batches-py",
+}  # what a suite reads
 
 SUITES = {
     "numpy": numpy_vs_torch,
@@ -504,4 +558,5 @@ SUITES = {
     "iris": iris,
     "conv": conv,
     "bridge_cnn": bridge_cnn,
+    "precision": precision,
 }

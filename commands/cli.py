@@ -21,7 +21,31 @@ from commands.entry import UserError, parser_message, run_main, user_message
 from lightning_hw.callbacks import CurvesCallback
 from lightning_hw.classifier import Classifier, takes_total_steps
 from lightning_hw.io import write_json
+from lightning_hw.precision import auto_precision
 from lightning_hw.seeding import StepSeed
+
+
+class Trainer(pl.Trainer):
+    """Lightning's Trainer, whose ``precision`` also takes ``auto`` (the default): the fastest
+    precision this hardware runs natively (``lightning_hw.precision``). The CLI resolves ``auto``
+    before this class is built, so the run's config records the choice."""
+
+    def __init__(self, *args, precision: str | int | None = "auto", **kwargs):
+        if precision == "auto":
+            precision, _ = auto_precision(kwargs.get("accelerator", "auto"))
+        super().__init__(*args, precision=precision, **kwargs)
+
+
+def _resolve_precision(config) -> None:
+    """``trainer.precision: auto`` -> the choice for this machine, stated in one line."""
+    if config["trainer"].get("precision", "auto") != "auto":
+        return
+    net = config["model"].get("network")
+    init = net.get("init_args") if hasattr(net, "get") else None
+    backend = init.get("backend") if hasattr(init, "get") else None
+    choice, why = auto_precision(config["trainer"].get("accelerator", "auto"), backend)
+    config["trainer"]["precision"] = choice
+    print(f"precision auto -> {choice}: {why}", flush=True)
 
 
 def _numpy_on_cpu(config) -> None:
@@ -50,6 +74,7 @@ class CLI(LightningCLI):
         self.resume_from: dict | None = None  # the checkpoint of --ckpt_path, once read
         super().__init__(
             model_class=Classifier,
+            trainer_class=Trainer,
             datamodule_class=pl.LightningDataModule,
             subclass_mode_data=True,
             run=False,
@@ -98,6 +123,7 @@ class CLI(LightningCLI):
         if init is not None and init.get("name", "") is None:
             init["name"] = self.experiment or "default"
         _numpy_on_cpu(self.config)
+        _resolve_precision(self.config)
         ckpt = self.config.get("ckpt_path")
         if ckpt is None:
             return
