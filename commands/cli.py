@@ -36,14 +36,18 @@ class Trainer(pl.Trainer):
         super().__init__(*args, precision=precision, **kwargs)
 
 
+def _backend(config) -> str | None:
+    """``model.network.init_args.backend`` of a parsed config (None for networks without one)."""
+    net = config["model"].get("network")
+    init = net.get("init_args") if hasattr(net, "get") else None
+    return init.get("backend") if hasattr(init, "get") else None
+
+
 def _resolve_precision(config) -> None:
     """``trainer.precision: auto`` -> the choice for this machine, stated in one line."""
     if config["trainer"].get("precision", "auto") != "auto":
         return
-    net = config["model"].get("network")
-    init = net.get("init_args") if hasattr(net, "get") else None
-    backend = init.get("backend") if hasattr(init, "get") else None
-    choice, why = auto_precision(config["trainer"].get("accelerator", "auto"), backend)
+    choice, why = auto_precision(config["trainer"].get("accelerator", "auto"), _backend(config))
     config["trainer"]["precision"] = choice
     print(f"precision auto -> {choice}: {why}", flush=True)
 
@@ -51,9 +55,7 @@ def _resolve_precision(config) -> None:
 def _numpy_on_cpu(config) -> None:
     """A numpy-backed network runs on the CPU: ``accelerator: auto`` picks it, and asking for
     another device is a one-line error (numpy cannot read GPU memory)."""
-    net = config["model"].get("network")
-    init = net.get("init_args") if hasattr(net, "get") else None
-    if not hasattr(init, "get") or init.get("backend") != "numpy":
+    if _backend(config) != "numpy":
         return
     accelerator = config["trainer"].get("accelerator")
     if accelerator == "auto":

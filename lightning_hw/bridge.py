@@ -47,7 +47,7 @@ def _as_numpy(t: torch.Tensor, what: str) -> np.ndarray:
 
 def _own(array: np.ndarray, *others: np.ndarray) -> torch.Tensor:
     """A tensor of ``array`` that shares memory with none of ``others`` (copied only if needed)."""
-    if any(np.shares_memory(array, o) for o in others):
+    if any(np.may_share_memory(array, o) for o in others):  # bounds only: cheap, never misses
         array = array.copy()
     return torch.from_numpy(np.ascontiguousarray(array))
 
@@ -140,7 +140,7 @@ class NumpyModule(nn.Module):
         y = NumpyLayerFunction.apply(x, layer, self.names, *params)
         for name, buffer in zip(self.running_names, buffers):
             new = layer.running[name]
-            if not np.shares_memory(new, buffer.numpy()):
+            if not np.may_share_memory(new, buffer.numpy()):
                 buffer.copy_(torch.from_numpy(np.asarray(new, dtype=buffer.numpy().dtype)))
         return y
 

@@ -32,7 +32,7 @@ from lightning_hw.bridge import NumpyModule
 from lightning_hw.networks.base import Network
 from lightning_hw.networks.cnn import tta_logits
 from numpy_nn.conv import Conv2D, Pool2D
-from numpy_nn.layers import FullyConnected, Layer, initialize_layer
+from numpy_nn.layers import Flatten, FullyConnected, Layer, initialize_layer
 from numpy_nn.models import derived_seeds
 from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
 from numpy_nn.regularization import Dropout
@@ -109,7 +109,7 @@ def torch_twin(layer: Layer, dtype: torch.dtype) -> list[nn.Module]:
         return [module]
     if isinstance(layer, Dropout):
         return [nn.Dropout(layer.p)]
-    if type(layer).__name__ == "Flatten":
+    if isinstance(layer, Flatten):
         return [FlattenHWC()]
     raise ValueError(f"no torch twin for {type(layer).__name__}")
 
