@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import suites  # noqa: E402
+from commands.allocator import keep_freed_memory  # noqa: E402
 from commands.entry import UserError, argument_parser, run_main  # noqa: E402
 from lightning_hw.paths import resolve_data_dir  # noqa: E402
 
@@ -38,8 +39,10 @@ def environment() -> str:
         blas = "threadpoolctl not installed"
     return "\n".join(
         [
-            f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
-            f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            f"- last run: {datetime.datetime.now().isoformat(timespec='seconds')} (each section "
+            "gives the date it was measured)",
+            f"- CPU: {suites.cpu_model()}, {os.cpu_count()} cores; {suites.cpu_features()}",
+            f"- oneDNN ISA cap: {os.environ.get('ONEDNN_MAX_CPU_ISA', '(unset)')}",
             f"- python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}",
             f"- torch threads: {torch.get_num_threads()}; numpy BLAS: {blas}",
             f"- OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}",
@@ -70,6 +73,7 @@ def main(argv=None) -> int:
 
 
 def run(args) -> int:
+    keep_freed_memory()  # as train.py does: the timings are what a user's run gets
     data_dir = args.data_dir or os.environ.get("DATA_DIR")
     if data_dir is None and (ROOT.parent / "shared" / "data").is_dir():
         data_dir = str(ROOT.parent / "shared" / "data")
@@ -85,8 +89,13 @@ def run(args) -> int:
     for name in names:
         if name == "cifar" and not (args.cifar or args.cifar94):
             continue
-        folder = suites.DATASETS.get(name)
-        if folder and not (resolve_data_dir(data_dir) / folder).is_dir():
+        missing = [
+            f
+            for f in suites.DATASETS.get(name, ())
+            if not (resolve_data_dir(data_dir) / f).is_dir()
+        ]
+        if missing:
+            folder = missing[0]
             print(
                 f"== {name}: skipped, {folder}/ is not in {resolve_data_dir(data_dir)} "
                 "(pass --data_dir or set DATA_DIR); its section keeps its last results",
@@ -94,7 +103,7 @@ def run(args) -> int:
             )
             continue
         print(f"== {name}", flush=True)
-        text = suites.SUITES[name](data_dir=data_dir, cifar94=args.cifar94)
+        text = suites.dated(suites.SUITES[name](data_dir=data_dir, cifar94=args.cifar94))
         print(text, flush=True)
         sections[text.split("\n", 1)[0][:6]] = text
     doc = "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); timings on the CPU.\n\n"

@@ -2,6 +2,7 @@
 
 import datetime
 import functools
+import os
 import platform
 import statistics
 import tempfile
@@ -11,6 +12,46 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux)."""
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
+
+
+def cpu_features() -> str:
+    """Which of the instruction-set features that decide our speeds this CPU has."""
+    info = Path("/proc/cpuinfo")
+    flags = set()
+    if info.is_file():
+        for line in info.read_text().splitlines():
+            if line.startswith("flags"):
+                flags |= set(line.split(":", 1)[1].split())
+    if not flags:
+        return "features unknown (no /proc/cpuinfo)"
+    have = [f for f in FEATURES if f in flags]
+    lacks = [f for f in FEATURES if f not in flags]
+    return f"has {', '.join(have) or 'none of ' + ', '.join(FEATURES)}" + (
+        f"; lacks {', '.join(lacks)}" if lacks else ""
+    )
+
+
+def dated(section: str) -> str:
+    """The section with the date and machine it was measured on, under its heading."""
+    heading, _, body = section.partition("\n")
+    stamp = (
+        f"*Measured {datetime.date.today()} on {cpu_model()} ({platform.machine()}, "
+        f"{os.cpu_count()} cores).*"
+    )
+    return f"{heading}\n\n{stamp}\n{body}"
 
 
 def _interleaved(fns: dict, repeats: int = 7) -> dict:
@@ -405,7 +446,7 @@ def conv(**_) -> str:
         "one forward and one backward (dX, dW, db) per call; 7 rounds of alternating blocks of 5 calls, "
         "median over all calls but each block's first. "
         "Goal: numpy_nn >= 0.5x torch's throughput. "
-        f"Measured {datetime.date.today()} on {platform.machine()} with OpenBLAS kernel {_blas_kernel()}.",
+        f"OpenBLAS kernel {_blas_kernel()}.",
         "",
         "| shape (n x h x w x c_in -> c_out) | numpy_nn (ms) | torch (ms) | numpy_nn / torch throughput |",
         "|---|---:|---:|---:|",
@@ -483,8 +524,7 @@ def bridge_cnn(**_) -> str:
         "numpy-backed networks of the configs named, float32, random inputs: the numpy_nn layers "
         "called directly, then the same layer objects through `NumpyModule` (`LayerStack`, "
         "`backend: numpy`). Alternating blocks of 3 calls, 5 rounds, median. Goal: the bridge "
-        f"<= 1.2x. Measured {datetime.date.today()} on {platform.machine()}, "
-        f"{os.cpu_count()} cores.",
+        "<= 1.2x.",
         "",
         "| network | batch | numpy_nn (ms) | through the bridge (ms) | bridge / numpy_nn |",
         "|---|---:|---:|---:|---:|",
@@ -495,29 +535,39 @@ def bridge_cnn(**_) -> str:
 
 
 # -- 8. precision: auto where bf16 is emulated -----------------------------------------------------
-def _cifar_steps(precision: str, env: dict, data_dir, steps: int = 4, batch: int = 256) -> tuple:
-    """(ms per training step, the precision the run used) of the CIFAR CNN config, in a child."""
+def _config_steps(
+    config: str, env: dict, data_dir, steps: int, batch: int, precision: str | None = None
+) -> tuple:
+    """(ms per training step, the precision the run used) of ``steps`` steps of a config's
+    training run at ``batch``, through ``train.py`` in a child process (its own environment)."""
     import json
-    import os
     import subprocess
     import sys
 
+    stem = Path(config).stem
     with tempfile.TemporaryDirectory() as tmp:
-        args = [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs/cifar_cnn.yaml"),
-                "--trainer.precision", precision, "--trainer.max_epochs", "1",
+        args = [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs" / config),
+                "--trainer.max_epochs", "1",
                 "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", "0",
                 "--trainer.limit_test_batches", "1", "--trainer.enable_progress_bar", "false",
                 "--data.init_args.batch_size", str(batch), "--trainer.logger.init_args.save_dir", tmp]  # fmt: skip
+        if precision:
+            args += ["--trainer.precision", precision]
         if data_dir:
             args += ["--data.init_args.data_dir", str(data_dir)]
         subprocess.run(args, env={**os.environ, **env}, cwd=tmp, check=True, capture_output=True)
-        (run,) = Path(tmp).glob("cifar_cnn/version_*")
+        (run,) = Path(tmp).glob(f"{stem}/version_*")
         used = next(
             line.split(":", 1)[1].strip()
             for line in (run / "config.yaml").read_text().splitlines()
             if line.strip().startswith("precision:")
         )
         return json.loads((run / "metrics.json").read_text())["step_ms"][0], used
+
+
+def _cifar_steps(precision: str, env: dict, data_dir, steps: int = 4, batch: int = 256) -> tuple:
+    """(ms per training step, the precision the run used) of the CIFAR CNN config, in a child."""
+    return _config_steps("cifar_cnn.yaml", env, data_dir, steps, batch, precision)
 
 
 def precision(data_dir=None, **_) -> str:
@@ -527,8 +577,7 @@ def precision(data_dir=None, **_) -> str:
         "Four training steps of `configs/cifar_cnn.yaml` at batch 256 (mean ms per step, first step "
         "included) with oneDNN capped as on CPUs without bf16 (`ONEDNN_MAX_CPU_ISA`), each run in its "
         "own process: the default `precision: auto` against `32-true` and the emulated `bf16-mixed`. "
-        "Goal: auto within 1.25x of 32-true. "
-        f"Measured {datetime.date.today()} on {platform.machine()}.",
+        "Goal: auto within 1.25x of 32-true.",
         "",
         "| ONEDNN_MAX_CPU_ISA | precision asked | precision used | ms / step | vs 32-true |",
         "|---|---|---|---:|---:|",
@@ -544,10 +593,44 @@ def precision(data_dir=None, **_) -> str:
     return "\n".join(lines)
 
 
+# -- 9. the allocator: freed buffers reused, not page-faulted in again -------------------------------
+ALLOCATOR_RUNS = {  # label: (config, batch, steps)
+    "CIFAR-10 CNN, torch (configs/cifar_cnn.yaml)": ("cifar_cnn.yaml", 1024, 5),
+    "Fashion CNN, numpy_nn through the bridge (configs/fashion_cnn_numpy.yaml)": (
+        "fashion_cnn_numpy.yaml",
+        128,
+        20,
+    ),
+    "Fashion MLP, torch (configs/fashion_mlp.yaml)": ("fashion_mlp.yaml", 512, 40),
+}
+
+
+def allocator(data_dir=None, **_) -> str:
+    lines = [
+        "## 9. Keeping freed memory (`commands/allocator.py`)",
+        "",
+        "Training steps of three configs at their own batch size and precision (mean ms per step, "
+        "first step included), each run through `train.py` in its own process: glibc's default "
+        "malloc (`NN_KEEP_FREED_MEMORY=0`: every buffer over 32 MiB is a fresh `mmap`, page-faulted "
+        "in at each step) against `keep_freed_memory()` (what `train.py` does).",
+        "",
+        "| run | batch | steps | glibc default (ms / step) | freed memory kept (ms / step) | speed-up |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, (config, batch, steps) in ALLOCATOR_RUNS.items():
+        default = _config_steps(config, {"NN_KEEP_FREED_MEMORY": "0"}, data_dir, steps, batch)[0]
+        kept = _config_steps(config, {"NN_KEEP_FREED_MEMORY": "1"}, data_dir, steps, batch)[0]
+        lines.append(
+            f"| {label} | {batch} | {steps} | {default:.0f} | {kept:.0f} | {default / kept:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 DATASETS = {
-    "fashion": "FashionMNIST",
-    "cifar": "cifar-10-batches-py",
-    "precision": "cifar-10-batches-py",
+    "fashion": ("FashionMNIST",),
+    "cifar": ("cifar-10-batches-py",),
+    "precision": ("cifar-10-batches-py",),
+    "allocator": ("cifar-10-batches-py", "FashionMNIST"),
 }  # what a suite reads
 
 SUITES = {
@@ -559,4 +642,5 @@ SUITES = {
     "conv": conv,
     "bridge_cnn": bridge_cnn,
     "precision": precision,
+    "allocator": allocator,
 }

@@ -19,6 +19,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from commands.allocator import keep_freed_memory
 from commands.entry import UserError, argument_parser, run_main
 from lightning_hw.classifier import Classifier, load_classifier
 from lightning_hw.datamodules import vision
@@ -181,6 +182,7 @@ def main(argv=None) -> int:
         help="data directory for the test split (default: as trained, $DATA_DIR, data/)",
     )
     args = p.parse_args(argv)
+    keep_freed_memory()
 
     def body() -> int:
         r = run(args.ckpt, args.input, args.output, args.data_dir)

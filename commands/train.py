@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 
+from commands.allocator import keep_freed_memory
 from commands.configs import ConfigError, expand, network_backend
 
 
@@ -26,6 +27,7 @@ def prepare_environment(argv: list[str]) -> None:
         # OpenMP's default spin-waiting between torch ops starves numpy of cores (3.4x slower
         # steps on 2 cores, docs/benchmarks.md). Passive waiting must be chosen before torch loads.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    keep_freed_memory()  # no page faults on each step's fresh buffers (commands/allocator.py)
     # jsonargparse's deprecation notices concern Lightning's calls into it, not the user's config.
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")

@@ -78,9 +78,13 @@ class NumpyLayerFunction(torch.autograd.Function):
         layer = ctx.layer
         layer.cache, layer.parameters = ctx.cache, ctx.params
         grad_np = _as_numpy(grad_out, "a gradient")
-        grad_in = layer.backward(grad_np)
+        if not ctx.needs_input_grad[0] and layer.skips_input_gradient:  # e.g. the data's layer
+            layer.backward(grad_np, input_gradient=False)
+            grad_in = None
+        else:
+            grad_in = _own(layer.backward(grad_np), grad_np)
         grads = [torch.from_numpy(np.ascontiguousarray(layer.gradients[n])) for n in ctx.names]
-        return (_own(grad_in, grad_np), None, None, *grads)
+        return (grad_in, None, None, *grads)
 
 
 def numpy_dtype(dtype: torch.dtype) -> np.dtype:

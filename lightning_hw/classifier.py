@@ -21,6 +21,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from lightning_hw.networks.base import Network, build_network
 
 SPLITS = ("train", "val", "test")
+CHECK_AT_ONCE = ("cpu",)  # devices whose losses are checked every step (no device to wait for)
 NORM_LAYERS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 
 
@@ -41,6 +42,9 @@ class Classifier(pl.LightningModule):
             that takes ``total_steps`` gets the run's step count and steps every batch
             (``lightning_hw.schedules``); any other steps every epoch.
         label_smoothing: cross-entropy label smoothing of the training loss only.
+        compile_network: compile the network with ``torch.compile`` when the Trainer sets up
+            the model (the first steps then take longer while it compiles; worth it on a GPU for
+            long runs; the state_dict keeps its keys).
         norm_lr_scale: the one custom rule for parameter groups: parameters of normalization
             layers learn ``norm_lr_scale`` times faster, with their weight decay divided by it, so
             that lr x weight_decay (the decay per step) stays the same (airbench's BatchNorm-bias
@@ -55,6 +59,7 @@ class Classifier(pl.LightningModule):
         lr_scheduler: LRSchedulerCallable | None = None,
         label_smoothing: float = 0.0,
         norm_lr_scale: float = 1.0,
+        compile_network: bool = False,
     ):
         super().__init__()
         if not 0 <= label_smoothing < 1:
@@ -67,9 +72,19 @@ class Classifier(pl.LightningModule):
             self.hparams["network"] = network.config()
         self.network = network
         self.optimizer, self.lr_scheduler = optimizer, lr_scheduler
+        # No argument checks or nan scans inside the metrics: each would make the host wait for
+        # the device at every step (the labels come from our DataModules; _check_finite watches
+        # the loss).
         for split in SPLITS:
-            setattr(self, f"{split}_acc", MulticlassAccuracy(num_classes, average="micro"))
-            setattr(self, f"{split}_loss", MeanMetric())
+            acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+            setattr(self, f"{split}_acc", acc)
+            setattr(self, f"{split}_loss", MeanMetric(nan_strategy="disable"))
+        self._nonfinite: dict[str, torch.Tensor] = {}  # split -> count of non-finite losses
+
+    def configure_model(self):
+        if self.hparams.compile_network and not getattr(self, "_compiled", False):
+            self.network.compile()  # in place: parameter names and checkpoints are unchanged
+            self._compiled = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
@@ -83,17 +98,44 @@ class Classifier(pl.LightningModule):
         logits = self.evaluate(x) if split == "test" else self(x)
         smoothing = self.hparams.label_smoothing if split == "train" else 0.0
         loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"{split} loss became {loss.item()} at epoch {self.current_epoch}, "
-                f"global step {self.global_step}: lower the learning rate"
-            )
+        self._check_finite(loss, split)
         acc, mean = getattr(self, f"{split}_acc"), getattr(self, f"{split}_loss")
         acc.update(logits.detach(), y)
         mean.update(loss.detach(), weight=y.numel())
         self.log(f"{split}/loss", mean, on_step=False, on_epoch=True, prog_bar=split != "train")
         self.log(f"{split}/acc", acc, on_step=False, on_epoch=True, prog_bar=True)
         return loss
+
+    def _check_finite(self, loss: torch.Tensor, split: str) -> None:
+        """Stop with one line when the loss is nan or inf. On the CPU at once. On an accelerator,
+        reading the loss would make the host wait for the device at every step, so the count of
+        bad steps stays on the device and is read once, at the end of the epoch."""
+        if loss.device.type in CHECK_AT_ONCE:
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"{split} loss became {loss.item()} at epoch {self.current_epoch}, "
+                    f"global step {self.global_step}: lower the learning rate"
+                )
+            return
+        bad = (~torch.isfinite(loss.detach())).sum()
+        self._nonfinite[split] = self._nonfinite[split] + bad if split in self._nonfinite else bad
+
+    def _raise_if_nonfinite(self, split: str) -> None:
+        count = self._nonfinite.pop(split, None)
+        if count is not None and int(count) > 0:  # the one host read of the epoch
+            raise FloatingPointError(
+                f"{split} loss became nan or inf in {int(count)} step(s) of epoch "
+                f"{self.current_epoch}: lower the learning rate"
+            )
+
+    def on_train_epoch_end(self):
+        self._raise_if_nonfinite("train")
+
+    def on_validation_epoch_end(self):
+        self._raise_if_nonfinite("val")
+
+    def on_test_epoch_end(self):
+        self._raise_if_nonfinite("test")
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, "train")

@@ -31,6 +31,11 @@ class Layer(ABC):
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Output of the layer for a batch X."""
 
+    # Layers whose backward also takes ``input_gradient=False`` (fill ``gradients``, skip dL/dX,
+    # return None) set this True. A network asks it of its first layer, whose input is the data:
+    # for a dense first layer that skips a third of its backward work, as torch does.
+    skips_input_gradient = False
+
     @abstractmethod
     def backward(self, dLdY: np.ndarray) -> np.ndarray:
         """Fill ``gradients`` from the upstream gradient dL/dY and return dL/dX."""

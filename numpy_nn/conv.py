@@ -154,13 +154,15 @@ class Conv2D(WeightedLayer):
         self.cache["cols"] = cols if chunk >= n else []
         return self.activation(Z)
 
-    def backward(self, dLdY: np.ndarray) -> np.ndarray:
+    skips_input_gradient = True
+
+    def backward(self, dLdY: np.ndarray, input_gradient: bool = True) -> np.ndarray | None:
         """With dZ = f'(Z) ⊙ dY, flattened to D (n h_out w_out x n_out), and the columns C:
             dW = C^T D  (reshaped to kh, kw, c_in, n_out)      db = 1^T D
             dC = D W^T, and dX is dC scattered back to the pixels each column came from (col2im:
         a pixel receives the sum over every window and kernel offset that read it), unpadded.
         The scatter runs offset by offset, D W[i, j]^T added to the strided slice that offset
-        read, so dC is never materialized.
+        read, so dC is never materialized. ``input_gradient=False`` skips dX (returns None).
         """
         Xp, Z = self.cache["Xp"], self.cache["Z"]
         if isinstance(Xp, list):
@@ -172,13 +174,15 @@ class Conv2D(WeightedLayer):
         c = W.shape[2]
         chunk = self._chunk(n, (ho, wo), c, Xp.itemsize)
         dW = np.zeros((kh * kw * c, f), dtype=W.dtype)
-        dXp = np.empty(Xp.shape, dtype=W.dtype)
+        dXp = np.empty(Xp.shape, dtype=W.dtype) if input_gradient else None
         for start in range(0, n, chunk):
             cached = self.cache["cols"]
             part = Xp[start : start + chunk]
             cols = cached if not isinstance(cached, list) else _windows(part, (kh, kw), s, (ho, wo))
             D = dZ[start : start + chunk].reshape(-1, f)
             dW += cols.reshape(-1, kh * kw * c).T @ D
+            if not input_gradient:
+                continue
             dXp_part = dXp[start : start + chunk]
             dXp_part[...] = 0
             for i in range(kh):  # col2im, one kernel offset at a time: D W_ij^T goes back to
@@ -188,6 +192,8 @@ class Conv2D(WeightedLayer):
                     ).reshape(len(part), ho, wo, c)
         self.gradients["W"] = dW.reshape(W.shape)
         self.gradients["b"] = dZ.reshape(-1, f).sum(axis=0, keepdims=True)
+        if not input_gradient:
+            return None
         h, w = Xp.shape[1] - 2 * ph, Xp.shape[2] - 2 * pw
         return dXp[:, ph : ph + h, pw : pw + w, :]
 

@@ -53,12 +53,15 @@ class FullyConnected(WeightedLayer):
             )
         if X.dtype != W.dtype:
             X = X.astype(W.dtype)
-        Z = X @ W + b
+        Z = X @ W
+        Z += b  # in place: one (n, n_out) array fewer per call
         self.cache["X"] = X
         self.cache["Z"] = Z
         return self.activation(Z)
 
-    def backward(self, dLdY: np.ndarray) -> np.ndarray:
+    skips_input_gradient = True
+
+    def backward(self, dLdY: np.ndarray, input_gradient: bool = True) -> np.ndarray | None:
         """Gradients for the batch, given dY = dL/dY of shape (n, n_out).
 
         With dZ = f'(Z) ⊙ dY (the activation's backward) and Z = X W + 1 b, so that
@@ -67,6 +70,7 @@ class FullyConnected(WeightedLayer):
             dL/db_j  = sum_i dZ_ij          ->  db = 1^T dZ        (1 x n_out, the column sums)
             dL/dX_ik = sum_j dZ_ij W_kj     ->  dX = dZ W^T        (n x n_in)
         The sums over i add up every example's contribution; the loss already carries the 1/n.
+        ``input_gradient=False`` skips dX (returns None): the first layer's input is the data.
         """
         X, Z = self.cache["X"], self.cache["Z"]
         if isinstance(X, list):
@@ -74,7 +78,7 @@ class FullyConnected(WeightedLayer):
         dZ = self.activation.backward(Z, dLdY)
         self.gradients["W"] = X.T @ dZ
         self.gradients["b"] = dZ.sum(axis=0, keepdims=True)
-        return dZ @ self.parameters["W"].T
+        return dZ @ self.parameters["W"].T if input_gradient else None
 
 
 class Flatten(Layer):

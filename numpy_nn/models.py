@@ -94,8 +94,13 @@ class NeuralNetwork:
         """
         loss = self.loss.forward(target, out)
         grad = self.loss.backward(target, out)
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)
+        first = self.layers[0]  # its input is the data: nothing needs dL/dX there
+        if first.skips_input_gradient:
+            first.backward(grad, input_gradient=False)
+        else:
+            first.backward(grad)
         return loss
 
     def update(self, epoch: int | None = None) -> None:

@@ -18,3 +18,25 @@ def test_image_sections_skip_without_data(tmp_path):
     assert "fashion: skipped, FashionMNIST/ is not in" in proc.stdout
     assert "cifar: skipped, cifar-10-batches-py/ is not in" in proc.stdout
     assert out.read_text().startswith("# Benchmarks")
+
+
+def test_each_section_carries_its_date_and_cpu():
+    import datetime
+
+    from bench import suites
+
+    text = suites.dated("## 4. CIFAR-10 CNN\n\n| a |\n|---|")
+    heading, blank, stamp, *rest = text.splitlines()
+    assert heading == "## 4. CIFAR-10 CNN" and blank == ""
+    assert stamp.startswith(f"*Measured {datetime.date.today()} on {suites.cpu_model()} (")
+    assert rest == ["", "| a |", "|---|"]
+
+
+def test_cpu_features_name_what_decides_our_speeds():
+    from bench import suites
+
+    text = suites.cpu_features()
+    named = [f for f in suites.FEATURES if f in text]
+    assert text.startswith(("has ", "features unknown")) and (
+        named == list(suites.FEATURES) or text.startswith("features unknown")
+    )

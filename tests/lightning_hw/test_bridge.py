@@ -63,6 +63,20 @@ def test_module_used_twice_in_one_graph_gets_both_gradients():
     torch.testing.assert_close(ours.b.grad, ref.bias.grad[None], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("input_requires_grad", [False, True])
+def test_the_datas_gradient_is_skipped_when_torch_needs_none(input_requires_grad):
+    layer = FullyConnected(3, "relu", seed=0)
+    module = NumpyModule(layer, (1, 4), torch.float64)
+    asked = []
+    real = layer.backward
+    layer.backward = lambda g, **kw: asked.append(kw.get("input_gradient", True)) or real(g, **kw)
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=input_requires_grad)
+    module(x).sum().backward()
+    assert asked == [input_requires_grad]
+    assert (x.grad is not None) == input_requires_grad
+    assert all(p.grad is not None for p in module.parameters())
+
+
 def test_non_cpu_input_is_a_clear_error():
     module = NumpyModule(FullyConnected(2, "relu", seed=0), (1, 3))
     with pytest.raises(RuntimeError, match="numpy layers run on the CPU only"):

@@ -169,3 +169,37 @@ def test_channel_statistics_are_exact():
     finally:
         torch.set_num_threads(2)
     assert torch.equal(single[0], mean) and torch.equal(single[1], std)
+
+
+def _fake_trainer(device: str):
+    return SimpleNamespace(
+        strategy=SimpleNamespace(root_device=torch.device(device)), world_size=1, global_rank=0
+    )
+
+
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_dataset_lives_on_the_trainers_device(fake_cifar, device):
+    """On a GPU the dataset moves there once (uint8) and batches are cut there: no per-step host
+    copies. "meta" stands in for a device other than the host (same code path)."""
+    dm = CIFAR10DataModule(data_dir=str(fake_cifar), batch_size=8, num_workers=2, pin_memory=True)
+    dm.trainer = _fake_trainer(device)
+    dm.setup("fit")
+    assert dm.splits["val"] is dm.splits["test"]  # the shared split is held once
+    for split in dm.splits.values():
+        assert split.images.device.type == device and split.images.dtype == torch.uint8
+        assert split.labels.device.type == device and split.mean.device.type == device
+    loader = dm.train_dataloader()
+    x, y = next(iter(loader))
+    assert x.device.type == device and x.shape == (8, 3, 32, 32) and x.dtype == torch.float32
+    assert y.device.type == device
+    on_host = device == "cpu"  # workers and pinned memory only make sense for host tensors
+    assert (loader.num_workers, loader.pin_memory) == ((2, True) if on_host else (0, False))
+    dm.load_state_dict(dm.state_dict())  # checkpoint constants follow the data's device
+    assert dm.splits["train"].mean.device.type == device
+
+
+def test_on_device_false_keeps_the_data_on_the_host(fake_cifar):
+    dm = CIFAR10DataModule(data_dir=str(fake_cifar), on_device=False)
+    dm.trainer = _fake_trainer("meta")
+    dm.setup("fit")
+    assert {s.images.device.type for s in dm.splits.values()} == {"cpu"}

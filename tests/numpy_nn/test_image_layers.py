@@ -243,3 +243,25 @@ def test_max_pool_ties_route_to_the_first_maximum_as_torch():
     y = F.max_pool2d(x, 2, stride=2)
     (y * torch.tensor(G.transpose(0, 3, 1, 2))).sum().backward()
     _close(layer.backward(G), x.grad)
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: initialize_layer("fully_connected", n_out=5, activation="relu", seed=0), (7, 4)),
+        (lambda: Conv2D(4, 3, "relu", stride=1, pad="same", seed=0), (3, 6, 6, 2)),
+    ],
+)
+def test_input_gradient_false_fills_the_same_gradients_and_skips_dx(make, shape):
+    """What a network asks of its first layer (whose input is the data)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=shape)
+    full, skipping = make(), make()
+    Y = full.forward(X)
+    skipping.forward(X)
+    G = rng.normal(size=Y.shape)
+    dX = full.backward(G)
+    assert full.skips_input_gradient and dX.shape == X.shape
+    assert skipping.backward(G, input_gradient=False) is None
+    for name in full.gradients:
+        np.testing.assert_array_equal(skipping.gradients[name], full.gradients[name])

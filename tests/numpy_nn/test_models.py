@@ -37,6 +37,24 @@ def test_backward_matches_torch_for_the_whole_network(rng):
         np.testing.assert_allclose(ours, p.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+def test_backward_skips_the_datas_gradient_in_the_first_layer(rng):
+    """Nothing needs dL/dX of the data; every other layer still hands its dL/dX on."""
+    model = _model()
+    model._initialize_layers(out_dim=3)
+    asked = []
+    for layer in model.layers:
+        real = layer.backward
+
+        def spy(grad, real=real, **kwargs):
+            asked.append(kwargs.get("input_gradient", True))
+            return real(grad, **kwargs)
+
+        layer.backward = spy
+    X, Y = rng.normal(size=(7, 4)), np.eye(3)[rng.integers(3, size=7)]
+    model.backward(Y, model.forward(X))
+    assert asked == [True, False]  # last layer first
+
+
 def test_default_run_reaches_the_target_test_error():
     model, data = build(DEFAULTS)
     model.train(data, DEFAULTS.epochs)

@@ -1,0 +1,96 @@
+"""The Classifier's GPU-minded paths, run on the CPU: the non-finite-loss check that reads the
+device once per epoch, and ``compile_network``."""
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from lightning_hw import classifier
+from lightning_hw.classifier import Classifier
+
+
+class NanNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.linear(x) * float("nan")
+
+
+def _loader(n=24, batch=8):
+    g = torch.Generator().manual_seed(0)
+    return DataLoader(TensorDataset(torch.randn(n, 4, generator=g), torch.arange(n) % 3), batch)
+
+
+def _fit(model, **trainer_args):
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        **trainer_args,
+    )
+    trainer.fit(model, _loader())
+    return trainer
+
+
+def test_nan_loss_stops_at_once_on_the_cpu():
+    with pytest.raises(
+        FloatingPointError, match=r"train loss became nan at epoch 0, global step 0"
+    ):
+        _fit(Classifier(NanNet(), num_classes=3))
+
+
+def test_nan_loss_on_an_accelerator_is_read_once_per_epoch(monkeypatch):
+    """Where a read would wait for the device, bad steps are counted there and read at epoch end;
+    no training step turns a tensor into a Python value (bool, int, float, item)."""
+    monkeypatch.setattr(classifier, "CHECK_AT_ONCE", ())
+    model = Classifier(NanNet(), num_classes=3)
+    reads, in_step = [], [False]
+    for name in ("__bool__", "__int__", "__float__", "item"):
+        real = getattr(torch.Tensor, name)
+
+        def spy(t, real=real, name=name):
+            if in_step[0]:
+                reads.append(name)
+            return real(t)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    step = model.training_step
+
+    def watched_step(*args):
+        in_step[0] = True
+        try:
+            return step(*args)
+        finally:
+            in_step[0] = False
+
+    model.training_step = watched_step
+    with pytest.raises(FloatingPointError, match=r"in 3 step\(s\) of epoch 0: lower the learning"):
+        _fit(model)
+    assert reads == []
+
+
+def test_compile_network_keeps_names_and_numbers():
+    torch.manual_seed(0)
+    plain = Classifier(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)), num_classes=3)
+    compiled = Classifier(
+        nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)),
+        num_classes=3,
+        compile_network=True,
+    )
+    compiled.load_state_dict(plain.state_dict())
+    _fit(plain, max_steps=2)
+    _fit(compiled, max_steps=2)
+    assert compiled.network._compiled_call_impl is not None  # nn.Module.compile, in place
+    assert plain.network._compiled_call_impl is None
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    for a, b in zip(plain.parameters(), compiled.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
