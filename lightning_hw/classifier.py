@@ -101,7 +101,9 @@ class Classifier(pl.LightningModule):
         self._check_finite(loss, split)
         acc, mean = getattr(self, f"{split}_acc"), getattr(self, f"{split}_loss")
         acc.update(logits.detach(), y)
-        mean.update(loss.detach(), weight=y.numel())
+        # one copy of the batch's mean loss per example: the epoch's mean weighs batches by size
+        # (torchmetrics ignores `weight` when nan_strategy is "disable")
+        mean.update(loss.detach().expand(y.numel()))
         self.log(f"{split}/loss", mean, on_step=False, on_epoch=True, prog_bar=split != "train")
         self.log(f"{split}/acc", acc, on_step=False, on_epoch=True, prog_bar=True)
         return loss
