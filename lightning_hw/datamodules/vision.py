@@ -96,7 +96,9 @@ class BatchedImages(Dataset):
         return x[0], y[0]
 
     def __getitems__(self, indices):
-        idx = torch.as_tensor(indices, device=self.images.device)
+        idx = torch.as_tensor(indices)
+        if self.images.device.type == "cuda":  # from pinned memory: the copy does not wait for
+            idx = idx.pin_memory().to(self.images.device, non_blocking=True)  # the GPU's queue
         return normalize(self.images[idx], self.mean, self.std), self.labels[idx]
 
     def to(self, device: torch.device) -> "BatchedImages":
