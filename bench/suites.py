@@ -133,11 +133,13 @@ def numpy_rows() -> list:
         X = rng.normal(size=(batch, sizes[0]))
         Y = np.eye(sizes[-1])[rng.integers(sizes[-1], size=batch)]
         for dtype in (np.float32, np.float64):
-            t = _interleaved(
+            t = _interleaved_blocks(
                 {
                     "numpy": _numpy_step_fn(sizes, dtype, X, Y, steps),
                     "torch": _torch_step_fn(sizes, dtype, X, Y, steps),
-                }
+                },
+                7,
+                3,
             )
             rows.append(
                 (
@@ -194,7 +196,9 @@ def numpy_vs_torch(**_) -> str:
         "## 1. numpy_nn vs torch eager: MLP training throughput",
         "",
         "Batch 256: forward, cross-entropy, backward, SGD-momentum update; 20 steps per timing, "
-        "median of 7 interleaved repeats. Goal: numpy_nn >= 1.0x torch at 784-1024-1024-10 in float32. numpy_nn skips the first layer's dL/dX (the data needs none), as torch does.",
+        "7 rounds of alternating blocks of 3 timings, median over all but each block's first (the "
+        "first timing after a switch pays for the other library's threads handing the cores back; "
+        "single interleaved timings charged that to torch, up to 1.45x). Goal: numpy_nn >= 1.0x torch at 784-1024-1024-10 in float32. numpy_nn skips the first layer's dL/dX (the data needs none), as torch does.",
         "",
         "| BLAS set-up | network | dtype | numpy_nn (examples/s) | torch (examples/s) | numpy_nn / torch |",
         "|---|---|---|---:|---:|---:|",
@@ -260,8 +264,8 @@ def bridge_rows() -> list:
         "Iris 4-25-3": (4, 25, 3, iris, 16, 140),
         "Fashion-sized 784-1024-10": (784, 1024, 10, fashion_sized, 256, 64),
     }.items():
-        t = _interleaved(
-            {b: _lightning_fit_fn(b, nf, h, nc, loader, steps) for b in ("numpy", "torch")}, 5
+        t = _interleaved_blocks(
+            {b: _lightning_fit_fn(b, nf, h, nc, loader, steps) for b in ("numpy", "torch")}, 5, 2
         )
         rows.append((label, batch, steps, t["numpy"] / steps * 1e3, t["torch"] / steps * 1e3))
     return rows
@@ -279,7 +283,8 @@ def bridge_overhead(**_) -> str:
         "",
         "The same network (`IrisFFNN`) with `backend: numpy` (numpy_nn layers through the autograd "
         "bridge) and `backend: torch`, in one process; wall time of `trainer.fit` over a fixed number "
-        "of steps (Lightning's own per-step work included), median of 5 interleaved repeats. "
+        "of steps (Lightning's own per-step work included), 5 rounds of alternating blocks of 2 "
+        "fits, median of each block's second. "
         "Goal <= 1.1x on the Fashion-sized network. `train.py` sets `OMP_WAIT_POLICY=PASSIVE` for numpy-backed runs (see below).",
         "",
         "| OpenMP wait policy | network | batch | steps | numpy-backed (ms/step) | torch-native (ms/step) | ratio |",
@@ -307,24 +312,28 @@ def bridge_overhead(**_) -> str:
 
 # -- 3/4. time to accuracy ---------------------------------------------------------------------------
 def _train_config(config: str, data_dir, extra=()) -> dict:
-    from commands.cli import train
+    """Train a config as a user does: ``python train.py`` in its own process (nothing an earlier
+    benchmark left behind, such as BLAS threads still spinning, slows it). The wall time includes
+    the start-up; returns {"history", "test", "wall"}."""
+    import json
+    import subprocess
+    import sys
 
     with tempfile.TemporaryDirectory() as logs:
-        args = [
-            "--config",
-            str(ROOT / "configs" / config),
-            "--trainer.enable_progress_bar",
-            "false",
-            "--trainer.logger.init_args.save_dir",
-            logs,
-            *extra,
-        ]
+        args = [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs" / config),
+                "--trainer.enable_progress_bar", "false",
+                "--trainer.logger.init_args.save_dir", logs, *extra]  # fmt: skip
         if data_dir:
-            args += ["--data.init_args.data_dir", data_dir]
+            args += ["--data.init_args.data_dir", str(data_dir)]
         start = time.perf_counter()
-        r = train(args)
-        r["wall"] = time.perf_counter() - start
-        return r
+        subprocess.run(args, cwd=logs, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        (run,) = Path(logs).glob(f"{Path(config).stem}/version_*")
+        return {
+            "history": json.loads((run / "metrics.json").read_text()),
+            "test": json.loads((run / "test_metrics.json").read_text()),
+            "wall": wall,
+        }
 
 
 def _time_to(history: dict, target: float):
@@ -344,7 +353,7 @@ def fashion(data_dir=None, **_) -> str:
         [
             "## 3. Fashion-MNIST MLP, default config (`configs/fashion_mlp.yaml`)",
             "",
-            "| epochs | training time | time to 90% val accuracy | final test accuracy | wall time (incl. loading, test) |",
+            "| epochs | training time | time to 90% val accuracy | final test accuracy | wall time of `python train.py` (start-up, loading, test) |",
             "|---:|---:|---:|---:|---:|",
             f"| {len(h['seconds'])} | {sum(h['seconds']):.0f} s | {f'{t90:.0f} s' if t90 else 'not reached'} | "
             f"{r['test']['test/acc']:.4f} | {r['wall']:.0f} s |",
@@ -356,7 +365,7 @@ def cifar(data_dir=None, cifar94=False, **_) -> str:
     lines = [
         "## 4. CIFAR-10 CNN",
         "",
-        "| config | epochs | training time | time to 90% val accuracy | test accuracy (TTA) | wall time |",
+        "| config | epochs | training time | time to 90% val accuracy | test accuracy (TTA) | wall time of `python train.py` |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for config in ("cifar_cnn.yaml",) + (("cifar_cnn94.yaml",) if cifar94 else ()):
@@ -595,7 +604,7 @@ def precision(data_dir=None, **_) -> str:
 
 # -- 9. the allocator: freed buffers reused, not page-faulted in again -------------------------------
 ALLOCATOR_RUNS = {  # label: (config, batch, steps)
-    "CIFAR-10 CNN, torch (configs/cifar_cnn.yaml)": ("cifar_cnn.yaml", 1024, 5),
+    "CIFAR-10 CNN, torch (configs/cifar_cnn.yaml)": ("cifar_cnn.yaml", 1024, 12),
     "Fashion CNN, numpy_nn through the bridge (configs/fashion_cnn_numpy.yaml)": (
         "fashion_cnn_numpy.yaml",
         128,

@@ -40,3 +40,17 @@ def test_cpu_features_name_what_decides_our_speeds():
     assert text.startswith(("has ", "features unknown")) and (
         named == list(suites.FEATURES) or text.startswith("features unknown")
     )
+
+
+def test_benchmarks_md_dates_every_section_and_names_the_cpu():
+    """docs/benchmarks.md as committed: the CPU and its features at the top, and every numbered
+    section says when and on what it was measured (sections are rerun one by one)."""
+    import re
+
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    assert re.search(r"^- CPU: .+, \d+ cores; (has|features unknown)", text, re.M)
+    sections = re.split(r"^## ", text.split("## Before and after")[0], flags=re.M)[1:]
+    assert len(sections) >= 9
+    for section in sections:
+        heading, body = section.split("\n", 1)
+        assert re.match(r"\s*\*Measured \d{4}-\d\d-\d\d on .+ cores\)\.\*", body), heading
