@@ -42,13 +42,13 @@ class Classifier(pl.LightningModule):
             that takes ``total_steps`` gets the run's step count and steps every batch
             (``lightning_hw.schedules``); any other steps every epoch.
         label_smoothing: cross-entropy label smoothing of the training loss only.
-        compile_network: compile the network with ``torch.compile`` when the Trainer sets up
-            the model (the first steps then take longer while it compiles; worth it on a GPU for
-            long runs; the state_dict keeps its keys).
         norm_lr_scale: the one custom rule for parameter groups: parameters of normalization
             layers learn ``norm_lr_scale`` times faster, with their weight decay divided by it, so
             that lr x weight_decay (the decay per step) stays the same (airbench's BatchNorm-bias
             learning rate).
+        compile_network: compile the network with ``torch.compile`` when the Trainer sets up
+            the model (the first steps then take longer while it compiles; meant for GPUs, its
+            gain not yet measured; the state_dict keeps its keys).
     """
 
     def __init__(
