@@ -574,11 +574,6 @@ def _config_steps(
         return json.loads((run / "metrics.json").read_text())["step_ms"][0], used
 
 
-def _cifar_steps(precision: str, env: dict, data_dir, steps: int = 4, batch: int = 256) -> tuple:
-    """(ms per training step, the precision the run used) of the CIFAR CNN config, in a child."""
-    return _config_steps("cifar_cnn.yaml", env, data_dir, steps, batch, precision)
-
-
 def precision(data_dir=None, **_) -> str:
     lines = [
         "## 8. `precision: auto` on a CPU without native bf16",
@@ -595,7 +590,7 @@ def precision(data_dir=None, **_) -> str:
         env = {"ONEDNN_MAX_CPU_ISA": cap} if cap.isupper() else {}
         times = {}
         for asked in ("32-true", "auto", "bf16-mixed"):
-            times[asked] = _cifar_steps(asked, env, data_dir)
+            times[asked] = _config_steps("cifar_cnn.yaml", env, data_dir, 4, 256, asked)
         base = times["32-true"][0]
         for asked, (ms, used) in times.items():
             lines.append(f"| {cap} | {asked} | {used} | {ms:.0f} | {ms / base:.2f}x |")
