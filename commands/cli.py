@@ -1,9 +1,11 @@
 """The Lightning run behind ``train.py``: LightningCLI, then fit, test and a summary.
 
 A run writes ``lightning_logs/<experiment>/version_N/``: TensorBoard events (``train/loss``,
-``train/acc``, ``val/...``, ``test/...``, the learning rate, and the HParams tab with the final
-test metrics), ``config.yaml`` (the resolved config), ``checkpoints/`` (best and last),
-``metrics.json`` (per-epoch curves), ``test_metrics.json``, ``loss.png`` and ``accuracy.png``.
+``train/acc``, ``val/...``, ``test/...``, the learning rate, the test split's confusion matrix
+and misclassified images as images, and the HParams tab with the final test metrics),
+``config.yaml`` (the resolved config), ``checkpoints/`` (best and last), ``metrics.json``
+(per-epoch curves), ``test_metrics.json``, ``loss.png`` and ``accuracy.png``, and for image
+datasets ``confusion_matrix.png``/``.json`` and ``misclassified.png``.
 """
 
 import os
@@ -20,6 +22,7 @@ from commands.configs import expand, experiment_name
 from commands.entry import UserError, parser_message, run_main, user_message
 from lightning_hw.callbacks import CurvesCallback
 from lightning_hw.classifier import Classifier, takes_total_steps
+from lightning_hw.error_analysis import ErrorAnalysis
 from lightning_hw.io import write_json
 from lightning_hw.precision import auto_precision
 from lightning_hw.seeding import StepSeed
@@ -112,6 +115,7 @@ class CLI(LightningCLI):
         )
         parser.add_lightning_class_args(CurvesCallback, "curves")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
+        parser.add_lightning_class_args(ErrorAnalysis, "error_analysis")
         parser.add_lightning_class_args(StepSeed, "step_seed")
 
     def before_instantiate_classes(self):

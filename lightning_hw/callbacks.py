@@ -1,6 +1,7 @@
 """Callbacks: the per-epoch curves of a run, the whitening fit, and Lookahead.
 
 - ``CurvesCallback``: ``metrics.json``, ``loss.png`` and ``accuracy.png`` in the run directory.
+  (``ErrorAnalysis``, the test split's confusion matrix and mistakes, is in error_analysis.py.)
 - ``FitWhitening``: fits a network's whitening layer from the DataModule's training images.
 - ``Lookahead``: airbench's weight averaging (see its docstring for why not Lightning's).
 """
@@ -18,8 +19,10 @@ class CurvesCallback(pl.Callback):
     """Records train/val loss and accuracy, the wall time of every epoch (``seconds``) and the
     mean wall time of its training steps (``step_ms``: forward, backward and optimizer step,
     from batch start to batch end); at the end of
-    fitting writes ``loss.png`` and ``accuracy.png`` (train and validation on each) and
-    ``metrics.json`` into the run directory (the logger's ``version_N``)."""
+    fitting writes ``loss.png`` and ``accuracy.png`` (train and val on each) and
+    ``metrics.json`` into the run directory (the logger's ``version_N``). The val curve is
+    labelled by what it was measured on (``evaluation_label``: "test" when the DataModule
+    validates on the official test split), also in ``metrics.json`` (``val_label``)."""
 
     KEYS = ("train/loss", "val/loss", "train/acc", "val/acc")
 
@@ -67,17 +70,26 @@ class CurvesCallback(pl.Callback):
         ):
             return  # a smoke run (or one without a logger) leaves no files behind
         os.makedirs(log_dir, exist_ok=True)
-        write_json(os.path.join(log_dir, "metrics.json"), self.history)
+        val_label = evaluation_label(trainer.datamodule)
+        write_json(os.path.join(log_dir, "metrics.json"), {**self.history, "val_label": val_label})
         if not self.plot:
             return
-        for kind, label in (("loss", "cross-entropy loss"), ("acc", "accuracy")):
+        for kind, label in (("loss", "cross-entropy loss (no label smoothing)"), ("acc", "accuracy")):
             curves = {
                 "train": self.history[f"train/{kind}"],
-                "validation": self.history[f"val/{kind}"],
+                val_label: self.history[f"val/{kind}"],
             }
             name = "loss.png" if kind == "loss" else "accuracy.png"
             title = os.path.basename(os.path.dirname(log_dir))
             plot_curves(os.path.join(log_dir, name), curves, label, title=title)
+
+
+def evaluation_label(datamodule) -> str:
+    """What a run's per-epoch ``val/*`` curves were measured on, as plots and reports name it:
+    "test" where the DataModule validates on the official test split (``val_split: test``, the
+    assignment's practice), else "validation"."""
+    hparams = getattr(datamodule, "hparams", None) or {}
+    return "test" if hparams.get("val_split") == "test" else "validation"
 
 
 class FitWhitening(pl.Callback):

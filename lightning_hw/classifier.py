@@ -4,7 +4,8 @@ schedule are injected (LightningCLI's ``OptimizerCallable`` / ``LRSchedulerCalla
 (separate torchmetrics objects per split) and knows nothing of any one dataset.
 
 Logged per epoch: ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``test/loss``,
-``test/acc`` (TensorBoard tags); the learning rate comes from Lightning's ``LearningRateMonitor``.
+``test/acc`` (TensorBoard tags); every ``*/loss`` is plain cross-entropy, also where training
+minimizes a label-smoothed one. The learning rate comes from Lightning's ``LearningRateMonitor``.
 """
 
 import functools
@@ -41,7 +42,8 @@ class Classifier(pl.LightningModule):
         lr_scheduler: builds the schedule from the optimizer, or null for a constant rate. One
             that takes ``total_steps`` gets the run's step count and steps every batch
             (``lightning_hw.schedules``); any other steps every epoch.
-        label_smoothing: cross-entropy label smoothing of the training loss only.
+        label_smoothing: cross-entropy label smoothing of the minimized training loss only (the
+            logged ``train/loss`` stays plain cross-entropy).
         norm_lr_scale: the one custom rule for parameter groups: parameters of normalization
             layers learn ``norm_lr_scale`` times faster, with their weight decay divided by it, so
             that lr x weight_decay (the decay per step) stays the same (airbench's BatchNorm-bias
@@ -93,20 +95,24 @@ class Classifier(pl.LightningModule):
         """Logits for test and predict: the network's own ``evaluate`` (e.g. with TTA) if any."""
         return getattr(self.network, "evaluate", self.network)(x)
 
-    def _step(self, batch, split: str) -> torch.Tensor:
+    def _step(self, batch, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the loss to minimize, the logits). The logged loss is plain cross-entropy in every
+        split: with label smoothing the minimized loss differs, and only the plain one compares
+        across splits."""
         x, y = batch
         logits = self.evaluate(x) if split == "test" else self(x)
         smoothing = self.hparams.label_smoothing if split == "train" else 0.0
         loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
         self._check_finite(loss, split)
+        plain = loss.detach() if smoothing == 0 else F.cross_entropy(logits.detach(), y)
         acc, mean = getattr(self, f"{split}_acc"), getattr(self, f"{split}_loss")
         acc.update(logits.detach(), y)
         # one copy of the batch's mean loss per example: the epoch's mean weighs batches by size
         # (torchmetrics ignores `weight` when nan_strategy is "disable")
-        mean.update(loss.detach().expand(y.numel()))
+        mean.update(plain.expand(y.numel()))
         self.log(f"{split}/loss", mean, on_step=False, on_epoch=True, prog_bar=split != "train")
         self.log(f"{split}/acc", acc, on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+        return loss, logits
 
     def _check_finite(self, loss: torch.Tensor, split: str) -> None:
         """Stop with one line when the loss is nan or inf. On the CPU at once. On an accelerator,
@@ -140,13 +146,14 @@ class Classifier(pl.LightningModule):
         self._raise_if_nonfinite("test")
 
     def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
+        return self._step(batch, "train")[0]
 
     def validation_step(self, batch, batch_idx):
         self._step(batch, "val")
 
     def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
+        """Returns the logits: callbacks (``ErrorAnalysis``) read the predictions from them."""
+        return self._step(batch, "test")[1].detach()
 
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch

@@ -60,14 +60,15 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
     plt.close(fig)
 
 
-def new_figure(figsize=(6, 4)):
-    """A figure and its axes on the file-only Agg backend (no display needed)."""
+def new_figure(figsize=(6, 4), **subplots):
+    """A figure and its axes on the file-only Agg backend (no display needed); ``subplots``
+    (nrows, ncols, squeeze, ...) go to ``plt.subplots``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=figsize)
+    return plt.subplots(figsize=figsize, **subplots)
 
 
 def plot_curves(

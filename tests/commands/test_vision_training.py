@@ -84,6 +84,38 @@ def test_mlp_briefly_on_real_fashion_mnist(fashion_dir, tmp_path):
     assert (d / "loss.png").exists() and (d / "accuracy.png").exists()
     history = json.loads((d / "metrics.json").read_text())
     assert len(history["train/loss"]) == len(history["val/acc"]) == 2
+    assert history["val_label"] == "test"  # the config validates on the official test split
+
+    # the test split's confusion matrix agrees with the logged test accuracy
+    confusion = json.loads((d / "confusion_matrix.json").read_text())
+    matrix = torch.tensor(confusion["rows_true_columns_predicted"])
+    assert confusion["classes"][0] == "T-shirt/top" and matrix.shape == (10, 10)
+    assert int(matrix.sum()) == 10_000 and (matrix.sum(1) == 1000).all()  # 1,000 per class
+    assert float(matrix.diag().sum()) / 10_000 == pytest.approx(r["test"]["test/acc"], abs=1e-6)
+    assert (d / "confusion_matrix.png").stat().st_size > 10_000
+    assert (d / "misclassified.png").stat().st_size > 10_000
+
+    # TensorBoard holds the pictures and the learning rate of every step
+    tags = event_tags(d)
+    assert {"test/confusion_matrix", "test/misclassified"} <= tags["images"]
+    lr = tags["lr-SGD"]
+    steps = math.ceil(60_000 / 512) * 2
+    assert len(lr) == steps and max(lr) == pytest.approx(0.15)  # the schedule's peak
+    assert lr[0] == pytest.approx(0.15 * 0.2) and lr[-1] < 0.01  # warm-up start, annealed
+
+
+def event_tags(run_dir: Path) -> dict:
+    """Image tags (``images``) and every scalar series (tag -> values) in a run's event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    found = {"images": set()}
+    for events in sorted(run_dir.glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events), size_guidance={"images": 0, "scalars": 0})
+        acc.Reload()
+        found["images"] |= set(acc.Tags()["images"])
+        for tag in acc.Tags()["scalars"]:
+            found.setdefault(tag, []).extend(e.value for e in acc.Scalars(tag))
+    return found
 
 
 @pytest.mark.slow

@@ -94,3 +94,18 @@ def test_compile_network_keeps_names_and_numbers():
     assert list(compiled.state_dict()) == list(plain.state_dict())
     for a, b in zip(plain.parameters(), compiled.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_logged_training_loss_is_plain_cross_entropy_under_label_smoothing():
+    """Training minimizes the smoothed loss, but train/loss is the plain cross-entropy, the same
+    quantity as val/loss and test/loss: computed here by hand from the same logits."""
+    torch.manual_seed(0)
+    net = nn.Linear(4, 3)
+    model = Classifier(net, num_classes=3, label_smoothing=0.3)
+    x, y = next(iter(_loader(n=8, batch=8)))
+    loss, logits = model._step((x, y), "train")
+    plain = -torch.log_softmax(logits, 1)[torch.arange(8), y].mean()
+    smoothed = torch.nn.functional.cross_entropy(logits, y, label_smoothing=0.3)
+    assert loss.item() == pytest.approx(smoothed.item())  # what the optimizer sees
+    assert model.train_loss.compute().item() == pytest.approx(plain.item())  # what is logged
+    assert abs(smoothed.item() - plain.item()) > 0.01  # the two differ: the test can fail
