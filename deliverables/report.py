@@ -103,17 +103,31 @@ def vision_section(logs: Path, dataset: str, title: str, config: str) -> Section
         return s
     test = json.loads((run / "test_metrics.json").read_text())
     h = json.loads((run / "metrics.json").read_text())
+    other = h.get("val_label", "validation")  # "test": the configs validate on the test split
     best = max(h["val/acc"]) if h["val/acc"] else float("nan")
+    where = (
+        "the official test split, evaluated after every epoch (the configs validate on it, as "
+        "the assignment does; the final weights are tested, none is chosen by this curve)"
+        if other == "test"
+        else "held-out validation images"
+    )
     s.body = (
         f"Run `{run.relative_to(logs.parent) if run.is_relative_to(logs.parent) else run}`: "
-        f"{len(h['val/acc'])} epochs, {sum(h['seconds']):.0f} s of training.\n\n"
+        f"{len(h['val/acc'])} epochs, {sum(h['seconds']):.0f} s of training. "
+        f"The curves called *{other}* are {where}. Both loss curves are plain cross-entropy, "
+        "also where training minimizes a label-smoothed loss.\n\n"
         "| metric | value |\n|---|---:|\n"
-        f"| test accuracy | {test.get('test/acc', float('nan')):.4f} |\n"
+        f"| test accuracy (final weights) | {test.get('test/acc', float('nan')):.4f} |\n"
         f"| test loss | {test.get('test/loss', float('nan')):.4f} |\n"
-        f"| best validation accuracy | {best:.4f} |\n"
-        f"| final train accuracy | {h['train/acc'][-1]:.4f} |\n"
+        f"| best {other} accuracy after an epoch | {best:.4f} |\n"
+        f"| final train accuracy (during the epoch) | {h['train/acc'][-1]:.4f} |\n\n"
+        "The confusion matrix of the test split (rows: true class, columns: predicted) and the "
+        "first misclassified test images (titled predicted / true) follow the curves."
     )
-    s.images = [run / "loss.png", run / "accuracy.png"]
+    s.images = [
+        run / name
+        for name in ("loss.png", "accuracy.png", "confusion_matrix.png", "misclassified.png")
+    ]
     return s
 
 

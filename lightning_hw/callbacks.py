@@ -74,7 +74,10 @@ class CurvesCallback(pl.Callback):
         write_json(os.path.join(log_dir, "metrics.json"), {**self.history, "val_label": val_label})
         if not self.plot:
             return
-        for kind, label in (("loss", "cross-entropy loss (no label smoothing)"), ("acc", "accuracy")):
+        for kind, label in (
+            ("loss", "cross-entropy loss (no label smoothing)"),
+            ("acc", "accuracy"),
+        ):
             curves = {
                 "train": self.history[f"train/{kind}"],
                 val_label: self.history[f"val/{kind}"],

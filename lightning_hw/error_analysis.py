@@ -20,7 +20,7 @@ import pytorch_lightning as pl
 import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from lightning_hw.io import atomic_path, new_figure, write_json
+from lightning_hw.io import new_figure, save_figure, write_json
 
 
 def confusion_figure(matrix: torch.Tensor, classes: list[str], title: str = ""):
@@ -118,7 +118,10 @@ class ErrorAnalysis(pl.Callback):
         if self._mistakes:
             x, predicted, true = (torch.cat(parts) for parts in zip(*self._mistakes))
             figures["misclassified"] = mistakes_figure(
-                self._visible(trainer.datamodule, x), predicted.tolist(), true.tolist(), classes,
+                self._visible(trainer.datamodule, x),
+                predicted.tolist(),
+                true.tolist(),
+                classes,
                 f"{title}: misclassified test images (predicted / true)",
             )
         experiment = getattr(trainer.logger, "experiment", None)
@@ -128,14 +131,9 @@ class ErrorAnalysis(pl.Callback):
             {"classes": classes, "rows_true_columns_predicted": matrix.cpu().tolist()},
         )
         for name, fig in figures.items():
-            with atomic_path(os.path.join(log_dir, f"{name}.png")) as tmp:
-                fig.savefig(tmp, dpi=120)
-            if hasattr(experiment, "add_figure"):  # TensorBoard; closes the figure
+            save_figure(fig, os.path.join(log_dir, f"{name}.png"))
+            if hasattr(experiment, "add_figure"):  # TensorBoard
                 experiment.add_figure(f"test/{name}", fig, global_step=trainer.global_step)
-            else:
-                import matplotlib.pyplot as plt
-
-                plt.close(fig)
 
     @staticmethod
     def _visible(datamodule, x: torch.Tensor) -> torch.Tensor:
@@ -146,4 +144,3 @@ class ErrorAnalysis(pl.Callback):
             return (x - lo) / (hi - lo).clamp(min=1e-12)
         shape = (1, -1, 1, 1)
         return (x * std.view(shape).to(x) + mean.view(shape).to(x)).clamp(0, 1)
-

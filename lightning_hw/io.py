@@ -52,23 +52,19 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
-    """Save a matplotlib figure as PNG and close it."""
-    import matplotlib.pyplot as plt
-
+    """Save a matplotlib figure as PNG."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
 
 
 def new_figure(figsize=(6, 4), **subplots):
-    """A figure and its axes on the file-only Agg backend (no display needed); ``subplots``
-    (nrows, ncols, squeeze, ...) go to ``plt.subplots``."""
-    import matplotlib
+    """A figure and its axes, outside pyplot: it needs no display, and it leaves pyplot's backend
+    alone (a notebook that trains keeps showing its own plots inline). ``subplots`` (nrows,
+    ncols, squeeze, ...) go to ``Figure.subplots``."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=figsize, **subplots)
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(**subplots)
 
 
 def plot_curves(

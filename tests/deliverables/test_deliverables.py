@@ -1,14 +1,17 @@
 """generate_submission.py, the report and hw3.zip, end to end on tiny runs."""
 
 import inspect
+import io
 import json
 import re
 import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
+import torch
 
 from deliverables import package, report
 from deliverables.appendix import PIECES, generate, resolve
@@ -176,6 +179,13 @@ def test_report_from_tiny_runs(tiny_runs, tmp_path):
     assert page.count("data:image/png;base64,") == len(images)
     assert not re.search(r'src="(?!data:)', page)  # self-contained
     assert "\\frac{\\partial L}" in page and "<table>" in page
+    # the vision runs' confusion matrices (and the CIFAR run's mistakes) are shown, and the curves
+    # measured on the test split are called test
+    for section in ("fashion_mnist_mlp", "cifar_10_cnn"):
+        assert f"{section}_confusion_matrix.png" in images
+    assert "cifar_10_cnn_misclassified.png" in images
+    assert "The curves called *test* are the official test split" in md
+    assert "best validation accuracy" not in md
 
 
 def test_report_names_the_missing_command(tmp_path):
@@ -218,48 +228,150 @@ def test_report_names_the_missing_command(tmp_path):
     assert out.returncode == 0 and "Missing:" in (tmp_path / "r" / "report.md").read_text()
 
 
-def test_hw3_zip(tiny_runs, tmp_path):
+@pytest.fixture(scope="module")
+def hw3_zip(tiny_runs, tmp_path_factory):
+    """hw3.zip built from the tiny runs, unzipped into an empty folder outside the repository."""
     _, _, logs = tiny_runs
+    out = tmp_path_factory.mktemp("zip")
     with pytest.MonkeyPatch.context() as mp:
         accept_fake_cifar(mp)
-        members = package.build(tmp_path / "hw3.zip", logs)
-    names = zipfile.ZipFile(tmp_path / "hw3.zip").namelist()
-    assert sorted(names) == sorted(members)
+        members = package.build(out / "hw3.zip", logs)
+    unzipped = tmp_path_factory.mktemp("unzipped")
+    assert not ROOT.resolve().is_relative_to(unzipped) and not unzipped.is_relative_to(ROOT)
+    with zipfile.ZipFile(out / "hw3.zip") as z:
+        assert sorted(z.namelist()) == sorted(members)
+        z.extractall(unzipped)
+    return out / "hw3.zip", unzipped / "hw3", logs
+
+
+def test_hw3_zip_keeps_the_course_structure_and_no_local_paths(hw3_zip, tiny_runs):
+    path, hw3, logs = hw3_zip
+    z = zipfile.ZipFile(path)
+    names = z.namelist()
     for required in (
         "hw3/train_ffnn.py",
         "hw3/README",
         "hw3/predictions.csv",
         "hw3/CS189_HW_NN.ipynb",
+        "hw3/requirements.txt",
         "hw3/neural_networks/__init__.py",
         "hw3/neural_networks/layers.py",
         "hw3/neural_networks/iris.csv",
+        "hw3/lightning_hw/bridge.py",
+        "hw3/commands/cli.py",
+        "hw3/configs/fashion_mlp.yaml",
+        "hw3/train.py",
+        "hw3/predict.py",
+        "hw3/runs/fashion_mlp/metrics.json",
+        "hw3/runs/fashion_mlp/model.ckpt",
+        "hw3/runs/cifar_cnn/confusion_matrix.png",
+        "hw3/runs/cifar_cnn/misclassified.png",
+        "hw3/runs/cifar_cnn/model.ckpt",
     ):
-        assert required in names
-    assert not [n for n in names if re.search(r"__pycache__|\.DS_Store|\.ckpt$|/data/", n)]
-    z = zipfile.ZipFile(tmp_path / "hw3.zip")
+        assert required in names, required
+    assert not [n for n in names if re.search(r"__pycache__|\.pyc$|\.DS_Store|/data/", n)]
+    assert not [n for n in names if re.search(r"\bnumpy_nn\b|deliverables|bench|tests/", n)]
+    local = {str(ROOT), str(logs), str(tiny_runs[0]), "/tmp/", str(Path.home()) + "/"}
+    for name in names:
+        data = z.read(name)
+        assert not [p for p in local if p.encode() in data], name
+        if name.endswith((".py", ".yaml")):
+            assert not re.search(r"\bnumpy_nn\b", data.decode()), name  # renamed everywhere
+    ckpt = torch.load(hw3 / "runs/cifar_cnn/model.ckpt", weights_only=True)
+    assert "optimizer_states" not in ckpt and "callbacks" not in ckpt  # weights, no training state
+    # the default networks' weights fit under the default --max-checkpoint-mb (10): both ship
+    assert (hw3 / "runs/fashion_mlp/model.ckpt").stat().st_size < 8 * 2**20  # the full-size MLP
+    from lightning_hw.networks import CifarCNN
+
+    buffer = io.BytesIO()
+    torch.save(CifarCNN().state_dict(), buffer)
+    assert 7 * 2**20 < buffer.tell() < 8.5 * 2**20
     rows = z.read("hw3/predictions.csv").decode().splitlines()
     assert rows[0] == "Id,Category" and len(rows) == 31
-    nb = json.loads(z.read("hw3/CS189_HW_NN.ipynb"))
+    assert "torch==2.14.1" in z.read("hw3/requirements.txt").decode()
+
+
+def _notebook_outputs(nb) -> list:
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(c["execution_count"] for c in code)
     outputs = [o for c in code for o in c["outputs"]]
     assert not [o for o in outputs if o["output_type"] == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs)
-    # the numpy package runs under its handout name
-    z.extractall(tmp_path / "x")
+    return outputs
+
+
+def test_hw3_notebook_runs_from_the_unzipped_folder_alone(hw3_zip):
+    """The shipped notebook was executed at build time; here it runs again from the unzipped
+    folder, in a kernel that cannot import the repository (its editable install is blocked)."""
+    import nbformat
+
+    _, hw3, _ = hw3_zip
+    shipped = json.loads((hw3 / "CS189_HW_NN.ipynb").read_text())
+    outputs = _notebook_outputs(shipped)
+    pictures = len(list(hw3.glob("runs/*/confusion_matrix.png"))) + len(
+        list(hw3.glob("runs/*/misclassified.png"))
+    )  # (the tiny Fashion run may make no mistakes)
+    assert pictures >= 3
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 1 + pictures  # + curves
+    nb = nbformat.read(hw3 / "CS189_HW_NN.ipynb", as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import importlib.util, lightning_hw, neural_networks\n"
+            "print('FROM', Path(lightning_hw.__file__).resolve(), Path(neural_networks.__file__).resolve())\n"
+            "print('REPO', importlib.util.find_spec('numpy_nn'), importlib.util.find_spec('deliverables'))"
+        )
+    )
+    package.execute_notebook(nb, hw3)
+    text = "".join(o.get("text", "") for o in _notebook_outputs(nb))
+    origin = re.search(r"FROM (\S+) (\S+)", text).groups()
+    assert all(Path(p).is_relative_to(hw3.resolve()) for p in origin), origin
+    assert "REPO None None" in text
+    assert "test accuracy" in str(nb.cells)  # the table of test accuracies
+    # the isolation itself: the repository's packages are importable outside it, not inside
+    probe = "import importlib.util; print(importlib.util.find_spec('numpy_nn') is None)"
+    plain = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=hw3)
+    assert plain.stdout.strip() == "False"  # the editable install: what the kernel had to block
+
+
+def test_hw3_train_ffnn_runs_from_the_unzipped_folder_alone(hw3_zip, tmp_path):
+    _, hw3, _ = hw3_zip
     out = subprocess.run(
-        [
-            sys.executable,
-            "train_ffnn.py",
-            "--epochs",
-            "2",
-            "--no-progress",
-            "--save-dir",
-            str(tmp_path / "exp"),
-        ],
-        cwd=tmp_path / "x" / "hw3",
+        package.isolated_command(
+            "train_ffnn.py", "--epochs", "2", "--no-progress", "--save-dir", str(tmp_path / "exp")
+        ),
+        cwd=hw3,
         capture_output=True,
         text=True,
     )
     assert out.returncode == 0, out.stderr
-    assert "numpy_nn" not in z.read("hw3/neural_networks/models.py").decode()
+    assert list((tmp_path / "exp").glob("*/results.json"))
+
+
+def test_hw3_notebook_retrains_both_networks_in_short_mode(hw3_zip, fashion_dir, cifar_dir):
+    """HW3_MODE=short runs the notebook's training code (train.py's) on the real datasets."""
+    import nbformat
+
+    _, hw3, _ = hw3_zip
+    assert fashion_dir == cifar_dir  # one DATA_DIR holds both
+    nb = nbformat.read(hw3 / "CS189_HW_NN.ipynb", as_version=4)
+    package.execute_notebook(nb, hw3, {"HW3_MODE": "short", "DATA_DIR": str(fashion_dir)})
+    outputs = _notebook_outputs(nb)
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 5  # curves + 2 x 2 pictures
+    for experiment in ("fashion_mlp", "cifar_cnn"):
+        run = hw3 / "lightning_logs" / experiment / "version_0"
+        assert (run / "test_metrics.json").exists() and (run / "confusion_matrix.png").exists()
+
+
+def test_hw3_zip_without_large_checkpoints_says_how_to_make_them(tiny_runs, tmp_path):
+    _, _, logs = tiny_runs
+    with pytest.MonkeyPatch.context() as mp:
+        accept_fake_cifar(mp)
+        members = package.build(tmp_path / "hw3.zip", logs, max_checkpoint_mb=0.01)
+    assert not [m for m in members if m.endswith(".ckpt")]
+    z = zipfile.ZipFile(tmp_path / "hw3.zip")
+    assert (
+        "over 0.01 MB and not in the archive: train.py makes them" in z.read("hw3/README").decode()
+    )
+    nb = json.loads(z.read("hw3/CS189_HW_NN.ipynb"))
+    text = "".join("".join(o["text"]) for o in _notebook_outputs(nb) if "text" in o)
+    assert "its checkpoint is not in the archive (too large); make it with" in text
+    assert "python train.py --config configs/cifar_cnn.yaml" in text
