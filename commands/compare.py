@@ -22,6 +22,7 @@ from pathlib import Path
 from commands.cli import resolve_config, train
 from commands.configs import read
 from commands.entry import UserError, argument_parser, run_main
+from lightning_hw.callbacks import evaluation_label
 from lightning_hw.io import plot_curves, write_json, write_text
 from numpy_nn.experiment import Options
 from numpy_nn.experiment import run as run_numpy_nn
@@ -77,7 +78,7 @@ def compare(config_path: str, epochs=None) -> dict:
             )
     out_dir = spec.get("output_dir") or os.path.join("lightning_logs", Path(config_path).stem)
     os.makedirs(out_dir, exist_ok=True)
-    rows, curves = [], {}
+    rows, curves, labels = [], {}, set()
     total = len(runs) + bool(spec.get("numpy_nn", True))
 
     if spec.get("numpy_nn", True):
@@ -127,34 +128,44 @@ def compare(config_path: str, epochs=None) -> dict:
             }
         )
         curves[f"lightning {name}"] = (h["train/loss"], h["val/loss"])
+        labels.add(evaluation_label(r["trainer"].datamodule))
 
-    table = _table(rows)
+    # Runs that validate on the official test split have no validation loss of their own: the
+    # table leaves that column out (it would repeat the test loss) and the plot says "test".
+    held_out = labels != {"test"}
+    table = _table(rows, held_out)
     write_text(os.path.join(out_dir, "comparison.md"), table + "\n")
     write_json(os.path.join(out_dir, "comparison.json"), rows)
-    _plot(curves, os.path.join(out_dir, "comparison.png"), Path(config_path).stem)
+    _plot(curves, os.path.join(out_dir, "comparison.png"), Path(config_path).stem, held_out)
     return {"rows": rows, "table": table, "output_dir": out_dir}
 
 
-def _table(rows) -> str:
+def _table(rows, held_out: bool = True) -> str:
+    """The side-by-side table; ``held_out``: the runs validate on held-out data (a "final val
+    loss" column), not on the test split."""
+    val = " final val loss |" if held_out else ""
     lines = [
-        "| implementation | final train loss | final val loss | test loss | test accuracy | s / epoch "
+        f"| implementation | final train loss |{val} test loss | test accuracy | s / epoch "
         "| ms / step |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|" + ("---:|" if held_out else "") + "---:|---:|---:|---:|",
     ]
     for r in rows:
+        val = f" {r['val_loss']:.4f} |" if held_out else ""
         lines.append(
-            f"| {r['implementation']} | {r['train_loss']:.4f} | {r['val_loss']:.4f} | "
+            f"| {r['implementation']} | {r['train_loss']:.4f} |{val} "
             f"{r['test_loss']:.4f} | {r['test_acc']:.4f} | {r['seconds_per_epoch']:.3f} | "
             f"{r['ms_per_step']:.2f} |"
         )
     return "\n".join(lines)
 
 
-def _plot(curves: dict, path: str, name: str) -> None:
-    """Every run's train (solid) and validation (dashed) loss, one colour per run."""
+def _plot(curves: dict, path: str, name: str, held_out: bool = True) -> None:
+    """Every run's train (solid) and validation or per-epoch test (dashed) loss, one colour per
+    run."""
     lines, styles = {}, {}
+    other = "val" if held_out else "test"
     for i, (name, (train_loss, val_loss)) in enumerate(curves.items()):
-        for split, values, dash in (("train", train_loss, "-"), ("val", val_loss, "--")):
+        for split, values, dash in (("train", train_loss, "-"), (other, val_loss, "--")):
             lines[f"{name} {split}"] = values
             styles[f"{name} {split}"] = {"color": f"C{i}", "linestyle": dash}
     plot_curves(

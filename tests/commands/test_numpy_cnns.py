@@ -95,6 +95,8 @@ def test_compare_any_twin_pair_with_ms_per_step(tmp_path, monkeypatch):
     table = (tmp_path / "out" / "comparison.md").read_text()
     assert "| ms / step |" in table
     assert all(f"{r['ms_per_step']:.2f} |" in table for r in rows.values())
+    # the twins validate on the test split: no "val loss" column repeating the test loss
+    assert "val loss" not in table and "| final train loss | test loss |" in table
     runs = sorted(p.name for p in (tmp_path / "lightning_logs").iterdir())
     assert runs == ["fashion_cnn_numpy", "fashion_cnn_torch"]
 
