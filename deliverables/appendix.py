@@ -4,8 +4,9 @@
     python generate_submission.py --format latex --heading_level 2 --output appendix.tex
 
 ``PIECES`` is the one list of what goes in: (section, subsection, dotted name); every name must
-resolve to a class, function or method (a test imports each one). It extracts the implemented pieces (numpy activations, layers, losses, the model's forward /
-backward / predict, the autograd bridge, the Lightning MLP and CNN) into sections.
+resolve to a class, function or method (a test imports each one). Sections follow the
+homework's questions (3.1 activation functions ... 4.2 the CIFAR-10 CNN), then the extras (the
+autograd bridge, numpy_nn's image layers).
 
 Markdown: headings '#' ... '###' starting at --heading_level, code in ```python fences; the file
 renders on its own. LaTeX: \\section / \\subsection / \\subsubsection starting at --heading_level
@@ -22,42 +23,40 @@ from commands.entry import argument_parser, run_main
 from lightning_hw.io import write_text
 
 PIECES = [
-    ("numpy network: activations", "Sigmoid", "numpy_nn.activations.Sigmoid"),
-    ("numpy network: activations", "TanH", "numpy_nn.activations.TanH"),
-    ("numpy network: activations", "ReLU", "numpy_nn.activations.ReLU"),
-    ("numpy network: activations", "ArcTan", "numpy_nn.activations.ArcTan"),
-    ("numpy network: activations", "SoftMax", "numpy_nn.activations.SoftMax"),
-    ("numpy network: layers", "Layer", "numpy_nn.base.Layer"),
-    ("numpy network: layers", "WeightedLayer", "numpy_nn.base.WeightedLayer"),
-    ("numpy network: layers", "FullyConnected", "numpy_nn.layers.FullyConnected"),
-    ("numpy network: image layers", "Conv2D", "numpy_nn.conv.Conv2D"),
-    ("numpy network: image layers", "Pool2D", "numpy_nn.conv.Pool2D"),
-    ("numpy network: image layers", "Flatten", "numpy_nn.layers.Flatten"),
-    ("numpy network: image layers", "BatchNorm1D", "numpy_nn.normalization.BatchNorm1D"),
-    ("numpy network: image layers", "Dropout", "numpy_nn.regularization.Dropout"),
-    ("numpy network: losses", "CrossEntropy", "numpy_nn.losses.CrossEntropy"),
-    ("numpy network: losses", "L2", "numpy_nn.losses.L2"),
+    # the homework's questions, in order; the report puts each group on a page of its own
+    ("3.1 Activation functions", "Sigmoid", "numpy_nn.activations.Sigmoid"),
+    ("3.1 Activation functions", "TanH", "numpy_nn.activations.TanH"),
+    ("3.1 Activation functions", "ReLU", "numpy_nn.activations.ReLU"),
+    ("3.1 Activation functions", "ArcTan", "numpy_nn.activations.ArcTan"),
+    ("3.2 Fully-connected layer", "Layer", "numpy_nn.base.Layer"),
+    ("3.2 Fully-connected layer", "WeightedLayer", "numpy_nn.base.WeightedLayer"),
+    ("3.2 Fully-connected layer", "FullyConnected", "numpy_nn.layers.FullyConnected"),
+    ("3.2 Fully-connected layer", "initialize_weights", "numpy_nn.weights.initialize_weights"),
+    ("3.3 Softmax", "SoftMax", "numpy_nn.activations.SoftMax"),
+    ("3.4 Cross-entropy", "CrossEntropy", "numpy_nn.losses.CrossEntropy"),
+    ("3.4 Cross-entropy", "L2", "numpy_nn.losses.L2"),
+    ("3.5 Two-layer networks", "SGD", "numpy_nn.optimizers.SGD"),
+    ("3.5 Two-layer networks", "NeuralNetwork.forward", "numpy_nn.models.NeuralNetwork.forward"),
+    ("3.5 Two-layer networks", "NeuralNetwork.backward", "numpy_nn.models.NeuralNetwork.backward"),
+    ("3.5 Two-layer networks", "NeuralNetwork.update", "numpy_nn.models.NeuralNetwork.update"),
+    ("3.5 Two-layer networks", "NeuralNetwork.predict", "numpy_nn.models.NeuralNetwork.predict"),
+    ("3.5 Two-layer networks", "NeuralNetwork.train", "numpy_nn.models.NeuralNetwork.train"),
+    ("4.1 Fashion-MNIST MLP", "Classifier", "lightning_hw.classifier.Classifier"),
+    ("4.1 Fashion-MNIST MLP", "MLP", "lightning_hw.networks.mlp.MLP"),
+    ("4.2 CIFAR-10 CNN", "CifarCNN", "lightning_hw.networks.cnn.CifarCNN"),
+    ("4.2 CIFAR-10 CNN", "ConvGroup", "lightning_hw.networks.cnn.ConvGroup"),
+    # not course questions
     (
-        "numpy network: weights and optimizer",
-        "initialize_weights",
-        "numpy_nn.weights.initialize_weights",
+        "Extra: numpy layers inside PyTorch",
+        "NumpyLayerFunction",
+        "lightning_hw.bridge.NumpyLayerFunction",
     ),
-    ("numpy network: weights and optimizer", "SGD", "numpy_nn.optimizers.SGD"),
-    ("numpy network: the model", "NeuralNetwork.forward", "numpy_nn.models.NeuralNetwork.forward"),
-    (
-        "numpy network: the model",
-        "NeuralNetwork.backward",
-        "numpy_nn.models.NeuralNetwork.backward",
-    ),
-    ("numpy network: the model", "NeuralNetwork.update", "numpy_nn.models.NeuralNetwork.update"),
-    ("numpy network: the model", "NeuralNetwork.predict", "numpy_nn.models.NeuralNetwork.predict"),
-    ("numpy network: the model", "NeuralNetwork.train", "numpy_nn.models.NeuralNetwork.train"),
-    ("numpy layers inside PyTorch", "NumpyLayerFunction", "lightning_hw.bridge.NumpyLayerFunction"),
-    ("numpy layers inside PyTorch", "NumpyModule", "lightning_hw.bridge.NumpyModule"),
-    ("PyTorch Lightning", "Classifier", "lightning_hw.classifier.Classifier"),
-    ("PyTorch Lightning", "Fashion-MNIST MLP", "lightning_hw.networks.mlp.MLP"),
-    ("PyTorch Lightning", "CIFAR-10 CNN", "lightning_hw.networks.cnn.CifarCNN"),
-    ("PyTorch Lightning", "CIFAR-10 CNN: building blocks", "lightning_hw.networks.cnn.ConvGroup"),
+    ("Extra: numpy layers inside PyTorch", "NumpyModule", "lightning_hw.bridge.NumpyModule"),
+    ("Extra: image layers in numpy", "Conv2D", "numpy_nn.conv.Conv2D"),
+    ("Extra: image layers in numpy", "Pool2D", "numpy_nn.conv.Pool2D"),
+    ("Extra: image layers in numpy", "Flatten", "numpy_nn.layers.Flatten"),
+    ("Extra: image layers in numpy", "BatchNorm1D", "numpy_nn.normalization.BatchNorm1D"),
+    ("Extra: image layers in numpy", "Dropout", "numpy_nn.regularization.Dropout"),
 ]
 
 

@@ -1,0 +1,183 @@
+"""Markdown -> LaTeX for the report's own Markdown (``report.tex``, for those who write in LaTeX).
+
+It handles what the report uses, no more: headings, paragraphs, ``$...$`` / ``$$...$$`` math
+(passed through: it is LaTeX already), `code`, **bold**, *italic*, [links](url), pipe tables,
+``-`` and ``1.`` lists, fenced code blocks (``lstlisting``) and images on their own line
+(``\\includegraphics``). Text is escaped; the few non-ASCII symbols our documents use become
+their LaTeX spelling, so plain ``pdflatex`` compiles the result.
+"""
+
+import re
+
+from deliverables.appendix import _ascii, _tex_escape
+
+HEADINGS = ("section*", "subsection*", "subsubsection*", "paragraph*", "subparagraph*")
+
+# Outside math: symbols pdflatex cannot typeset from UTF-8 without extra packages.
+UNICODE = {
+    "–": "--",
+    "—": "---",
+    "−": "-",
+    "’": "'",
+    "‘": "`",
+    "“": "``",
+    "”": "''",
+    "…": r"\ldots{}",
+    "×": r"$\times$",
+    "±": r"$\pm$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "≈": r"$\approx$",
+    "→": r"$\to$",
+    "⊙": r"$\odot$",
+    "σ": r"$\sigma$",
+    "Σ": r"$\Sigma$",
+    "∂": r"$\partial$",
+    "²": r"$^2$",
+    "√": r"$\surd$",
+    "µ": r"$\mu$",
+    "é": r"\'e",
+}
+
+PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[margin=2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\usepackage{graphicx}
+\usepackage{listings}
+\lstset{basicstyle=\ttfamily\scriptsize,breaklines=true,columns=fullflexible,
+  keywordstyle=\bfseries,commentstyle=\itshape,showstringspaces=false}
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{0.5em}
+"""
+
+_INLINE = re.compile(
+    r"(?P<math>\$[^$\n]+?\$)"
+    r"|`(?P<code>[^`\n]+)`"
+    r"|\*\*(?P<bold>[^*\n]+?)\*\*"
+    r"|(?<![\w*])\*(?P<em>[^*\n]+?)\*(?![\w*])"
+    r"|\[(?P<text>[^\]\n]+)\]\((?P<url>[^)\s]+)\)"
+)
+
+
+def _text(text: str) -> str:
+    """Escape plain text for LaTeX and spell its non-ASCII symbols in LaTeX."""
+    out = []
+    for ch in _tex_escape(text):
+        if ord(ch) < 128:
+            out.append(ch)
+        else:
+            out.append(UNICODE.get(ch, "?"))
+    return "".join(out)
+
+
+def inline(text: str) -> str:
+    """One line of Markdown text -> LaTeX (math kept, everything else escaped)."""
+    out, pos = [], 0
+    for m in _INLINE.finditer(text):
+        out.append(_text(text[pos : m.start()]))
+        if m["math"]:
+            out.append(m["math"])
+        elif m["code"] is not None:
+            out.append(r"\texttt{" + _text(m["code"]) + "}")
+        elif m["bold"] is not None:
+            out.append(r"\textbf{" + inline(m["bold"]) + "}")
+        elif m["em"] is not None:
+            out.append(r"\emph{" + inline(m["em"]) + "}")
+        else:
+            out.append(inline(m["text"]))
+        pos = m.end()
+    out.append(_text(text[pos:]))
+    return "".join(out)
+
+
+def _table(lines: list[str]) -> str:
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
+    header, rule, body = rows[0], rows[1], rows[2:]
+    align = "".join("r" if c.endswith(":") and not c.startswith(":") else "l" for c in rule)
+    out = [r"\begin{center}\small", r"\begin{tabular}{" + align + "}", r"\hline"]
+    out.append(" & ".join(inline(c) for c in header) + r" \\ \hline")
+    out += [" & ".join(inline(c) for c in row) + r" \\" for row in body]
+    out += [r"\hline", r"\end{tabular}", r"\end{center}"]
+    return "\n".join(out)
+
+
+def _list(lines: list[str], numbered: bool) -> str:
+    env = "enumerate" if numbered else "itemize"
+    marker = re.compile(r"^\d+\.\s+" if numbered else r"^[-*]\s+")
+    items: list[str] = []
+    for line in lines:
+        if marker.match(line):
+            items.append(marker.sub("", line))
+        else:  # a continuation line of the item above
+            items[-1] += " " + line.strip()
+    body = "\n".join(r"\item " + inline(item) for item in items)
+    return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"
+
+
+def markdown_to_latex(md: str, top: int = 1) -> str:
+    """Convert ``md``; a heading of level ``top`` becomes ``\\section*``, deeper ones nest."""
+    lines = md.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if not stripped:
+            i += 1
+            continue
+        if stripped.startswith("```"):
+            j = i + 1
+            while j < len(lines) and not lines[j].strip().startswith("```"):
+                j += 1
+            code = _ascii("\n".join(lines[i + 1 : j]))
+            out.append(f"\\begin{{lstlisting}}[language=Python]\n{code}\n\\end{{lstlisting}}")
+            i = j + 1
+            continue
+        if stripped.startswith("$$"):
+            j = i
+            while not (lines[j].strip().endswith("$$") and (j > i or len(stripped) > 2)):
+                j += 1
+            math = "\n".join(lines[i : j + 1]).strip()[2:-2].strip()
+            out.append(f"\\[\n{math}\n\\]")
+            i = j + 1
+            continue
+        heading = re.match(r"^(#+)\s+(.*)$", stripped)
+        if heading:
+            level = max(0, min(len(heading[1]) - top, len(HEADINGS) - 1))
+            out.append(f"\\{HEADINGS[level]}{{{inline(heading[2])}}}")
+            i += 1
+            continue
+        image = re.match(r"^!\[[^\]]*\]\(([^)]+)\)$", stripped)
+        if image:
+            out.append(
+                "\\begin{center}\n\\includegraphics[width=0.8\\linewidth]{"
+                + image[1]
+                + "}\n\\end{center}"
+            )
+            i += 1
+            continue
+        block_kinds = (
+            ("table", lambda s: s.startswith("|")),
+            ("bullets", lambda s: re.match(r"^[-*]\s+", s) is not None),
+            ("numbers", lambda s: re.match(r"^\d+\.\s+", s) is not None),
+        )
+        kind = next((k for k, starts in block_kinds if starts(stripped)), None)
+        j = i + 1
+        if kind == "table":
+            while j < len(lines) and lines[j].strip().startswith("|"):
+                j += 1
+            out.append(_table(lines[i:j]))
+        elif kind in ("bullets", "numbers"):
+            while j < len(lines) and lines[j].strip() and not lines[j].strip().startswith("#"):
+                j += 1
+            out.append(_list([x.strip() for x in lines[i:j]], kind == "numbers"))
+        else:  # a paragraph: up to a blank line or the start of another block
+            while (
+                j < len(lines)
+                and lines[j].strip()
+                and not re.match(r"^(#|\||```|\$\$|!\[)", lines[j].strip())
+            ):
+                j += 1
+            out.append(inline(" ".join(x.strip() for x in lines[i:j])))
+        i = j
+    return "\n\n".join(out) + "\n"
