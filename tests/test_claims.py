@@ -15,3 +15,39 @@ def test_every_named_test_exists():
         tree = ast.parse((ROOT / path).read_text())
         functions = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
         assert name in functions, f"{path}::{name} (named in docs/) does not exist"
+
+
+def _row(text: str, first_cell: str) -> list[str]:
+    """The cells of the Markdown table row that starts with ``first_cell``."""
+    line = next(x for x in text.splitlines() if x.startswith(f"| {first_cell} |"))
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60} min {seconds % 60} s"
+
+
+def test_the_same_runs_give_the_same_numbers_everywhere():
+    """A figure quoted in a config's comment, the README or one doc is the figure of the doc that
+    measured it: docs/cifar_cnn.md for the CIFAR runs, docs/benchmarks.md for make bench."""
+    cifar_doc = (ROOT / "docs" / "cifar_cnn.md").read_text()
+    bench = (ROOT / "docs" / "benchmarks.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for config in ("cifar_cnn", "cifar_cnn94"):
+        cells = _row(
+            cifar_doc, f"`configs/{config}.yaml`" + (" (default)" * (config == "cifar_cnn"))
+        )
+        accuracy = cells[2].strip("*")
+        wall = int(re.match(r"\**(\d+) s", cells[4]).group(1))
+        assert f"({_minutes(wall)})" in cells[4]
+        comment = (ROOT / "configs" / f"{config}.yaml").read_text()
+        assert f"{accuracy} in {_minutes(wall)}" in comment, config
+        # make bench ran the same command: docs/cifar_cnn.md quotes its figures as they are
+        b = _row(bench, f"`{config}.yaml`")
+        assert f"{float(b[4]):.2%}" == accuracy  # the same accuracy, to the digit
+        flowing = " ".join(cifar_doc.split())
+        assert f"{b[5]} of wall time" in flowing or f"accuracies, {b[5]} and" in flowing, b[5]
+    fashion = _row(bench, "24")  # section 3: the Fashion MLP's default config
+    figure = f"{float(fashion[3]):.1%} in {fashion[4]}"
+    assert f"MLP, {figure} on 2 cores" in readme
+    assert fashion[0] in (ROOT / "configs" / "fashion_mlp.yaml").read_text()  # its epochs
