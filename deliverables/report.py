@@ -140,7 +140,8 @@ def vision_section(logs: Path, dataset: str, title: str, config: str) -> Section
     )
     s.body = (
         f"Run `{run.relative_to(logs.parent) if run.is_relative_to(logs.parent) else run}`: "
-        f"{len(h['val/acc'])} epochs, {sum(h['seconds']):.0f} s of training. "
+        f"{len(h['val/acc'])} epoch{'s' * (len(h['val/acc']) != 1)}, "
+        f"{sum(h['seconds']):.0f} s of training. "
         f"The curves called *{other}* are {where}. Both loss curves are plain cross-entropy, "
         "also where training minimizes a label-smoothed loss.\n\n"
         "| metric | value |\n|---|---:|\n"

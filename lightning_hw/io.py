@@ -80,7 +80,9 @@ def plot_curves(
     label to matplotlib line options (color, linestyle, ...)."""
     fig, ax = new_figure(figsize)
     for label, values in curves.items():
-        ax.plot(range(1, len(values) + 1), values, label=label, **(styles or {}).get(label, {}))
+        style = {"marker": "o", "markersize": 3} if len(values) <= 30 else {}  # short runs: visible
+        style.update((styles or {}).get(label, {}))
+        ax.plot(range(1, len(values) + 1), values, label=label, **style)
     ax.set(xlabel="epoch", ylabel=ylabel, title=title or "")
     if log_scale:
         ax.set_yscale("log")
