@@ -332,7 +332,8 @@ def to_mathml(formula: str) -> str:
 
 
 def markdown_html(md_text: str) -> str:
-    """Markdown -> HTML, each formula typeset as MathML (code keeps its dollar signs)."""
+    """Markdown -> HTML, each formula typeset as MathML (code keeps its dollar signs), Python
+    code highlighted by Pygments."""
     import markdown
 
     kept: list[str] = []
@@ -350,7 +351,12 @@ def markdown_html(md_text: str) -> str:
 
     protected = MATH.sub(stash, code_free)
     protected = re.sub(r"KEPTSTASH(\d+)END", lambda m: kept[int(m.group(1))], protected)
-    body = markdown.markdown(protected, extensions=["tables", "fenced_code"])
+    body = markdown.markdown(
+        protected,
+        extensions=["tables", "fenced_code", "codehilite"],
+        # Pygments colours inlined (no stylesheet to ship), the language as the fence names it
+        extension_configs={"codehilite": {"noclasses": True, "guess_lang": False}},
+    )
     return re.sub(r"MATHSTASH(\d+)END", lambda m: maths[int(m.group(1))], body)
 
 

@@ -185,7 +185,7 @@ def built_report(tiny_runs, tmp_path_factory):
 
 
 def _outside_code(page: str) -> str:
-    return re.sub(r"<pre>.*?</pre>|<code>.*?</code>", "", page, flags=re.S)
+    return re.sub(r"<pre[^>]*>.*?</pre>|<code>.*?</code>", "", page, flags=re.S)
 
 
 def test_report_follows_the_questions_in_order(built_report):
@@ -234,7 +234,10 @@ def test_report_html_is_typeset_self_contained_and_paged(built_report):
         marker = f'<section class="page">\n<h2>{html.escape(heading, quote=False)}</h2>'
         assert page.count(marker) == 1, heading
     assert "section.page{break-before:page}" in page
-    assert "<table>" in page and "<pre><code" in page
+    assert "<table>" in page
+    # the appendix's code is highlighted (Pygments, colours inlined), one block per listing
+    assert page.count('<div class="codehilite"') == md.count("```") // 2
+    assert '<span style="color: #008000; font-weight: bold">def</span>' in page
 
 
 def test_report_tex_has_the_same_sections_and_figures(built_report):
