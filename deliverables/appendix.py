@@ -128,11 +128,11 @@ _ASCII = {
 }
 
 
-def _tex_escape(text: str) -> str:
+def tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIALS.get(ch, ch) for ch in text)
 
 
-def _ascii(code: str) -> str:
+def ascii_only(code: str) -> str:
     return "".join(_ASCII.get(ch, ch if ord(ch) < 128 else "?") for ch in code)
 
 
@@ -141,13 +141,13 @@ def latex(heading_level: int = 1) -> str:
     top, sub, subsub = LATEX_LEVELS[heading_level - 1 : heading_level + 2]
     out = [f"\\{top}{{Code appendix}}\n"]
     for section, items in _grouped().items():
-        out.append(f"\\{sub}{{{_tex_escape(section)}}}\n")
+        out.append(f"\\{sub}{{{tex_escape(section)}}}\n")
         for title, dotted in items:
-            code = _ascii(source(dotted))
+            code = ascii_only(source(dotted))
             if "\\end{lstlisting}" in code:
                 raise ValueError(f"{dotted} contains \\end{{lstlisting}} and cannot be listed")
             out.append(
-                f"\\{subsub}{{{_tex_escape(title)}}}\n\\texttt{{{_tex_escape(dotted)}}}\n\n"
+                f"\\{subsub}{{{tex_escape(title)}}}\n\\texttt{{{tex_escape(dotted)}}}\n\n"
                 f"\\begin{{lstlisting}}[language=Python]\n{code}\\end{{lstlisting}}\n"
             )
     return "\n".join(out)

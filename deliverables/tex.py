@@ -9,7 +9,7 @@ their LaTeX spelling, so plain ``pdflatex`` compiles the result.
 
 import re
 
-from deliverables.appendix import _ascii, _tex_escape
+from deliverables.appendix import ascii_only, tex_escape
 
 HEADINGS = ("section*", "subsection*", "subsubsection*", "paragraph*", "subparagraph*")
 
@@ -62,7 +62,7 @@ _INLINE = re.compile(
 def _text(text: str) -> str:
     """Escape plain text for LaTeX and spell its non-ASCII symbols in LaTeX."""
     out = []
-    for ch in _tex_escape(text):
+    for ch in tex_escape(text):
         if ord(ch) < 128:
             out.append(ch)
         else:
@@ -129,7 +129,7 @@ def markdown_to_latex(md: str, top: int = 1) -> str:
             j = i + 1
             while j < len(lines) and not lines[j].strip().startswith("```"):
                 j += 1
-            code = _ascii("\n".join(lines[i + 1 : j]))
+            code = ascii_only("\n".join(lines[i + 1 : j]))
             out.append(f"\\begin{{lstlisting}}[language=Python]\n{code}\n\\end{{lstlisting}}")
             i = j + 1
             continue
