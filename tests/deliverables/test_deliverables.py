@@ -276,29 +276,20 @@ def test_report_tex_compiles(built_report, tmp_path):
     assert (tmp_path / "r" / "report.pdf").stat().st_size > 100_000
 
 
+def _report_cli(tmp_path, *flags, env=None):
+    """``python -m deliverables.report`` into tmp_path/r, with no runs to report."""
+    command = [sys.executable, "-m", "deliverables.report", "--output", str(tmp_path / "r")]
+    command += ["--experiments", str(tmp_path / "none"), "--logs", str(tmp_path / "none")]
+    return subprocess.run([*command, *flags], capture_output=True, text=True, cwd=ROOT, env=env)
+
+
 def test_report_pdf_without_chromium_names_the_package(tmp_path):
     import os
 
     bin_dir = tmp_path / "bin"  # a PATH with no browser on it
     bin_dir.mkdir()
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deliverables.report",
-            "--output",
-            str(tmp_path / "r"),
-            "--experiments",
-            str(tmp_path / "none"),
-            "--logs",
-            str(tmp_path / "none"),
-            "--allow-missing",
-            "--pdf",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PATH": str(bin_dir)},
+    out = _report_cli(
+        tmp_path, "--allow-missing", "--pdf", env={**os.environ, "PATH": str(bin_dir)}
     )
     assert out.returncode == 2
     errors = [line for line in out.stderr.splitlines() if not line.startswith("missing:")]
@@ -334,42 +325,11 @@ def test_report_pdf_in_chromium_starts_each_question_on_a_page(built_report, tmp
 
 
 def test_report_names_the_missing_command(tmp_path):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deliverables.report",
-            "--output",
-            str(tmp_path / "r"),
-            "--experiments",
-            str(tmp_path / "none"),
-            "--logs",
-            str(tmp_path / "none"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    out = _report_cli(tmp_path)
     assert out.returncode == 2
     assert "python train_ffnn.py --sweep" in out.stderr and "configs/cifar_cnn.yaml" in out.stderr
     assert not (tmp_path / "r").exists()
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deliverables.report",
-            "--output",
-            str(tmp_path / "r"),
-            "--experiments",
-            str(tmp_path / "none"),
-            "--logs",
-            str(tmp_path / "none"),
-            "--allow-missing",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    out = _report_cli(tmp_path, "--allow-missing")
     assert out.returncode == 0 and "Missing:" in (tmp_path / "r" / "report.md").read_text()
 
 
