@@ -107,7 +107,7 @@ class NeuralNetwork:
         """One optimizer step on every parameter, in place, then clear the gradients."""
         for i, layer in enumerate(self.layers):
             for name, param in layer.parameters.items():
-                param -= self.optimizer.update(f"{name}{i}", param, layer.gradients[name], epoch)
+                self.optimizer.step(f"{name}{i}", param, layer.gradients[name], epoch)
             layer.clear_gradients()
 
     def error(self, target: np.ndarray, out: np.ndarray) -> float:

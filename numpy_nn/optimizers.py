@@ -2,6 +2,7 @@
 
 The caller applies the step in place, ``param -= delta``; ``param_name`` must be unique across
 the model (the model uses e.g. ``"W0"``, ``"b0"``) because per-parameter state is keyed by it.
+``opt.step(param_name, param, grad)`` does both at once; SGD does it faster (see ``SGD.step``).
 """
 
 from abc import ABC, abstractmethod
@@ -34,6 +35,10 @@ class Optimizer(ABC):
     ) -> np.ndarray:
         """Return the step ``delta``; the caller does ``param -= delta``."""
 
+    def step(self, param_name: str, param: np.ndarray, grad: np.ndarray, epoch=None) -> None:
+        """Apply one step to ``param`` in place: ``param -= self.update(...)``."""
+        param -= self.update(param_name, param, grad, epoch)
+
     def reset(self) -> None:
         """Forget all per-parameter state (momentum buffers, moment estimates)."""
         self.cache = {}
@@ -64,6 +69,42 @@ class SGD(Optimizer):
         v *= self.momentum
         v += self.lr * grad
         return v
+
+    BLOCK = 1 << 16  # elements: a block of param, grad, v and a scratch (1 MiB in float32) fits in L2
+
+    def step(self, param_name, param, grad, epoch=None):
+        """``param -= self.update(...)`` with the same arithmetic, element for element, done one
+        block of ``BLOCK`` elements at a time: the update is four elementwise passes (v *= m,
+        s = lr g, v += s, param -= v), and on whole arrays each pass streams every array through
+        main memory again; on blocks that stay in the cache each array is read from memory once.
+        The step is memory-bound, so that is most of its cost (docs/benchmarks.md, "numpy_nn's
+        MLP step")."""
+        blocked = (
+            self.clip_norm is None
+            and param.flags.c_contiguous
+            and grad.flags.c_contiguous
+            and grad.dtype == param.dtype
+            and param.size > self.BLOCK
+        )
+        if not blocked:
+            return super().step(param_name, param, grad, epoch)
+        p, g = param.reshape(-1), grad.reshape(-1)
+        if self.momentum != 0.0:
+            v = self.cache.get(param_name)
+            if v is None:
+                v = self.cache[param_name] = np.zeros_like(param)
+            v = v.reshape(-1)
+        scratch = np.empty(self.BLOCK, dtype=param.dtype)
+        for start in range(0, p.size, self.BLOCK):
+            block = slice(start, start + self.BLOCK)
+            s = scratch[: len(p[block])]
+            np.multiply(g[block], self.lr, out=s)
+            if self.momentum != 0.0:
+                vb = v[block]
+                vb *= self.momentum
+                vb += s
+                s = vb
+            p[block] -= s
 
 
 class Adam(Optimizer):

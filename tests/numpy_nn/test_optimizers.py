@@ -62,3 +62,25 @@ def test_bad_options():
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
         initialize_optimizer("rmsprop", lr=0.1)
     assert isinstance(initialize_optimizer("adam", lr=0.1, momentum=None), Adam)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_step_in_blocks_is_bit_identical_to_update(dtype, momentum, rng):
+    """``step`` (blocked, in place) gives exactly the numbers of ``param -= update(...)``: on a
+    parameter of several blocks plus a remainder, on a small one, and on a non-contiguous view
+    (which takes the plain path)."""
+    big = (SGD.BLOCK * 2 + 123,)
+    for shape in (big, (3, 5)):
+        p0 = rng.normal(size=shape).astype(dtype)
+        grads = [rng.normal(size=shape).astype(dtype) for _ in range(4)]
+        stepped, updated = p0.copy(), p0.copy()
+        by_step, by_update = SGD(0.05, momentum=momentum), SGD(0.05, momentum=momentum)
+        for g in grads:
+            by_step.step("W0", stepped, g)
+            updated -= by_update.update("W0", updated, g)
+        np.testing.assert_array_equal(stepped, updated)
+        assert not np.array_equal(stepped, p0)
+    strided = np.zeros((4, SGD.BLOCK), dtype=dtype)[:, ::2]
+    SGD(0.5).step("W", strided, np.ones_like(strided))
+    np.testing.assert_array_equal(strided, -0.5)
