@@ -14,6 +14,18 @@ def derived_seed(*numbers: int) -> int:
     return int(np.random.SeedSequence([int(n) for n in numbers]).generate_state(1)[0])
 
 
+def seed_torch(seed: int, device: torch.device) -> None:
+    """Seed torch's CPU generator and, on an accelerator, that device's. ``torch.manual_seed``
+    also queues a seeding of every CUDA device while CUDA is not initialized (a CUDA build of
+    torch running on the CPU), and records the caller's stack trace with it: 0.07 ms per call
+    from a shallow stack, 0.37 ms from 60 frames deep (Lightning's training loop), every step."""
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.manual_seed(seed)  # initialized: seeds the current device at once
+    elif device.type != "cpu":
+        torch.manual_seed(seed)
+
+
 class StepSeed(pl.Callback):
     """Before every training step, seed torch, numpy and ``random`` from (seed, epoch, step,
     rank): dropout masks and any other draw of the forward and backward pass. The seed is the
@@ -28,6 +40,6 @@ class StepSeed(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         seed = derived_seed(self.seed, trainer.current_epoch, batch_idx, trainer.global_rank)
-        torch.manual_seed(seed)
+        seed_torch(seed, pl_module.device)
         np.random.seed(seed)  # noqa: NPY002 (the legacy global: code that uses it repeats too)
         random.seed(seed)

@@ -11,7 +11,6 @@ augmentation of ``evaluate`` (test and predict).
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lightning_hw.networks.base import Network
@@ -75,9 +74,7 @@ class CifarCNN(Network):
                 1-pixel translations.
         """
         super().__init__()
-        if tta_level not in (0, 1, 2):
-            raise ValueError(f"tta_level must be 0, 1 or 2, got {tta_level}")
-        self.tta_level = tta_level
+        self.set_tta_level(tta_level)
         whiten_width = 2 * 3 * whiten_kernel**2
         self.whiten = nn.Conv2d(3, whiten_width, whiten_kernel, padding=0, bias=True)
         self.whiten.weight.requires_grad = False  # set from data by fit_whitening(), never trained
@@ -117,20 +114,3 @@ class CifarCNN(Network):
         x = x.contiguous(memory_format=torch.channels_last)
         return self.head(self.layers(self.whiten(x))) * self.scaling_factor
 
-    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
-        return tta_logits(self, x, self.tta_level)
-
-
-def tta_logits(network: nn.Module, x: torch.Tensor, level: int) -> torch.Tensor:
-    """Test-time augmentation: 0 none; 1 average with the mirror image; 2 also average over
-    1-pixel translations (reflect-padded), each mirrored, as in airbench."""
-    if level == 0:
-        return network(x)
-    logits = 0.5 * (network(x) + network(x.flip(-1)))
-    if level == 1:
-        return logits
-    padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
-    h, w = x.shape[-2:]
-    shifted = [padded[..., :h, :w], padded[..., 2 : h + 2, 2 : w + 2]]
-    translated = torch.stack([0.5 * (network(s) + network(s.flip(-1))) for s in shifted]).mean(0)
-    return 0.5 * logits + 0.5 * translated

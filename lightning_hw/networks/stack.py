@@ -30,7 +30,6 @@ from torch import nn
 
 from lightning_hw.bridge import NumpyModule
 from lightning_hw.networks.base import Network
-from lightning_hw.networks.cnn import tta_logits
 from numpy_nn.conv import Conv2D, Pool2D
 from numpy_nn.layers import Flatten, FullyConnected, Layer, initialize_layer
 from numpy_nn.models import derived_seeds
@@ -187,14 +186,13 @@ class LayerStack(Network):
             raise ValueError(f"unknown backend {backend!r}: choose 'numpy' or 'torch'")
         if dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-        if tta_level not in (0, 1, 2):
-            raise ValueError(f"tta_level must be 0, 1 or 2, got {tta_level}")
+        self.set_tta_level(tta_level)
         input_shape = tuple(int(s) for s in input_shape)
         if len(input_shape) not in (1, 3):
             raise ValueError(
                 f"input_shape must be (channels, height, width) or (features,), got {input_shape}"
             )
-        self.backend, self.tta_level = backend, tta_level
+        self.backend = backend
         images = len(input_shape) == 3
         numpy_layers = build_layers(layers, seed)
         c, *hw = input_shape
@@ -210,6 +208,3 @@ class LayerStack(Network):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x.to(self.dtype))  # batches arrive as float32
-
-    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
-        return tta_logits(self, x, self.tta_level)

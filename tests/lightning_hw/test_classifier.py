@@ -109,3 +109,51 @@ def test_logged_training_loss_is_plain_cross_entropy_under_label_smoothing():
     assert loss.item() == pytest.approx(smoothed.item())  # what the optimizer sees
     assert model.train_loss.compute().item() == pytest.approx(plain.item())  # what is logged
     assert abs(smoothed.item() - plain.item()) > 0.01  # the two differ: the test can fail
+
+
+class Recorder(pl.Callback):
+    """Per epoch and split: every batch's logits and labels, and the metrics Lightning logged."""
+
+    def __init__(self):
+        self.batches, self.logged = {}, {}
+
+    def _keep(self, trainer, split, pl_module, batch):
+        x, y = batch
+        with torch.no_grad():
+            self.batches.setdefault((split, trainer.current_epoch), []).append((pl_module(x), y))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._keep(trainer, "train", pl_module, batch)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *_):
+        self._keep(trainer, "val", pl_module, batch)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.logged[trainer.current_epoch] = dict(trainer.callback_metrics)
+
+
+def test_epoch_metrics_cover_every_batch_of_the_epoch():
+    """The metrics are handed to self.log once per epoch; what is logged must still be the
+    example-weighted mean over all of the epoch's batches (here 3 batches of 8 and one of 4),
+    epoch after epoch, train and validation alike."""
+    torch.manual_seed(0)
+    model = Classifier(nn.Linear(4, 3), num_classes=3, optimizer=lambda p: torch.optim.SGD(p, 0.0))
+    recorder = Recorder()  # lr 0: the weights stay put, so the recorded logits are the trained-on ones
+    trainer = pl.Trainer(
+        max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        callbacks=[recorder],
+    )  # fmt: skip
+    trainer.fit(model, _loader(n=28), _loader(n=20, batch=6))
+    for epoch in range(3):
+        for split in ("train", "val"):
+            logits = torch.cat([b[0] for b in recorder.batches[(split, epoch)]])
+            y = torch.cat([b[1] for b in recorder.batches[(split, epoch)]])
+            logged = recorder.logged[epoch]
+            acc = (logits.argmax(1) == y).float().mean()
+            torch.testing.assert_close(logged[f"{split}/acc"], acc)
+            loss = torch.stack([
+                nn.functional.cross_entropy(lg, t) * len(t)
+                for lg, t in recorder.batches[(split, epoch)]
+            ]).sum() / len(y)  # fmt: skip
+            torch.testing.assert_close(logged[f"{split}/loss"], loss)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from lightning_hw.networks.mlp import MLP, Dropout
+from lightning_hw.networks.mlp import MLP, Dropout, keep_mask
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
@@ -43,3 +43,18 @@ def test_the_mlp_uses_it_and_keeps_nn_dropouts_state_dict():
     drops = [m for m in net.modules() if isinstance(m, nn.Dropout)]
     assert len(drops) == 2 and all(isinstance(m, Dropout) for m in drops)
     assert all("Dropout" not in k for k in net.state_dict())  # no state: old checkpoints load
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.9])
+def test_keep_mask_every_lane_of_a_word_is_an_independent_fair_draw(p):
+    """The mask packs four entries into one 64-bit draw: each of the four lanes keeps with
+    probability 1 - p (a draw whose top bit is never set would keep its last lane far more
+    often), neighbours are uncorrelated, and a size that is not a multiple of 4 works."""
+    torch.manual_seed(0)
+    mask = keep_mask(torch.Size((250_000, 4)), p).float()  # column j = lane j of every word
+    torch.testing.assert_close(mask.mean(0), torch.full((4,), 1 - p), atol=0.004, rtol=0)
+    centred = mask - mask.mean(0)
+    corr = (centred.T @ centred) / len(mask) / (mask.std(0)[:, None] * mask.std(0)[None, :])
+    assert (corr - torch.eye(4)).abs().max() < 0.01
+    odd = keep_mask(torch.Size((3, 7)), p)
+    assert odd.shape == (3, 7) and odd.dtype == torch.bool
