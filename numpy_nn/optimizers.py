@@ -70,7 +70,8 @@ class SGD(Optimizer):
         v += self.lr * grad
         return v
 
-    BLOCK = 1 << 16  # elements: a block of param, grad, v and a scratch (1 MiB in float32) fits in L2
+    # elements per block: a block of param, grad, v and the scratch (1 MiB in float32) fits in L2
+    BLOCK = 1 << 16
 
     def step(self, param_name, param, grad, epoch=None):
         """``param -= self.update(...)`` with the same arithmetic, element for element, done one

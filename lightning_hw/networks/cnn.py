@@ -113,4 +113,3 @@ class CifarCNN(Network):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last)
         return self.head(self.layers(self.whiten(x))) * self.scaling_factor
-

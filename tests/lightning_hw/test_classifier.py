@@ -138,7 +138,7 @@ def test_epoch_metrics_cover_every_batch_of_the_epoch():
     epoch after epoch, train and validation alike."""
     torch.manual_seed(0)
     model = Classifier(nn.Linear(4, 3), num_classes=3, optimizer=lambda p: torch.optim.SGD(p, 0.0))
-    recorder = Recorder()  # lr 0: the weights stay put, so the recorded logits are the trained-on ones
+    recorder = Recorder()  # lr 0: the weights stay put, the recorded logits are the trained-on ones
     trainer = pl.Trainer(
         max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
