@@ -20,7 +20,17 @@ def test_every_named_test_exists():
 def _row(text: str, first_cell: str) -> list[str]:
     """The cells of the Markdown table row that starts with ``first_cell``."""
     line = next(x for x in text.splitlines() if x.startswith(f"| {first_cell} |"))
+    return _cells(line)
+
+
+def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _data_rows(section: str) -> list[list[str]]:
+    """The cells of every row of a section's Markdown table, header and rule left out."""
+    table = [x for x in section.splitlines() if x.startswith("|")]
+    return [_cells(x) for x in table[2:]]
 
 
 def _minutes(seconds: int) -> str:
@@ -47,7 +57,16 @@ def test_the_same_runs_give_the_same_numbers_everywhere():
         assert f"{float(b[4]):.2%}" == accuracy  # the same accuracy, to the digit
         flowing = " ".join(cifar_doc.split())
         assert f"{b[5]} of wall time" in flowing or f"accuracies, {b[5]} and" in flowing, b[5]
-    fashion = _row(bench, "24")  # section 3: the Fashion MLP's default config
-    figure = f"{float(fashion[3]):.1%} in {fashion[4]}"
-    assert f"MLP, {figure} on 2 cores" in readme
-    assert fashion[0] in (ROOT / "configs" / "fashion_mlp.yaml").read_text()  # its epochs
+    rows = _data_rows(bench.split("## 3.")[1].split("\n## ")[0])  # the Fashion MLP, 3 seeds
+    seed, epochs, _, _, accuracy, wall = rows[0]  # the config's own seed
+    assert (
+        seed == "0" and "seed_everything: 0" in (ROOT / "configs" / "fashion_mlp.yaml").read_text()
+    )
+    assert f"MLP, {float(accuracy):.1%} in {wall} on 2 cores" in readme
+    mlp_config = (ROOT / "configs" / "fashion_mlp.yaml").read_text()
+    assert f"max_epochs: {epochs} " in mlp_config
+    assert f"{float(accuracy):.2%} test accuracy in {wall} of wall time" in mlp_config
+    others = ", ".join(f"{float(r[4]):.2%}" for r in rows[1:])
+    assert f"Seeds 1 and 2 gave {others.replace(', ', ' and ')}" in " ".join(
+        mlp_config.split("\n# ")
+    )
