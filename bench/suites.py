@@ -345,6 +345,16 @@ def _time_to(history: dict, target: float):
     return None
 
 
+def _run_cells(r: dict) -> str:
+    """A training run's table cells: epochs, training time, time to 90%, test accuracy, wall."""
+    h = r["history"]
+    t90 = _time_to(h, 0.90)
+    return (
+        f"{len(h['seconds'])} | {sum(h['seconds']):.0f} s | "
+        f"{f'{t90:.0f} s' if t90 else 'not reached'} | {r['test']['test/acc']:.4f} | {r['wall']:.0f} s |"
+    )
+
+
 def fashion(data_dir=None, **_) -> str:
     lines = [
         "## 3. Fashion-MNIST MLP, default config (`configs/fashion_mlp.yaml`)",
@@ -356,12 +366,7 @@ def fashion(data_dir=None, **_) -> str:
     ]
     for seed in (0, 1, 2):
         r = _train_config("fashion_mlp.yaml", data_dir, ["--seed_everything", str(seed)])
-        h = r["history"]
-        t90 = _time_to(h, 0.90)
-        lines.append(
-            f"| {seed} | {len(h['seconds'])} | {sum(h['seconds']):.0f} s | "
-            f"{f'{t90:.0f} s' if t90 else 'not reached'} | {r['test']['test/acc']:.4f} | {r['wall']:.0f} s |"
-        )
+        lines.append(f"| {seed} | {_run_cells(r)}")
     return "\n".join(lines)
 
 
@@ -373,13 +378,7 @@ def cifar(data_dir=None, cifar94=False, **_) -> str:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for config in ("cifar_cnn.yaml",) + (("cifar_cnn94.yaml",) if cifar94 else ()):
-        r = _train_config(config, data_dir)
-        h = r["history"]
-        t90 = _time_to(h, 0.90)
-        lines.append(
-            f"| `{config}` | {len(h['seconds'])} | {sum(h['seconds']):.0f} s | "
-            f"{f'{t90:.0f} s' if t90 else 'not reached'} | {r['test']['test/acc']:.4f} | {r['wall']:.0f} s |"
-        )
+        lines.append(f"| `{config}` | {_run_cells(_train_config(config, data_dir))}")
     return "\n".join(lines)
 
 
