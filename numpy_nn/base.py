@@ -1,6 +1,7 @@
 """The layer base class: ``parameters``, ``gradients`` and ``cache`` OrderedDicts, lazy
 parameters, and the train/test mode that BatchNorm and Dropout follow."""
 
+import mmap
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
@@ -9,6 +10,23 @@ import numpy as np
 
 from numpy_nn.activations import initialize_activation
 from numpy_nn.weights import initialize_weights
+
+# Arrays at least this large are zeroed by the operating system (``untouched_zeros_like``).
+UNTOUCHED_ZEROS_MIN_BYTES = 1 << 20
+
+
+def untouched_zeros_like(a: np.ndarray) -> np.ndarray:
+    """``np.zeros_like(a)`` (same shape and dtype, C order, writable) without writing the zeros.
+
+    ``clear_gradients`` runs after every step and the next ``backward`` replaces the zeroed
+    arrays without reading them: for the 784-1024-1024-10 MLP, ``np.zeros_like`` wrote 7 MB of
+    zeros per step, 6% of the step. The pages of a fresh anonymous memory map read as zero and
+    cost nothing until written, so the zeros are only paid for by code that uses them (one that
+    accumulates into a gradient, ``gradients["W"] += ...``). Small arrays take ``np.zeros_like``.
+    """
+    if a.nbytes < UNTOUCHED_ZEROS_MIN_BYTES:
+        return np.zeros_like(a)
+    return np.frombuffer(mmap.mmap(-1, a.nbytes), dtype=a.dtype).reshape(a.shape)
 
 
 class Layer(ABC):
@@ -49,7 +67,9 @@ class Layer(ABC):
     def clear_gradients(self) -> None:
         """Empty the cache and zero every gradient (keeping keys, shapes and dtypes)."""
         self.cache = OrderedDict((k, []) for k in self.cache)
-        self.gradients = OrderedDict((k, np.zeros_like(v)) for k, v in self.gradients.items())
+        self.gradients = OrderedDict(
+            (k, untouched_zeros_like(v)) for k, v in self.gradients.items()
+        )
 
     def forward_with_param(
         self, param_name: str, X: np.ndarray

@@ -1,12 +1,15 @@
 """FullyConnected against torch autograd (float64, every activation, batch 1/7/1000), API and errors."""
 
+import os
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from numpy_nn.activations import ACTIVATION_NAMES
+from numpy_nn.base import UNTOUCHED_ZEROS_MIN_BYTES, untouched_zeros_like
 from numpy_nn.layers import FullyConnected, initialize_layer
 from tests.numpy_nn.torch_reference import TORCH_ACTIVATIONS
 
@@ -87,6 +90,36 @@ def test_clear_gradients_keeps_keys_and_zeroes():
     assert np.any(layer.gradients["W"])
     layer.clear_gradients()
     assert list(layer.gradients) == ["W", "b"] and not np.any(layer.gradients["W"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clear_gradients_of_a_large_layer_gives_writable_zeros(dtype):
+    layer = FullyConnected(512, "relu", seed=0)  # W: 600 x 512, over UNTOUCHED_ZEROS_MIN_BYTES
+    X = np.random.default_rng(0).normal(size=(4, 600)).astype(dtype)
+    layer.backward(np.ones_like(layer.forward(X)))
+    layer.clear_gradients()
+    W, b = layer.parameters["W"], layer.parameters["b"]
+    for name, g in layer.gradients.items():
+        p = layer.parameters[name]
+        assert g.shape == p.shape and g.dtype == p.dtype and g.flags.writeable
+        assert not np.any(g)
+    assert W.nbytes >= UNTOUCHED_ZEROS_MIN_BYTES > b.nbytes
+    layer.gradients["W"] += 1.0  # code that accumulates into a cleared gradient still works
+    assert np.all(layer.gradients["W"] == 1.0)
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads Linux's /proc/self/statm")
+def test_untouched_zeros_cost_no_memory_until_written():
+    def resident_bytes():
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    a = np.empty((4096, 4096), dtype=np.float32)  # 64 MiB
+    before = resident_bytes()
+    z = untouched_zeros_like(a)
+    assert resident_bytes() - before < 4 << 20  # np.zeros_like would make all 64 MiB resident
+    assert z.shape == a.shape and z.dtype == a.dtype and not np.any(z[::512, ::512])
+    z[0] = 1.0
+    assert z[0].sum() == 4096 and not np.any(z[1:2])
 
 
 def test_forward_with_param_sets_the_parameter():
