@@ -103,7 +103,8 @@ def run(args) -> int:
             )
             continue
         print(f"== {name}", flush=True)
-        text = suites.dated(suites.SUITES[name](data_dir=data_dir, cifar94=args.cifar94))
+        suite = suites.SUITES[name]
+        text = suites.dated(suite(data_dir=data_dir, cifar94=args.cifar94, previous=sections))
         print(text, flush=True)
         sections[text.split("\n", 1)[0][:6]] = text
     doc = "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); timings on the CPU.\n\n"

@@ -1,6 +1,7 @@
 """The benchmarks run where the data is missing: their image sections are skipped with a
 message (the benchmarks themselves never run in the tests)."""
 
+import datetime
 import subprocess
 import sys
 
@@ -54,3 +55,35 @@ def test_benchmarks_md_dates_every_section_and_names_the_cpu():
     for section in sections:
         heading, body = section.split("\n", 1)
         assert re.match(r"\s*\*Measured \d{4}-\d\d-\d\d on .+ cores\)\.\*", body), heading
+
+
+def test_cifar_section_keeps_the_rows_of_configs_it_did_not_train(monkeypatch):
+    """`--cifar` retrains the default config only: the >= 94% row stays, with its own date."""
+    from bench import suites
+
+    run = {"history": {"val/acc": [0.5, 0.91], "seconds": [10.0, 12.0]},
+           "test": {"test/acc": 0.9321}, "wall": 30.4}  # fmt: skip
+    trained = []
+    monkeypatch.setattr(
+        suites, "_train_config", lambda config, data_dir, extra=(): trained.append(config) or run
+    )
+    earlier = (ROOT / "docs" / "benchmarks.md").read_text().split("\n## 4. ")[1].split("\n## ")[0]
+    earlier_rows = suites._rows_by_config("## 4. " + earlier)
+    assert set(earlier_rows) == set(suites.CIFAR_CONFIGS)
+    old = ("## 4. CIFAR-10 CNN\n\n*Measured 2026-11-26 on X (x86_64, 2 cores).*\n\n"
+           "| config | epochs | a | b | c | d |\n|---|---:|---:|---:|---:|---:|\n"
+           "| `cifar_cnn.yaml` | 8 | 344 s | 302 s | 0.9361 | 366 s |\n"
+           "| `cifar_cnn94.yaml` | 18 | 752 s | 587 s | 0.9453 | 776 s |")  # fmt: skip
+    today = datetime.date.today()
+    for previous, cifar94 in ((old, False), (suites.cifar(previous={"## 4. ": old}), False)):
+        text = suites.cifar(previous={"## 4. ": previous}, cifar94=cifar94)
+        rows = [x for x in text.splitlines() if x.startswith("| `")]
+        assert rows == [
+            f"| `cifar_cnn.yaml` | 2 | 22 s | 22 s | 0.9321 | 30 s | {today} |",
+            "| `cifar_cnn94.yaml` | 18 | 752 s | 587 s | 0.9453 | 776 s | 2026-11-26 |",
+        ]
+    assert trained == ["cifar_cnn.yaml"] * 3
+    text = suites.cifar(previous={"## 4. ": old}, cifar94=True)
+    assert f"| `cifar_cnn94.yaml` | 2 | 22 s | 22 s | 0.9321 | 30 s | {today} |" in text
+    assert trained[-2:] == list(suites.CIFAR_CONFIGS)
+    assert "cifar_cnn94" not in suites.cifar(previous={}), "no earlier row: none is made up"
