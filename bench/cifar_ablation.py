@@ -10,7 +10,7 @@ torchvision's check): the table says how many images were used.
 """
 
 import argparse
-import functools
+import copy
 import statistics
 import time
 from pathlib import Path
@@ -29,44 +29,38 @@ VARIANTS = {
 }
 
 
+def variant_config(config: dict, change: dict) -> dict:
+    """A copy of the resolved config with one ingredient changed (``VARIANTS``' keys)."""
+    config = copy.deepcopy(config)
+    model, data = config["model"], config["data"]["init_args"]
+    for key in ("label_smoothing", "norm_lr_scale"):
+        if key in change:
+            model[key] = change[key]
+    if "tta_level" in change:
+        model["network"]["init_args"]["tta_level"] = change["tta_level"]
+    for key in ("flip", "translate"):
+        if key in change:
+            data[key] = change[key]
+    return config
+
+
 def run_variant(
     config: dict, change: dict, data_dir: str, epochs: int, seed: int, precision: str
 ) -> dict:
     import pytorch_lightning as pl
-    import torch
 
-    from lightning_hw.callbacks import CurvesCallback, FitWhitening, Lookahead
-    from lightning_hw.classifier import Classifier
-    from lightning_hw.datamodules import CIFAR10DataModule
-    from lightning_hw.networks import CifarCNN
-    from lightning_hw.schedules import WarmupLinearDecay
+    from bench import recipe
+    from lightning_hw.callbacks import CurvesCallback
 
     pl.seed_everything(seed, workers=True)
-    model_cfg = config["model"]
-    net_args = dict(model_cfg["network"]["init_args"])
-    if "tta_level" in change:
-        net_args["tta_level"] = change["tta_level"]
-    data_args = dict(config["data"]["init_args"], data_dir=data_dir)
-    for key in ("flip", "translate"):
-        if key in change:
-            data_args[key] = change[key]
-    configured = {
-        c["class_path"].rsplit(".", 1)[1]: c["init_args"] for c in config["trainer"]["callbacks"]
-    }
-    callbacks = [CurvesCallback(plot=False)]
-    if change.get("whiten_images", True):  # else the first layer keeps its random, frozen init
-        callbacks.append(FitWhitening(**configured["FitWhitening"]))
-    if change.get("lookahead", True):
-        callbacks.append(Lookahead(**configured["Lookahead"]))
-    model = Classifier(
-        network=CifarCNN(**net_args),
-        num_classes=model_cfg["num_classes"],
-        optimizer=functools.partial(torch.optim.SGD, **model_cfg["optimizer"]["init_args"]),
-        lr_scheduler=functools.partial(WarmupLinearDecay, **model_cfg["lr_scheduler"]["init_args"]),
-        label_smoothing=change.get("label_smoothing", model_cfg["label_smoothing"]),
-        norm_lr_scale=change.get("norm_lr_scale", model_cfg["norm_lr_scale"]),
-    )
-    dm = CIFAR10DataModule(**data_args)
+    config = variant_config(config, change)
+    leave_out = ()
+    if not change.get("whiten_images", True):  # the first layer keeps its random, frozen init
+        leave_out += ("FitWhitening",)
+    if not change.get("lookahead", True):
+        leave_out += ("Lookahead",)
+    model = recipe.classifier(config)
+    dm = recipe.datamodule(config, data_dir=data_dir)
     trainer = pl.Trainer(
         max_epochs=epochs,
         precision=precision,
@@ -74,7 +68,7 @@ def run_variant(
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=callbacks,
+        callbacks=[CurvesCallback(plot=False), *recipe.callbacks(config, leave_out)],
     )
     start = time.perf_counter()
     trainer.fit(model, datamodule=dm)
@@ -135,11 +129,9 @@ def main(argv=None) -> int:
 
     config = resolve_config(str(ROOT / "configs" / "cifar_cnn.yaml"))
     epochs = args.epochs or config["trainer"]["max_epochs"]
-    precision = args.precision or config["trainer"]["precision"]
-    if precision == "auto":
-        from lightning_hw.precision import auto_precision
+    from bench import recipe
 
-        precision, _ = auto_precision(config["trainer"].get("accelerator", "auto"))
+    precision = args.precision or recipe.precision(config)
     device = (
         torch.cuda.get_device_name(0)
         if torch.cuda.is_available()
