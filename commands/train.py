@@ -8,12 +8,20 @@ compare twins.
 This module imports nothing heavy: the process environment must be set before torch loads.
 """
 
+import logging
 import os
 import sys
 import warnings
 
 from commands.allocator import keep_freed_memory
 from commands.configs import ConfigError, expand, network_backend
+
+
+class _NoAdvert(logging.Filter):
+    """Drops Lightning's "💡 Tip: ... try installing litlogger" line, printed at every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
 
 
 def prepare_environment(argv: list[str]) -> None:
@@ -32,6 +40,7 @@ def prepare_environment(argv: list[str]) -> None:
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoAdvert())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -353,7 +353,7 @@ def test_one_line_exit_2_nothing_left(name, entry, args, fragment, files, tmp_pa
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "litlogger" not in proc.stderr
     assert fragment in errors[0], errors[0]
     assert not list(tmp_path.iterdir()), list(tmp_path.rglob("*"))  # no file, no run directory
     assert sorted(files.rglob("*")) == before
