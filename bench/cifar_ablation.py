@@ -3,7 +3,8 @@
     python -m bench.cifar_ablation --data_dir DIR [--epochs 8] [--seeds 3] [--out docs/cifar_ablation.md]
 
 Every variant starts from configs/cifar_cnn.yaml (resolved here, fragments included, so the
-baseline is the real default) and changes one thing. Runs go through the same Classifier, DataModule and callbacks as train.py,
+baseline is the real default) and changes one thing: most leave an ingredient out, one adds
+airbench's Lookahead/EMA, which the default leaves out. Runs go through the same Classifier, DataModule and callbacks as train.py,
 built directly (no LightningCLI), on whatever accelerator Lightning finds. ``--data_dir`` may hold
 a subset of CIFAR-10 in the official pickle layout (its MD5 sums then differ; --subset-ok skips
 torchvision's check): the table says how many images were used.
@@ -20,11 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {
     "baseline (configs/cifar_cnn.yaml)": {},
     "no whitening layer init (random, frozen)": {"whiten_images": 0},
-    "no Lookahead/EMA": {"lookahead": False},
+    "with airbench's Lookahead/EMA": {"lookahead": True},
     "no label smoothing": {"label_smoothing": 0.0},
     "no 64x BatchNorm-bias learning rate": {"norm_lr_scale": 1.0},
     "no test-time augmentation": {"tta_level": 0},
     "no translate augmentation": {"translate": 0},
+    "random flips (not alternating)": {"flip": True},
     "no flip augmentation": {"flip": False},
 }
 
@@ -54,11 +56,12 @@ def run_variant(
 
     pl.seed_everything(seed, workers=True)
     config = variant_config(config, change)
+    from lightning_hw.callbacks import Lookahead
+
     leave_out = ()
     if not change.get("whiten_images", True):  # the first layer keeps its random, frozen init
         leave_out += ("FitWhitening",)
-    if not change.get("lookahead", True):
-        leave_out += ("Lookahead",)
+    added = [Lookahead(every=5, decay=0.95**5)] if change.get("lookahead") else []
     model = recipe.classifier(config)
     dm = recipe.datamodule(config, data_dir=data_dir)
     trainer = pl.Trainer(
@@ -68,7 +71,7 @@ def run_variant(
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[CurvesCallback(plot=False), *recipe.callbacks(config, leave_out)],
+        callbacks=[CurvesCallback(plot=False), *recipe.callbacks(config, leave_out), *added],
     )
     start = time.perf_counter()
     trainer.fit(model, datamodule=dm)
@@ -87,7 +90,7 @@ def _write(out, rows, epochs, precision, seeds, meta, device) -> None:
     lines = [
         "# CIFAR-10 CNN ablation",
         "",
-        f"Each row removes one ingredient from `configs/cifar_cnn.yaml`; {epochs} epochs, {precision}, "
+        f"Each row changes one ingredient of `configs/cifar_cnn.yaml`; {epochs} epochs, {precision}, "
         f"{seeds} seeds each, trained on {meta['n_train']:,} CIFAR-10 training images and tested on "
         f"{meta['n_test']:,} test images, on {device}. Written by `python -m bench.cifar_ablation`.",
         "",

@@ -5,8 +5,9 @@ with the files already there, or offline against ``../shared/data``, nothing is 
 Batches are then cut from one uint8 tensor, and the transforms run on whole batches:
 
     eval transform:   x / 255, normalize with the training set's per-channel mean and std
-    train transform:  the eval transform, then random horizontal flip and random translation
-                      (reflect-padded crop) per image, on the batch's device once it is there
+    train transform:  the eval transform, then horizontal flip (random, or airbench's alternating
+                      one) and random translation (reflect-padded crop) per image, on the batch's
+                      device once it is there
 
 This is several times faster than per-image PIL transforms on a CPU and gives the same images.
 On a GPU (``on_device``, the default) the whole dataset moves there once, still uint8 (150 MB for
@@ -20,6 +21,7 @@ The mean and std are part of the DataModule's state, so they travel in every che
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 import pytorch_lightning as pl
 import torch
@@ -63,6 +65,21 @@ def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> to
     """Mirror each image left-right with probability 1/2."""
     flip = torch.rand(len(x), generator=generator, device=x.device) < 0.5
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
+FLIP_STREAM = 0x666C6970  # "flip": the first epoch's flips draw from their own stream of numbers
+
+
+def alternating_flips(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """airbench's alternating flip: which of ``n`` training images to mirror in ``epoch`` (bool).
+
+    Epoch 0 mirrors a seeded random half; each later epoch mirrors exactly the images the epoch
+    before did not. Every image is then seen both ways in any two epochs running, where random
+    flips show half of the images the same way twice: more variety for the same steps.
+    """
+    generator = torch.Generator().manual_seed(derived_seed(FLIP_STREAM, seed))
+    first = torch.rand(n, generator=generator) < 0.5
+    return first ^ bool(epoch % 2)
 
 
 def random_translate(
@@ -127,7 +144,7 @@ class VisionDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
         val_split: str | int = "test",
         seed: int | None = None,
-        flip: bool = False,
+        flip: bool | Literal["alternating"] = False,
         translate: int = 0,
         download: bool = True,
         on_device: bool = True,
@@ -142,7 +159,8 @@ class VisionDataModule(pl.LightningDataModule):
                 stays unseen until testing).
             seed: seed of the training order and of that hold-out split (default: the one
                 ``seed_everything`` set).
-            flip, translate: training augmentation (random mirror; shift up to n pixels).
+            flip, translate: training augmentation: mirror each image with probability 1/2
+                (True) or as ``alternating_flips`` says ("alternating"); shift up to n pixels.
             download: let torchvision download missing files into data_dir.
             on_device: keep the dataset on the Trainer's device (a GPU: no per-step copies from
                 the host; num_workers and pin_memory then do not apply). On the CPU it changes
@@ -157,6 +175,8 @@ class VisionDataModule(pl.LightningDataModule):
             raise ValueError(
                 f"val_split must be 'test' or a positive number of images, got {val_split!r}"
             )
+        if flip not in (True, False, "alternating"):
+            raise ValueError(f"flip must be true, false or 'alternating', got {flip!r}")
         if seed is None:  # one seed fixes everything: take the one seed_everything() set
             seed = torch.initial_seed() % 2**32
         self.save_hyperparameters()
@@ -165,7 +185,8 @@ class VisionDataModule(pl.LightningDataModule):
         self.mean = torch.zeros(0)
         self.std = torch.zeros(0)
         self.predict_images: torch.Tensor | None = None  # default: the official test split
-        self._augmented = (-1, 0)  # (epoch, steps augmented in it)
+        self._augmented = (None, -1, 0)  # (id of the Trainer, epoch, steps augmented in it)
+        self._flips: tuple[int, torch.Tensor | None] = (-1, None)  # (epoch, its flips)
 
     # -- reading the official files -----------------------------------------------------------
     def _torchvision(self, train: bool):
@@ -242,16 +263,38 @@ class VisionDataModule(pl.LightningDataModule):
         hp, trainer = self.hparams, self.trainer
         if trainer is None or not trainer.training or not (hp.flip or hp.translate):
             return batch
-        if self._augmented[0] != trainer.current_epoch:
-            self._augmented = (trainer.current_epoch, 0)
-        epoch, step = self._augmented
-        self._augmented = (epoch, step + 1)
+        run = (id(trainer), trainer.current_epoch)  # a new Trainer starts counting afresh
+        if self._augmented[:2] != run:
+            self._augmented = (*run, 0)
+        _, epoch, step = self._augmented
+        self._augmented = (*run, step + 1)
         x, y = batch
         generator = torch.Generator(device=x.device)
         generator.manual_seed(derived_seed(hp.seed, epoch, step, trainer.global_rank))
-        if hp.flip:
+        if hp.flip == "alternating":
+            x = self._alternating_flip(x, epoch, step)
+        elif hp.flip:
             x = random_flip(x, generator)
         return random_translate(x, hp.translate, generator), y
+
+    def _alternating_flip(self, x: torch.Tensor, epoch: int, step: int) -> torch.Tensor:
+        """Mirror the batch's images as ``alternating_flips`` says for ``epoch``. The batch holds
+        training images ``step * batch_size`` onwards of this epoch's order (``EpochShuffle``, a
+        function of (seed, epoch) alone), so the flips are put in that order once per epoch."""
+        if self._flips[0] != epoch:
+            n, seed = len(self.splits["train"]), self.hparams.seed
+            order = EpochShuffle(n, seed, **world_of(self))
+            order.set_epoch(epoch)
+            flips = alternating_flips(n, seed, epoch)[list(order)]
+            self._flips = (epoch, flips.to(x.device))  # this rank's flips, in batch order
+        start = step * self.hparams.batch_size
+        flips = self._flips[1][start : start + len(x)]
+        if len(flips) != len(x):
+            raise RuntimeError(
+                f"alternating flips: step {step} of epoch {epoch} has {len(x)} images where this "
+                f"DataModule's training order has {len(flips)}: train on its own train_dataloader"
+            )
+        return torch.where(flips.view(-1, 1, 1, 1), x.flip(-1), x)
 
     def training_images(self, n: int) -> torch.Tensor:
         """The first ``n`` training images in the eval transform (e.g. to fit a whitening layer)."""

@@ -86,13 +86,14 @@ def test_fashion_resumed_after_sigkill_ends_identical(fashion_dir, tmp_path):
 
 
 def test_augmented_cifar_resumed_after_sigkill_ends_identical(tmp_path):
-    """Flips, translations, whitening and Lookahead: a tiny CNN on fake CIFAR files."""
+    """Alternating flips, translations, whitening and Lookahead: a tiny CNN on fake CIFAR files."""
     data = make_cifar(tmp_path / "data")
     common = ["--config", str(ROOT / "configs/cifar_cnn.yaml"), "--trainer.max_epochs", "3",
               "--model.network.init_args.widths", "[8, 8, 8]", "--trainer.precision", "32-true",
               "--trainer.deterministic", "true", "--data.init_args.batch_size", "16",
               "--data.init_args.data_dir", str(data), "--trainer.enable_progress_bar", "false",
-              "--trainer.callbacks+=tests.commands.helpers.AcceptFakeCifar"]  # fmt: skip
+              "--trainer.callbacks+=tests.commands.helpers.AcceptFakeCifar",
+              "--trainer.callbacks+=lightning_hw.callbacks.Lookahead"]  # fmt: skip
     resumed, whole = _kill_and_resume(tmp_path, common, "cifar_cnn", 1)
     assert resumed == whole
 

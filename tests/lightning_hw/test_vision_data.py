@@ -71,9 +71,26 @@ def test_augmentation_on_train_only(fake_cifar):
 
 
 def _augment(dm, batch, epoch, steps):
-    """What the DataModule makes of ``batch`` as step ``steps - 1`` of ``epoch``."""
-    dm.trainer = SimpleNamespace(training=True, current_epoch=epoch, global_rank=0)
+    """What the DataModule makes of ``batch`` as the ``steps``-th next step of ``epoch`` (one
+    stand-in Trainer per DataModule: a new Trainer counts its steps afresh)."""
+    if not getattr(dm.trainer, "training", False):
+        dm.trainer = SimpleNamespace(training=True, global_rank=0, world_size=1)
+    dm.trainer.current_epoch = epoch
     return [dm.on_after_batch_transfer(batch, 0)[0] for _ in range(steps)][-1]
+
+
+def test_a_new_trainer_counts_its_steps_afresh(fake_cifar):
+    """A second fit (another Trainer) on the same DataModule augments its first step as the
+    first fit did, even where the first stopped in the middle of an epoch."""
+    dm = CIFAR10DataModule(
+        data_dir=str(fake_cifar), flip="alternating", translate=2, batch_size=16, seed=5
+    )
+    dm.setup()
+    batch = dm.splits["train"].__getitems__(list(range(16)))
+    first = _augment(dm, batch, 0, 1)
+    assert not torch.equal(_augment(dm, batch, 0, 1), first)  # the next step draws anew
+    dm.trainer = None
+    torch.testing.assert_close(_augment(dm, batch, 0, 1), first, rtol=0, atol=0)
 
 
 def test_augmentation_draws_from_seed_epoch_and_step_alone(fake_cifar):
@@ -203,3 +220,47 @@ def test_on_device_false_keeps_the_data_on_the_host(fake_cifar):
     dm.trainer = _fake_trainer("meta")
     dm.setup("fit")
     assert {s.images.device.type for s in dm.splits.values()} == {"cpu"}
+
+
+def test_alternating_flips_mirror_each_image_the_other_way_every_epoch():
+    from lightning_hw.datamodules.vision import alternating_flips
+
+    first = alternating_flips(1000, seed=3, epoch=0)
+    assert 400 < int(first.sum()) < 600  # a random half
+    assert torch.equal(alternating_flips(1000, seed=3, epoch=1), ~first)
+    assert torch.equal(alternating_flips(1000, seed=3, epoch=4), first)
+    assert not torch.equal(alternating_flips(1000, seed=4, epoch=0), first)
+
+
+def test_alternating_flip_follows_each_image_through_the_training_order(fake_cifar):
+    """Step s of epoch e holds images order[s * batch : (s + 1) * batch] of that epoch's order;
+    each is mirrored as ``alternating_flips`` says for it, so across two epochs both ways."""
+    from lightning_hw.datamodules.sampling import EpochShuffle
+    from lightning_hw.datamodules.vision import alternating_flips
+
+    dm = CIFAR10DataModule(data_dir=str(fake_cifar), flip="alternating", batch_size=16, seed=5)
+    dm.setup()
+    n = len(dm.splits["train"])
+    seen = {}
+    for epoch in (0, 1):
+        order = EpochShuffle(n, seed=5)
+        order.set_epoch(epoch)
+        order = list(order)
+        flips = alternating_flips(n, 5, epoch)
+        for step in range(3):
+            indices = order[step * 16 : (step + 1) * 16]
+            batch = dm.splits["train"].__getitems__(indices)
+            got = _augment(dm, batch, epoch, 1)  # the epoch's next step
+            for row, i in enumerate(indices):
+                plain = batch[0][row]
+                expected = plain.flip(-1) if flips[i] else plain
+                assert torch.equal(got[row], expected)
+                seen.setdefault(i, set()).add(bool(flips[i]))
+    both = [i for i, ways in seen.items() if len(ways) == 2]
+    assert both  # images met in both epochs were met mirrored once and plain once
+    assert all(seen[i] == {True, False} for i in both)
+
+
+def test_an_unknown_flip_is_refused():
+    with pytest.raises(ValueError, match="flip must be true, false or 'alternating'"):
+        CIFAR10DataModule(flip="sometimes")
