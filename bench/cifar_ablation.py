@@ -1,13 +1,14 @@
-"""Ablation of the CIFAR-10 CNN recipe: remove one ingredient at a time, measure test accuracy.
+"""Ablation of the CIFAR-10 CNN recipe: change one ingredient at a time, measure test accuracy.
 
     python -m bench.cifar_ablation --data_dir DIR [--epochs 8] [--seeds 3] [--out docs/cifar_ablation.md]
 
 Every variant starts from configs/cifar_cnn.yaml (resolved here, fragments included, so the
 baseline is the real default) and changes one thing: most leave an ingredient out, one adds
-airbench's Lookahead/EMA, which the default leaves out. Runs go through the same Classifier, DataModule and callbacks as train.py,
-built directly (no LightningCLI), on whatever accelerator Lightning finds. ``--data_dir`` may hold
-a subset of CIFAR-10 in the official pickle layout (its MD5 sums then differ; --subset-ok skips
-torchvision's check): the table says how many images were used.
+airbench's Lookahead/EMA, which the default leaves out. Runs go through the same Classifier,
+DataModule and callbacks as train.py, built directly (no LightningCLI), on whatever accelerator
+Lightning finds. ``--data_dir`` may hold a subset of CIFAR-10 in the official pickle layout (its
+MD5 sums then differ; --subset-ok skips torchvision's check): the table says how many images were
+used.
 """
 
 import argparse
@@ -52,16 +53,14 @@ def run_variant(
     import pytorch_lightning as pl
 
     from bench import recipe
-    from lightning_hw.callbacks import CurvesCallback
+    from lightning_hw.callbacks import CurvesCallback, Lookahead
 
     pl.seed_everything(seed, workers=True)
     config = variant_config(config, change)
-    from lightning_hw.callbacks import Lookahead
-
     leave_out = ()
     if not change.get("whiten_images", True):  # the first layer keeps its random, frozen init
         leave_out += ("FitWhitening",)
-    added = [Lookahead(every=5, decay=0.95**5)] if change.get("lookahead") else []
+    added = [Lookahead()] if change.get("lookahead") else []  # its defaults are airbench's
     model = recipe.classifier(config)
     dm = recipe.datamodule(config, data_dir=data_dir)
     trainer = pl.Trainer(
