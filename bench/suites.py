@@ -85,7 +85,9 @@ def _interleaved_blocks(fns: dict, repeats: int = 7, block: int = 5) -> dict:
 
 
 # -- 1. numpy_nn vs torch eager ------------------------------------------------------------------
-def _numpy_step_fn(sizes, dtype, X, Y, steps):
+def _numpy_step_fn(sizes, dtype, X, Y, steps, update=True):
+    """``steps`` training steps of numpy_nn's MLP; ``update=False`` leaves out the optimizer step
+    (forward, loss and backward only: how fast numpy_nn could be with a free update)."""
     from numpy_nn.models import NeuralNetwork
 
     layers = [{"name": "fully_connected", "n_out": h, "activation": "relu"} for h in sizes[1:-1]]
@@ -98,8 +100,10 @@ def _numpy_step_fn(sizes, dtype, X, Y, steps):
     def run():
         for _ in range(steps):
             model.backward(Y, model.forward(X))
-            model.update()
+            if update:
+                model.update()
 
+    run.model = model
     return run
 
 
@@ -126,7 +130,8 @@ def _torch_step_fn(sizes, dtype, X, Y, steps):
 
 
 def numpy_rows() -> list:
-    """[(network, dtype, numpy examples/s, torch examples/s)] for this process's BLAS set-up."""
+    """[(network, dtype, numpy examples/s, torch examples/s, numpy without its update examples/s)]
+    for this process's BLAS set-up."""
     batch, steps = 256, 20
     rng = np.random.default_rng(0)
     rows = []
@@ -138,6 +143,7 @@ def numpy_rows() -> list:
                 {
                     "numpy": _numpy_step_fn(sizes, dtype, X, Y, steps),
                     "torch": _torch_step_fn(sizes, dtype, X, Y, steps),
+                    "no update": _numpy_step_fn(sizes, dtype, X, Y, steps, update=False),
                 },
                 7,
                 3,
@@ -148,6 +154,7 @@ def numpy_rows() -> list:
                     np.dtype(dtype).name,
                     batch * steps / t["numpy"],
                     batch * steps / t["torch"],
+                    batch * steps / t["no update"],
                 )
             )
     return rows
@@ -199,15 +206,18 @@ def numpy_vs_torch(**_) -> str:
         "Batch 256: forward, cross-entropy, backward, SGD-momentum update; 20 steps per timing, "
         "7 rounds of alternating blocks of 3 timings, median over all but each block's first (the "
         "first timing after a switch pays for the other library's threads handing the cores back; "
-        "single interleaved timings charged that to torch, up to 1.45x). Goal: numpy_nn >= 1.0x torch at 784-1024-1024-10 in float32. numpy_nn skips the first layer's dL/dX (the data needs none), as torch does.",
+        "single interleaved timings charged that to torch, up to 1.45x). Goal: numpy_nn >= 1.0x torch at 784-1024-1024-10 in float32. numpy_nn skips the first layer's dL/dX (the data needs none), as torch does. "
+        "The last column times numpy_nn without its SGD update (forward, loss and backward only) "
+        "against torch with its update: how close a free update would bring numpy_nn.",
         "",
-        "| BLAS set-up | network | dtype | numpy_nn (examples/s) | torch (examples/s) | numpy_nn / torch |",
-        "|---|---|---|---:|---:|---:|",
+        "| BLAS set-up | network | dtype | numpy_nn (examples/s) | torch (examples/s) | numpy_nn / torch | numpy_nn without update / torch |",
+        "|---|---|---|---:|---:|---:|---:|",
     ]
     for label, rows in setups:
-        for net, dtype, ours, theirs in rows:
+        for net, dtype, ours, theirs, no_update in rows:
             lines.append(
-                f"| {label} | {net} | {dtype} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} |"
+                f"| {label} | {net} | {dtype} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} "
+                f"| {no_update / theirs:.2f} |"
             )
     return "\n".join(lines)
 

@@ -87,3 +87,28 @@ def test_cifar_section_keeps_the_rows_of_configs_it_did_not_train(monkeypatch):
     assert f"| `cifar_cnn94.yaml` | 2 | 22 s | 22 s | 0.9321 | 30 s | {today} |" in text
     assert trained[-2:] == list(suites.CIFAR_CONFIGS)
     assert "cifar_cnn94" not in suites.cifar(previous={}), "no earlier row: none is made up"
+
+
+def test_numpy_step_without_update_runs_forward_and_backward_only():
+    """Benchmark 1's last column times numpy_nn without its SGD step: the weights must stay put
+    there (and move in the full step), with the gradients computed in both."""
+    import numpy as np
+
+    from bench import suites
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 6))
+    Y = np.eye(3)[rng.integers(3, size=8)]
+    for update in (True, False):
+        run = suites._numpy_step_fn((6, 5, 3), np.float32, X, Y, steps=2, update=update)
+        run.model.forward(X.astype(np.float32))  # build the layers lazily, as the first step would
+        before = [layer.parameters["W"].copy() for layer in run.model.layers]
+        run()
+        moved = [
+            not np.array_equal(b, layer.parameters["W"])
+            for b, layer in zip(before, run.model.layers)
+        ]
+        assert moved == [update] * 2
+        # the full step clears the gradients after using them; without it they stay as computed
+        computed = [bool(np.any(layer.gradients["W"])) for layer in run.model.layers]
+        assert computed == [not update] * 2
