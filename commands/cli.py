@@ -46,13 +46,13 @@ def _backend(config) -> str | None:
     return init.get("backend") if hasattr(init, "get") else None
 
 
-def _resolve_precision(config) -> None:
-    """``trainer.precision: auto`` -> the choice for this machine, stated in one line."""
+def _resolve_precision(config) -> str | None:
+    """``trainer.precision: auto`` -> the choice for this machine; returns the line that states it."""
     if config["trainer"].get("precision", "auto") != "auto":
-        return
+        return None
     choice, why = auto_precision(config["trainer"].get("accelerator", "auto"), _backend(config))
     config["trainer"]["precision"] = choice
-    print(f"precision auto -> {choice}: {why}", flush=True)
+    return f"precision auto -> {choice}: {why}"
 
 
 def _numpy_on_cpu(config) -> None:
@@ -77,6 +77,9 @@ class CLI(LightningCLI):
     def __init__(self, args: list[str]):
         self.experiment = experiment_name(args)
         self.resume_from: dict | None = None  # the checkpoint of --ckpt_path, once read
+        self.precision_note: str | None = (
+            None  # "precision auto -> ...", said once the data is found
+        )
         super().__init__(
             model_class=Classifier,
             trainer_class=Trainer,
@@ -129,7 +132,7 @@ class CLI(LightningCLI):
         if init is not None and init.get("name", "") is None:
             init["name"] = self.experiment or "default"
         _numpy_on_cpu(self.config)
-        _resolve_precision(self.config)
+        self.precision_note = _resolve_precision(self.config)
         ckpt = self.config.get("ckpt_path")
         if ckpt is None:
             return
@@ -171,6 +174,21 @@ class CLI(LightningCLI):
             and run.parent == (Path(init["save_dir"]) / init["name"]).resolve()
         ):
             init["version"] = run.name  # keep logging into the run being resumed
+
+    def instantiate_trainer(self, **kwargs):
+        """Before the Trainer is built, refuse bad settings (cheapest first: the optimizer and
+        schedule, a checkpoint of another network), then find (or download) the data. A mistake
+        is then reported in one line, not after Lightning's set-up messages. Under DDP only the
+        first process of each machine looks for the data (Lightning's rule for ``prepare_data``);
+        the DataModule remembers it, so ``fit`` does not read the files again."""
+        if self.resume_from is not None:
+            _check_architecture(Path(self.config.ckpt_path), self.resume_from, self.model)
+        _check_optimizer(self.model)
+        if os.environ.get("LOCAL_RANK", "0") == "0":
+            self.datamodule.prepare_data()
+        if self.precision_note and os.environ.get("LOCAL_RANK", "0") == "0":
+            print(self.precision_note, flush=True)
+        return super().instantiate_trainer(**kwargs)
 
     def instantiate_classes(self):
         try:
@@ -253,9 +271,6 @@ def train(args: list[str]) -> dict:
     """Fit, then test the best checkpoint; return test metrics, history and where the run lives."""
     cli = CLI(args)
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
-    if cli.resume_from is not None:
-        _check_architecture(Path(cli.config.ckpt_path), cli.resume_from, model)
-    _check_optimizer(model)
     log_dir = getattr(trainer.logger, "log_dir", None)  # None without a logger, or in fast_dev_run
     run_dir = Path(log_dir) if log_dir else None
     new_run = run_dir is not None and not run_dir.exists()

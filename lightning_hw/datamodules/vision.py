@@ -187,6 +187,7 @@ class VisionDataModule(pl.LightningDataModule):
         self.predict_images: torch.Tensor | None = None  # default: the official test split
         self._augmented = (None, -1, 0)  # (id of the Trainer, epoch, steps augmented in it)
         self._flips: tuple[int, torch.Tensor | None] = (-1, None)  # (epoch, its flips)
+        self._prepared = False  # both splits found (or downloaded) by this DataModule
 
     # -- reading the official files -----------------------------------------------------------
     def _torchvision(self, train: bool):
@@ -196,11 +197,18 @@ class VisionDataModule(pl.LightningDataModule):
         try:
             return cls(str(self.data_dir), train=train, download=self.hparams.download)
         except Exception as e:  # no network, corrupt or partial files, permissions
+            if self.hparams.download:
+                why = (
+                    "could not be downloaded "
+                    f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no details'})"
+                )
+                online = "run once with internet access"
+            else:
+                why, online = "downloading is off", "let it download (data.download true)"
             raise DataMissingError(
-                f"{self.dataset_name} not found in {Path(self.data_dir).resolve()} and could not be "
-                f"downloaded ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no details'}). "
+                f"{self.dataset_name} not found in {Path(self.data_dir).resolve()} and {why}. "
                 f"Put the official files in {Path(self.data_dir) / self.folder}, point data.data_dir "
-                "or DATA_DIR at a folder that holds them, or run once with internet access."
+                f"or DATA_DIR at a folder that holds them, or {online}."
             ) from None
 
     def load_split(self, train: bool):
@@ -214,10 +222,12 @@ class VisionDataModule(pl.LightningDataModule):
         return images.contiguous(), torch.as_tensor(ds.targets, dtype=torch.long)
 
     def prepare_data(self):
-        if self.predict_images is not None:  # labeling given images needs no dataset
+        """Download (where allowed) and check both splits, once: fit and test both ask."""
+        if self.predict_images is not None or self._prepared:  # given images need no dataset
             return
         self._torchvision(True)
         self._torchvision(False)
+        self._prepared = True
 
     def setup(self, stage: str | None = None):
         if stage == "predict":  # only the images to label, with the normalization of training

@@ -375,3 +375,25 @@ def test_bugs_keep_their_traceback_and_debug_shows_user_errors(monkeypatch, caps
     monkeypatch.setenv("NN_DEBUG", "1")
     with pytest.raises(UserError):
         run_main(mistake)
+
+
+def test_missing_data_is_reported_before_the_trainer_is_set_up(tmp_path):
+    """The data is looked for before Lightning builds its Trainer: the error line is not buried
+    under the precision, AMP and accelerator lines, and it says how to let the data download."""
+    proc = _run(
+        TRAIN,
+        [
+            "--config",
+            FASHION,
+            "--data.data_dir",
+            str(tmp_path / "nodata"),
+            "--data.download",
+            "false",
+        ],
+        tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    said = (proc.stdout + proc.stderr).splitlines()
+    assert not [line for line in said if "available" in line or "precision" in line], said
+    assert said[-1].startswith("error: FashionMNIST not found in"), said
+    assert "downloading is off" in said[-1] and "data.download true" in said[-1], said[-1]

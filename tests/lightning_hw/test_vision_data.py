@@ -264,3 +264,15 @@ def test_alternating_flip_follows_each_image_through_the_training_order(fake_cif
 def test_an_unknown_flip_is_refused():
     with pytest.raises(ValueError, match="flip must be true, false or 'alternating'"):
         CIFAR10DataModule(flip="sometimes")
+
+
+def test_prepare_data_reads_the_files_once(fashion_dir, monkeypatch):
+    """train.py looks for the data before building the Trainer, and fit and test ask again:
+    the DataModule checks the files the first time only."""
+    dm = FashionMNISTDataModule(data_dir=str(fashion_dir))
+    read = []
+    real = dm._torchvision
+    monkeypatch.setattr(dm, "_torchvision", lambda train: read.append(train) or real(train))
+    for _ in range(3):
+        dm.prepare_data()
+    assert read == [True, False]
