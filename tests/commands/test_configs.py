@@ -86,6 +86,19 @@ def test_twins_differ_only_where_they_say():
     assert _difference("cifar_cnn.yaml", "cifar_cnn94.yaml") == {"trainer.max_epochs": (8, 16)}
 
 
+def test_only_the_twins_fix_float32():
+    """README: the twins (numpy_nn has no bf16) set 32-true; every other experiment, the
+    Fashion MLP included, leaves ``precision: auto`` to pick bf16 where it is native."""
+    fixed = {
+        p.stem for p in EXPERIMENTS if resolve_config(str(p))["trainer"]["precision"] != "auto"
+    }
+    assert fixed == {"iris_numpy", "iris_torch", "fashion_cnn_numpy", "fashion_cnn_torch"}
+    assert all(
+        resolve_config(str(ROOT / "configs" / f"{n}.yaml"))["trainer"]["precision"] == "32-true"
+        for n in fixed
+    )
+
+
 def test_the_backend_is_read_before_torch_loads():
     """train.py picks OpenMP's passive waiting for numpy-backed runs only (commands/train.py)."""
     from commands.configs import network_backend
