@@ -11,7 +11,7 @@ import torch
 from bench import gpu_cifar, recipe
 from commands.cli import CLI, resolve_config
 from tests.conftest import ROOT
-from tests.lightning_hw.fake_data import accept_fake_cifar, make_cifar
+from tests.lightning_hw.fake_data import accept_fake_cifar, make_cifar, make_fashion
 
 
 def _without_cli_marks(hparams) -> dict:
@@ -20,9 +20,11 @@ def _without_cli_marks(hparams) -> dict:
 
 
 @pytest.mark.parametrize("config", ["cifar_cnn.yaml", "fashion_mlp.yaml"])
-def test_recipe_builds_what_train_py_builds(config, tmp_path):
+def test_recipe_builds_what_train_py_builds(config, tmp_path, monkeypatch):
     path = str(ROOT / "configs" / config)
-    quiet = ["--trainer.logger", "false", "--data.init_args.data_dir", str(tmp_path)]
+    accept_fake_cifar(monkeypatch)  # train.py's CLI looks for the data before building the Trainer
+    data = make_cifar(tmp_path) if config.startswith("cifar") else make_fashion(tmp_path)
+    quiet = ["--trainer.logger", "false", "--data.init_args.data_dir", str(data)]
     cli = CLI(["--config", path, *quiet])
     resolved = resolve_config(path, *quiet)
 
