@@ -77,9 +77,8 @@ class CLI(LightningCLI):
     def __init__(self, args: list[str]):
         self.experiment = experiment_name(args)
         self.resume_from: dict | None = None  # the checkpoint of --ckpt_path, once read
-        self.precision_note: str | None = (
-            None  # "precision auto -> ...", said once the data is found
-        )
+        # "precision auto -> ...": said once the data is found (instantiate_trainer)
+        self.precision_note: str | None = None
         super().__init__(
             model_class=Classifier,
             trainer_class=Trainer,
@@ -186,8 +185,8 @@ class CLI(LightningCLI):
         _check_optimizer(self.model)
         if os.environ.get("LOCAL_RANK", "0") == "0":
             self.datamodule.prepare_data()
-        if self.precision_note and os.environ.get("LOCAL_RANK", "0") == "0":
-            print(self.precision_note, flush=True)
+            if self.precision_note:
+                print(self.precision_note, flush=True)
         return super().instantiate_trainer(**kwargs)
 
     def instantiate_classes(self):
