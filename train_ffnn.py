@@ -1,16 +1,125 @@
-"""Train the numpy_nn one-hidden-layer network on Iris, or sweep lr x hidden.
+"""Train the two-layer network on Iris, written the handout's way: AttrDicts of layer, optimizer,
+model, data and log arguments, then Logger, initialize_model, initialize_dataset, model.train and
+model.test.
 
-    python train_ffnn.py                       # defaults from numpy_nn/experiment.py
+    python train_ffnn.py                       # defaults from numpy_nn/experiment.py (DEFAULTS)
     python train_ffnn.py --lr 0.1 --hidden 50 --activation tanh
-    python train_ffnn.py --sweep               # lr {0.001, 0.01, 0.1} x hidden {5, 25, 100}
+    python train_ffnn.py --sweep               # ours: lr {0.001, 0.01, 0.1} x hidden {5, 25, 100}
 
-Each run is saved to experiments/<run name>/ (hyperparameters.json, log.json, results.json,
+Each run is saved to experiments/<model name>/ (hyperparameters.json, log.json, results.json,
 parameters.npz, loss.png, error.png); the sweep writes experiments/sweep/results.md and loss.png.
+numpy_nn.experiment.run makes the same run as a function (for `train.py compare`, the sweep and
+the report); a test checks that the two give the same numbers.
 """
 
 import sys
+import time
 
-from numpy_nn.experiment import main
+import numpy as np
+
+from numpy_nn import experiment
+from numpy_nn.datasets import initialize_dataset
+from numpy_nn.logs import Logger
+from numpy_nn.models import initialize_model
+from numpy_nn.utils import AttrDict
+
+
+def train(options: experiment.Options, save_dir: str, progress: bool) -> dict:
+    # Step 1: one AttrDict per layer. n_out of the last layer is set by the dataset (3 classes).
+    layer_1 = AttrDict(
+        {
+            "name": "fully_connected",
+            "activation": options.activation,
+            "weight_init": options.weight_init,
+            "n_out": options.hidden,
+        }
+    )
+    layer_out = AttrDict(
+        {
+            "name": "fully_connected",
+            "activation": "softmax",
+            "weight_init": options.weight_init,
+            "n_out": None,
+        }
+    )
+
+    # Step 2: the layers, in order.
+    layer_args = [layer_1, layer_out]
+
+    # Step 3: the optimizer, model, data and log arguments.
+    optimizer_args = AttrDict(
+        {
+            "name": "SGD",
+            "lr": options.lr,
+            "lr_scheduler": "constant",
+            "lr_decay": None,
+            "stage_length": None,
+            "staircase": None,
+            "clip_norm": None,
+            "momentum": options.momentum,
+        }
+    )
+    model_args = AttrDict(
+        {
+            "name": "feed_forward",
+            "loss": "cross_entropy",
+            "layer_args": layer_args,
+            "optimizer_args": optimizer_args,
+            "seed": options.seed,
+        }
+    )
+    data_args = AttrDict({"name": "iris", "batch_size": options.batch_size})
+    log_args = AttrDict({"save": True, "plot": True, "save_dir": save_dir})
+
+    # Step 4: the random seed (numpy_nn also takes it as the model's and the dataset's seed).
+    np.random.seed(model_args.seed)  # noqa: NPY002 (the handout's global seed)
+
+    # Step 5: the model's name, its folder under save_dir.
+    model_name = options.run_name
+
+    # Step 6: the logger, the model and the dataset.
+    logger = Logger(
+        model_name=model_name,
+        model_args=model_args,
+        data_args=data_args,
+        save=log_args.save,
+        plot=log_args.plot,
+        save_dir=log_args.save_dir,
+    )
+    model = initialize_model(
+        name=model_args.name,
+        loss=model_args.loss,
+        layer_args=model_args.layer_args,
+        optimizer_args=model_args.optimizer_args,
+        logger=logger,
+        seed=model_args.seed,
+    )
+    dataset = initialize_dataset(
+        name=data_args.name, batch_size=data_args.batch_size, seed=model_args.seed
+    )
+
+    # Step 7: train, then test.
+    start = time.perf_counter()
+    log = model.train(dataset, epochs=options.epochs, progress=progress)
+    seconds = time.perf_counter() - start
+    test_log = model.test(dataset)  # {"loss": ..., "error": ...}
+    results = experiment.summarize(model, dataset, log, seconds, options, test_log)
+    logger.save_results(results)
+    results["run_dir"] = logger.save_dir
+    return results
+
+
+def main(argv=None) -> int:
+    options, args = experiment.options_from_command_line(argv)
+    if args.sweep:
+        return experiment.main(argv)
+
+    def train_and_print() -> int:
+        experiment.print_results(train(options, args.save_dir, progress=not args.no_progress))
+        return 0
+
+    return experiment.user_errors(train_and_print)
+
 
 if __name__ == "__main__":
     sys.exit(main())

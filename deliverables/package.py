@@ -48,6 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXCLUDE = re.compile(r"(__pycache__|\.DS_Store|\.pyc$|\.ckpt$|\.npz$|(^|/)data/)")
 CODE = ("numpy_nn", "lightning_hw", "commands", "configs")  # folders shipped with their files
 SCRIPTS = ("train_ffnn.py", "train_cnn.py", "train.py", "predict.py")
+SUITE = ("__init__.py", "utils.py", "cases.py", "test_activations.py", "test_layers.py",
+         "test_losses.py")  # fmt: skip
+GRADIENT_NOTEBOOK = ROOT / "deliverables" / "notebooks" / "check_gradients.ipynb"
 RUN_FILES = (
     "config.yaml",
     "metrics.json",
@@ -72,10 +75,13 @@ Everything runs from this folder (hw3/), with Python 3.10+ on Linux, macOS or Wi
 Datasets: Fashion-MNIST and CIFAR-10 are downloaded into data/ on first use (or set DATA_DIR
 to a folder that holds torchvision's files).
 
-The numpy network (neural_networks/: plain numpy, every gradient derived by hand)
-  python -m neural_networks.gradcheck   gradient check of every layer, activation and loss
-  python train_ffnn.py                  Iris, default hyperparameters -> experiments/<run>/loss.png, error.png
+The numpy network (neural_networks/: plain numpy, every gradient derived by hand, the
+handout's API: its scripts, notebook and tests run on it unchanged)
+  python train_ffnn.py                  Iris, the handout's script -> experiments/<run>/loss.png, error.png
   python train_ffnn.py --sweep          lr x hidden sweep -> experiments/sweep/results.md, loss.png
+  jupyter notebook check_gradients.ipynb   utils.check_gradients of every activation, layer and loss
+  python -m unittest discover -s tests  the course-format tests (fixtures computed by PyTorch)
+  python -m neural_networks.gradcheck   the same gradient checks as one table
   python train_cnn.py                   a small CNN on Fashion-MNIST in neural_networks' own loop
 
 PyTorch Lightning (lightning_hw/, commands/, configs/)
@@ -117,15 +123,22 @@ for name in ("numpy_nn", "deliverables"):
 
 
 def isolated_command(script: str, *args: str) -> list[str]:
-    """A command line that runs ``script`` (relative to the working directory) with the project
-    repository blocked from import, so only the code beside the script can be used."""
+    """A command line that runs ``script`` (relative to the working directory; or ``"-m",
+    module``, as python takes them) with the project repository blocked from import, so only
+    the code beside the script can be used."""
     run = (
-        "import runpy\nsys.argv = sys.argv[1:]\nrunpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "import runpy\nsys.argv = sys.argv[1:]\n"
+        "if sys.argv[0] == '-m':\n"
+        "    del sys.argv[0]\n"
+        "    runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+        "else:\n"
+        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
     )
     return [sys.executable, "-c", ISOLATION + run, script, *args]
 
 
-def _renamed(text: str) -> str:
+def handout_names(text: str) -> str:
+    """``text`` with numpy_nn renamed to the handout's ``neural_networks``."""
     return re.sub(r"\bnumpy_nn\b", "neural_networks", text)
 
 
@@ -307,13 +320,22 @@ def code_members() -> dict[str, bytes]:
                 continue
             data = path.read_bytes()
             if path.suffix in (".py", ".yaml"):
-                data = _renamed(data.decode()).encode()
-            members[f"hw3/{_renamed(rel)}"] = data
+                data = handout_names(data.decode()).encode()
+            members[f"hw3/{handout_names(rel)}"] = data
     for script in SCRIPTS:
-        members[f"hw3/{script}"] = _renamed((ROOT / script).read_text()).encode()
+        members[f"hw3/{script}"] = handout_names((ROOT / script).read_text()).encode()
     requirements = [r for r in importlib.metadata.requires("nn-hw") if "extra ==" not in r]
     members["hw3/requirements.txt"] = ("\n".join(requirements) + "\n").encode()
+    members.update(suite_members())
     return members
+
+
+def suite_members() -> dict[str, bytes]:
+    """The conformance suite (``tests/course``, the course's test format) as ``hw3/tests/``:
+    the tests, their cases and fixtures; not this repository's conftest or fixture generator."""
+    suite = ROOT / "tests" / "course"
+    files = [suite / n for n in SUITE] + sorted((suite / "data").glob("*.npz"))
+    return {f"hw3/tests/{f.relative_to(suite).as_posix()}": f.read_bytes() for f in files}
 
 
 def weights_only(checkpoint: Path) -> bytes:
@@ -409,6 +431,8 @@ def build(
             (stage / name).write_bytes(data)
         nb = execute_notebook(_notebook(experiments), stage / "hw3", {"HW3_MODE": "archive"})
         members["hw3/CS189_HW_NN.ipynb"] = nbformat.writes(nb).encode()
+        checks = execute_notebook(nbformat.read(GRADIENT_NOTEBOOK, as_version=4), stage / "hw3")
+        members["hw3/check_gradients.ipynb"] = nbformat.writes(checks).encode()
     text = b"".join(members.values())
     for local in {str(ROOT), str(Path.home()), str(logs.resolve()), str(tmp)}:
         if local.encode() in text:

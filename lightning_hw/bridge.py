@@ -8,8 +8,9 @@ BatchNorm1D/2D, Dropout) as an ``nn.Module``:
 - its ``nn.Parameter``s *are* the layer's arrays (``torch.from_numpy`` shares memory, nothing is
   copied per step), so torch optimizers, state_dict save/load, Lightning checkpoints and DDP's
   gradient averaging all work on them unchanged; layers without parameters expose none;
-- BatchNorm's running mean and variance are registered buffers (``running_mean``,
-  ``running_var``): they are in the state_dict and in every checkpoint;
+- BatchNorm's running mean and variance (its cache's ``running_mu`` and ``running_var``) are
+  registered buffers, under PyTorch's names ``running_mean`` and ``running_var``: they are in
+  the state_dict and in every checkpoint;
 - the module's ``training`` flag sets the numpy layer's mode (``set_mode``) at every call, so
   ``module.train()`` / ``.eval()`` and Lightning (which restores ``training`` flags directly)
   both switch BatchNorm and Dropout;
@@ -87,6 +88,10 @@ class NumpyLayerFunction(torch.autograd.Function):
         return (grad_in, None, None, *grads)
 
 
+# numpy_nn's cache keys of running statistics -> the buffers' names (PyTorch's)
+BUFFER_NAMES = {"running_mu": "running_mean", "running_var": "running_var"}
+
+
 def numpy_dtype(dtype: torch.dtype) -> np.dtype:
     """The numpy dtype of a torch floating dtype (float32 -> float32, float64 -> float64)."""
     return torch.empty((), dtype=dtype).numpy().dtype
@@ -116,10 +121,10 @@ class NumpyModule(nn.Module):
             array = np.ascontiguousarray(layer.parameters[name], dtype=np_dtype)
             layer.parameters[name] = array
             self.register_parameter(name, nn.Parameter(torch.from_numpy(array)))
-        self.running_names = tuple(getattr(layer, "running", {}))
-        for name in self.running_names:
-            array = np.ascontiguousarray(layer.running[name], dtype=np_dtype)
-            self.register_buffer(f"running_{name}", torch.from_numpy(array))
+        self.running_keys = tuple(getattr(layer, "running_keys", ()))
+        for key in self.running_keys:
+            array = np.ascontiguousarray(layer.cache[key], dtype=np_dtype)
+            self.register_buffer(BUFFER_NAMES[key], torch.from_numpy(array))
         self.train(layer.training)
 
     @property
@@ -136,14 +141,13 @@ class NumpyModule(nn.Module):
         if isinstance(layer, Dropout) and self.training:
             # one draw from torch's RNG seeds this call's mask: seed_everything fixes the masks
             layer.rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
-        buffers = [getattr(self, f"running_{n}") for n in self.running_names]
-        if buffers:  # compute with (and update) exactly the statistics the state_dict holds
-            layer.running = OrderedDict(
-                (n, _as_numpy(b, f"buffer {n}")) for n, b in zip(self.running_names, buffers)
-            )
+        buffers = [getattr(self, BUFFER_NAMES[k]) for k in self.running_keys]
+        for key, buffer in zip(self.running_keys, buffers):
+            # compute with (and update) exactly the statistics the state_dict holds
+            layer.cache[key] = _as_numpy(buffer, f"buffer {BUFFER_NAMES[key]}")
         y = NumpyLayerFunction.apply(x, layer, self.names, *params)
-        for name, buffer in zip(self.running_names, buffers):
-            new = layer.running[name]
+        for key, buffer in zip(self.running_keys, buffers):
+            new = layer.cache[key]
             if not np.may_share_memory(new, buffer.numpy()):
                 buffer.copy_(torch.from_numpy(np.asarray(new, dtype=buffer.numpy().dtype)))
         return y

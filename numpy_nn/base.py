@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from numpy_nn.activations import initialize_activation
+from numpy_nn.utils import seed_or_global
 from numpy_nn.weights import initialize_weights
 
 # Arrays at least this large are zeroed by the operating system (``untouched_zeros_like``).
@@ -108,7 +109,7 @@ class WeightedLayer(Layer):
         self.activation = initialize_activation(activation)
         self.weight_init = weight_init
         self.init_weights = initialize_weights(weight_init, activation=activation)
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed_or_global(seed))
 
     def _set_weights(self, W: np.ndarray, b: np.ndarray, cache: tuple) -> None:
         """Install W and b with zero gradients and an empty cache of the given keys."""

@@ -116,7 +116,7 @@ class Conv2D(WeightedLayer):
         self.n_in = int(X_shape[3])
         kh, kw = self.kernel_shape
         W = self.init_weights((kh, kw, self.n_in, self.n_out), rng=self.rng).astype(dtype)
-        self._set_weights(W, np.zeros((1, self.n_out), dtype=dtype), ("Xp", "Z", "cols"))
+        self._set_weights(W, np.zeros((1, self.n_out), dtype=dtype), ("X", "Z", "Xp", "cols"))
 
     def _chunk(self, n: int, out_hw, c: int, itemsize: int) -> int:
         per_example = out_hw[0] * out_hw[1] * self.kernel_shape[0] * self.kernel_shape[1] * c
@@ -150,7 +150,7 @@ class Conv2D(WeightedLayer):
                 -1, ho, wo, self.n_out
             )
         Z += b.reshape(1, 1, 1, -1)
-        self.cache["Xp"], self.cache["Z"] = Xp, Z
+        self.cache["X"], self.cache["Z"], self.cache["Xp"] = X, Z, Xp
         self.cache["cols"] = cols if chunk >= n else []
         return self.activation(Z)
 

@@ -1,33 +1,24 @@
-"""Datasets: the Iris data (shipped inside the package), its split, and mini-batch sampling.
+"""Datasets: Iris (shipped inside the package) and its split, MNIST and Fashion-MNIST (read from
+the data directory), and mini-batch sampling, with the handout's ``Data`` and ``Dataset``.
 
 ``initialize_dataset("iris", batch_size)`` returns a ``Dataset`` with ``train``, ``validate`` and
-``test`` ``Data`` objects. ``Data.sample()`` yields one epoch of shuffled mini-batches.
+``test`` ``Data`` objects. ``Data.sample()`` returns the next shuffled mini-batch; ``batches()``
+yields an epoch of them.
 """
 
 import csv
+import math
 from collections.abc import Iterator
 from importlib import resources
 
 import numpy as np
 
+from numpy_nn.utils import one_hot, seed_or_global
+
 IRIS_CLASSES = ("setosa", "versicolor", "virginica")
 IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 IRIS_SPLIT = (35, 5, 10)  # per class: 3 x (35, 5, 10) = 105 train / 15 val / 30 test
 IRIS_SPLIT_SEED = 0  # the split is fixed; the training seed only shuffles batches and inits weights
-
-
-def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """(n,) integer labels -> (n, n_classes) float64 one-hot rows."""
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(
-            f"labels must lie in 0..{n_classes - 1}, got {labels.min()}..{labels.max()}"
-        )
-    Y = np.zeros((labels.size, n_classes))
-    Y[np.arange(labels.size), labels] = 1.0
-    return Y
 
 
 def load_iris() -> tuple[np.ndarray, np.ndarray]:
@@ -75,65 +66,124 @@ class Standardizer:
 
 
 class Data:
-    """One split: ``data`` (n, d) or images (n, h, w, c), one-hot ``labels`` (n, k), and shuffled
-    mini-batches.
+    """One split, the handout's ``Data``: ``data`` (n, d) or images (n, h, w, c), optional one-hot
+    ``labels`` (n, k), and its mini-batches.
 
-    ``sample()`` yields ``(X_batch, Y_batch)`` covering every example once per call, in a new random
-    order each call (the last batch may be smaller). ``reset()`` rewinds the shuffling to its seed,
-    so the sequence of epochs repeats exactly.
+    ``sample()`` returns the next mini-batch ``(X, Y)`` (just ``X`` without labels); the first of
+    each epoch draws a new order (``shuffle()``), so ``samples_per_epoch`` calls cover every
+    example once (the last batch may be smaller). ``batches()`` yields the (rest of the) epoch.
+    ``reset()`` rewinds to the first epoch: the orders repeat exactly.
+
+    Ours beyond the handout: ``seed`` fixes the orders (None: drawn from numpy's global
+    generator, so the handout's ``np.random.seed(...)`` fixes them), and ``ordered=True`` keeps
+    the data's own order (validation and test).
     """
 
     def __init__(
         self,
         data: np.ndarray,
-        labels: np.ndarray,
         batch_size: int = 50,
+        labels: np.ndarray | None = None,
+        out_dim: int | None = None,
         seed: int | None = None,
-        shuffle: bool = True,
+        ordered: bool = False,
     ):
-        data, labels = np.asarray(data), np.asarray(labels)
+        data = np.asarray(data)
         if (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, (int, np.integer))
             or batch_size <= 0
         ):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if data.ndim < 2 or labels.ndim != 2 or data.shape[0] != labels.shape[0]:
+        if labels is not None:
+            labels = np.asarray(labels)
+            if data.ndim < 2 or labels.ndim != 2 or data.shape[0] != labels.shape[0]:
+                raise ValueError(
+                    f"shape mismatch: data {data.shape} and one-hot labels {labels.shape} must "
+                    "be (n, d) (or (n, h, w, c) images) and (n, k) with the same n"
+                )
+        if data.ndim < 2 or data.shape[0] == 0:
             raise ValueError(
-                f"shape mismatch: data {data.shape} and one-hot labels {labels.shape} must be "
-                "(n, d) (or (n, h, w, c) images) and (n, k) with the same n"
+                f"data must be a non-empty batch (n, d) or (n, h, w, c), got {data.shape}"
             )
-        if not np.all(np.isfinite(data)):
+        if np.issubdtype(data.dtype, np.number) and not np.all(np.isfinite(data)):
             raise ValueError("data contains NaN or inf: clean or impute the input first")
         self.data, self.labels = data, labels
-        self.n_samples, self.out_dim = data.shape[0], labels.shape[1]
+        self.n_samples = data.shape[0]
+        self.out_dim = out_dim if out_dim is not None or labels is None else labels.shape[1]
         self.batch_size = int(batch_size)
-        self.n_batches = int(np.ceil(self.n_samples / self.batch_size))
-        self.seed, self.shuffle = seed, shuffle
+        self.samples_per_epoch = math.ceil(self.n_samples / self.batch_size)
+        self.ordered = ordered
+        self.seed = seed if ordered else seed_or_global(seed)
         self.reset()
 
-    def reset(self) -> None:
-        """Restart the shuffling from the seed: the next epochs repeat the first ones."""
-        self.rng = np.random.default_rng(self.seed)
+    @property
+    def data_(self) -> np.ndarray:
+        """The handout's name for ``data``."""
+        return self.data
 
-    def sample(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        order = self.rng.permutation(self.n_samples) if self.shuffle else np.arange(self.n_samples)
-        for start in range(0, self.n_samples, self.batch_size):
-            idx = order[start : start + self.batch_size]
-            yield self.data[idx], self.labels[idx]
+    def reset(self) -> None:
+        """Rewind to the first epoch: the next epochs repeat the orders of the first ones."""
+        self.rng = np.random.default_rng(self.seed)
+        self.iteration = 0
+        self.order = np.arange(self.n_samples)
+
+    def shuffle(self) -> None:
+        """Draw the order of a new epoch (kept as is when ``ordered``)."""
+        if not self.ordered:
+            self.order = self.rng.permutation(self.n_samples)
+
+    def sample(self):
+        """The next mini-batch: ``(X, Y)``, or ``X`` for data without labels."""
+        if self.iteration == 0:
+            self.shuffle()
+        start = self.iteration * self.batch_size
+        idx = self.order[start : start + self.batch_size]
+        self.iteration = (self.iteration + 1) % self.samples_per_epoch
+        return self.data[idx] if self.labels is None else (self.data[idx], self.labels[idx])
+
+    def batches(self) -> Iterator:
+        """The mini-batches up to the end of the current epoch (a whole epoch from its start)."""
+        while True:
+            yield self.sample()
+            if self.iteration == 0:
+                return
 
     def __len__(self) -> int:
         return self.n_samples
 
 
 class Dataset:
-    """``train``, ``validate`` and ``test`` splits plus ``out_dim`` (number of classes)."""
+    """The handout's ``Dataset``: ``train``, ``validate`` and ``test`` ``Data`` (the last two
+    only when given), ``out_dim`` (the number of classes) and ``batch_size``. ``seed`` (ours)
+    fixes the training batches' order; validation and test keep their order."""
 
-    def __init__(self, train: Data, validate: Data, test: Data, name: str = ""):
-        self.name = name
-        self.train, self.validate, self.test = train, validate, test
-        self.out_dim = train.out_dim
-        self.n_features = int(np.prod(train.data.shape[1:]))
+    def __init__(
+        self,
+        training_set: np.ndarray,
+        training_labels: np.ndarray,
+        batch_size: int,
+        validation_set: np.ndarray | None = None,
+        validation_labels: np.ndarray | None = None,
+        test_set: np.ndarray | None = None,
+        test_labels: np.ndarray | None = None,
+        seed: int | None = None,
+        name: str = "",
+    ):
+        self.name, self.batch_size = name, batch_size
+        self.train = Data(training_set, batch_size, training_labels, seed=seed)
+        self.out_dim = self.train.out_dim
+        self.n_training = self.train.n_samples
+        self.n_features = int(np.prod(self.train.data.shape[1:]))
+
+        def split(data, labels):
+            if data is None:
+                return None
+            return Data(data, batch_size, labels, out_dim=self.out_dim, ordered=True)
+
+        self.validate = split(validation_set, validation_labels)
+        self.test = split(test_set, test_labels)
+        self.n_validation = 0 if self.validate is None else self.validate.n_samples
 
 
 def iris_arrays(standardize: bool = True) -> dict:
@@ -153,29 +203,43 @@ def iris_arrays(standardize: bool = True) -> dict:
     }
 
 
-def shuffle_seed(seed: int | None) -> int:
-    """The seed of the training split's shuffling for a dataset built with ``seed``."""
-    return int(np.random.SeedSequence(seed).generate_state(1)[0])
+def shuffle_seed(seed: int | None) -> int | None:
+    """The seed of the training split's shuffling for a dataset built with ``seed`` (None
+    stays None: drawn from numpy's global generator)."""
+    return None if seed is None else int(np.random.SeedSequence(seed).generate_state(1)[0])
 
 
 def initialize_dataset(
-    name: str, batch_size: int = 50, seed: int | None = None, standardize: bool = True
+    name: str,
+    batch_size: int = 50,
+    seed: int | None = None,
+    standardize: bool = True,
+    data_dir: str | None = None,
 ) -> Dataset:
-    """Build a dataset by name (``"iris"``). ``seed`` drives the mini-batch shuffling."""
-    if str(name).lower() != "iris":
-        raise ValueError(f"unknown dataset {name!r}: numpy_nn ships 'iris'")
-    arrays = iris_arrays(standardize)
-    n_classes = len(IRIS_CLASSES)
-    train_seed = shuffle_seed(seed)
-    splits = {
-        k: Data(X, one_hot(y, n_classes), batch_size, seed=train_seed, shuffle=(k == "train"))
-        for k, (X, y) in arrays.items()
-    }
-    return Dataset(splits["train"], splits["val"], splits["test"], name="iris")
+    """Build a dataset by name: ``iris`` (shipped in the package; standardized on its training
+    rows), or ``mnist`` / ``fashion_mnist`` (torchvision's files in the data directory:
+    ``data_dir``, else ``$DATA_DIR``, else ``data/``). ``seed`` drives the mini-batch shuffling
+    (None: numpy's global generator)."""
+    key = str(name).lower()
+    if key == "iris":
+        arrays = iris_arrays(standardize)
+        n_classes = len(IRIS_CLASSES)
+        (X, y), (Xv, yv), (Xt, yt) = arrays["train"], arrays["val"], arrays["test"]
+        return Dataset(
+            X, one_hot(y, n_classes), batch_size, Xv, one_hot(yv, n_classes), Xt,
+            one_hot(yt, n_classes), seed=shuffle_seed(seed), name="iris",
+        )  # fmt: skip
+    if key in IMAGE_DATASETS:
+        return load_images(key, data_dir, batch_size, seed=seed, standardize=standardize)
+    choices = ", ".join(["iris", *IMAGE_DATASETS])
+    raise ValueError(f"unknown dataset {name!r}: choose one of {choices}")
 
 
-FASHION_FOLDER = "FashionMNIST/raw"
-FASHION_MEAN, FASHION_STD = 0.2860, 0.3530  # of the training images' pixels / 255
+# name: (torchvision's folder, mean, std of the training pixels / 255)
+IMAGE_DATASETS = {
+    "mnist": ("MNIST", 0.1307, 0.3081),
+    "fashion_mnist": ("FashionMNIST", 0.2860, 0.3530),
+}
 
 
 def data_dir(path: str | None = None) -> str:
@@ -186,8 +250,8 @@ def data_dir(path: str | None = None) -> str:
 
 
 def read_idx(path) -> np.ndarray:
-    """An IDX file (Fashion-MNIST's format, optionally gzipped): a magic number (0, 0, type,
-    number of dimensions), the big-endian int32 dimensions, then the uint8 values."""
+    """An IDX file (MNIST's format, optionally gzipped): a magic number (0, 0, type, number of
+    dimensions), the big-endian int32 dimensions, then the uint8 values."""
     import gzip
 
     opener = gzip.open if str(path).endswith(".gz") else open
@@ -203,49 +267,65 @@ def read_idx(path) -> np.ndarray:
     return values.reshape(tuple(int(d) for d in dims))
 
 
-def fashion_mnist_arrays(path: str | None = None) -> dict:
-    """{"train"|"test": (uint8 images (n, 28, 28), int labels)} from ``<data dir>/FashionMNIST/raw``."""
+def idx_arrays(name: str, path: str | None = None) -> dict:
+    """{"train"|"test": (uint8 images (n, 28, 28), int labels)} of ``name`` (``mnist`` or
+    ``fashion_mnist``) from torchvision's layout, ``<data dir>/<folder>/raw/``."""
     import os
 
-    folder = os.path.join(data_dir(path), FASHION_FOLDER)
+    folder = os.path.join(data_dir(path), IMAGE_DATASETS[name][0], "raw")
     out = {}
     for split, prefix in (("train", "train"), ("test", "t10k")):
         files = []
         for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
-            name = os.path.join(folder, f"{prefix}-{kind}")
-            found = [p for p in (name, name + ".gz") if os.path.isfile(p)]
+            file = os.path.join(folder, f"{prefix}-{kind}")
+            found = [p for p in (file, file + ".gz") if os.path.isfile(p)]
             if not found:
                 raise FileNotFoundError(
-                    f"FashionMNIST not found in {os.path.abspath(data_dir(path))} ({name} is "
-                    f"missing). Put the official files in {folder}, point --data-dir or DATA_DIR "
-                    "at a folder that holds them, or run `python train.py --config "
-                    "configs/fashion_mlp.yaml` once with internet access to download them."
+                    f"{IMAGE_DATASETS[name][0]} not found in {os.path.abspath(data_dir(path))} "
+                    f"({file} is missing): put torchvision's files in {folder}, point --data-dir "
+                    "or DATA_DIR at a folder that holds them, or download them once with "
+                    f"torchvision.datasets.{IMAGE_DATASETS[name][0]}(<data dir>, download=True)"
                 )
             files.append(read_idx(found[0]))
         out[split] = (files[0], files[1].astype(np.int64))
     return out
 
 
-def load_fashion_mnist(
-    path: str | None = None, batch_size: int = 64, val: int = 5000, seed: int | None = 0
+def load_images(
+    name: str,
+    path: str | None = None,
+    batch_size: int = 64,
+    val: int = 5000,
+    seed: int | None = 0,
+    standardize: bool = True,
 ) -> Dataset:
-    """Fashion-MNIST as NHWC float32 images (n, 28, 28, 1), normalized with the training pixels'
-    mean and std; ``val`` seeded-random training images are held out for validation, and the
-    official 10,000 test images are the test split."""
-    arrays = fashion_mnist_arrays(path)
+    """MNIST or Fashion-MNIST as NHWC float32 images (n, 28, 28, 1): pixels / 255, then (with
+    ``standardize``) normalized with the training pixels' mean and std; ``val`` seeded-random
+    training images are held out for validation, and the official 10,000 test images are the
+    test split. ``seed`` picks them (None: 0) and shuffles the batches (None: numpy's global
+    generator)."""
+    arrays = idx_arrays(name, path)
+    _, mean, std = IMAGE_DATASETS[name]
 
     def prepare(images):
         x = images.astype(np.float32)[..., None] / np.float32(255.0)
-        return (x - np.float32(FASHION_MEAN)) / np.float32(FASHION_STD)
+        return (x - np.float32(mean)) / np.float32(std) if standardize else x
+
+    def labels(y):
+        return one_hot(y, 10).astype(np.float32)
 
     X, y = arrays["train"]
-    order = np.random.default_rng(seed).permutation(len(X))
+    order = np.random.default_rng(0 if seed is None else seed).permutation(len(X))
     held, kept = order[:val], order[val:]
     Xt, yt = arrays["test"]
-    seed_ = shuffle_seed(seed)
     return Dataset(
-        Data(prepare(X[kept]), one_hot(y[kept], 10).astype(np.float32), batch_size, seed=seed_),
-        Data(prepare(X[held]), one_hot(y[held], 10).astype(np.float32), batch_size, shuffle=False),
-        Data(prepare(Xt), one_hot(yt, 10).astype(np.float32), batch_size, shuffle=False),
-        name="fashion_mnist",
-    )
+        prepare(X[kept]), labels(y[kept]), batch_size, prepare(X[held]), labels(y[held]),
+        prepare(Xt), labels(yt), seed=shuffle_seed(seed), name=name,
+    )  # fmt: skip
+
+
+def load_fashion_mnist(
+    path: str | None = None, batch_size: int = 64, val: int = 5000, seed: int | None = 0
+) -> Dataset:
+    """Fashion-MNIST (``load_images``), as ``train_cnn.py`` trains on it."""
+    return load_images("fashion_mnist", path, batch_size, val, seed)

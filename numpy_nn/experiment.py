@@ -15,6 +15,7 @@ from numpy_nn.activations import ACTIVATION_NAMES
 from numpy_nn.datasets import initialize_dataset
 from numpy_nn.logs import Logger, atomic_write, write_json
 from numpy_nn.models import initialize_model
+from numpy_nn.utils import AttrDict
 
 
 @dataclass(frozen=True)
@@ -61,73 +62,101 @@ SWEEP_LRS = (0.001, 0.01, 0.1)
 SWEEP_HIDDEN = (5, 25, 100)
 
 
-def build(options: Options, logger: Logger | None = None):
-    """(model, dataset) for the one-hidden-layer Iris network described by ``options``."""
-    options.validate()
-    dataset = initialize_dataset("iris", batch_size=options.batch_size, seed=options.seed)
-    layer_args = [
-        {
-            "name": "fully_connected",
-            "n_out": options.hidden,
-            "activation": options.activation,
-            "weight_init": options.weight_init,
-        },
-        {"name": "fully_connected", "activation": "softmax", "weight_init": options.weight_init},
-    ]
-    optimizer_args = {"name": options.optimizer, "lr": options.lr}
-    if options.optimizer == "sgd":
-        optimizer_args["momentum"] = options.momentum
-    model = initialize_model(
-        "feed_forward",
-        "cross_entropy",
-        layer_args,
-        optimizer_args,
-        logger=logger,
+def handout_args(options: Options) -> tuple[AttrDict, AttrDict]:
+    """(model_args, data_args): the handout's AttrDicts (``train_ffnn.py``'s Steps 1-3) for the
+    one-hidden-layer Iris network described by ``options``."""
+    hidden = AttrDict(
+        name="fully_connected",
+        activation=options.activation,
+        weight_init=options.weight_init,
+        n_out=options.hidden,
+    )
+    output = AttrDict(
+        name="fully_connected",
+        activation="softmax",
+        weight_init=options.weight_init,
+        n_out=None,  # set by the dataset: 3 classes
+    )
+    optimizer_args = AttrDict(
+        name=options.optimizer,
+        lr=options.lr,
+        lr_scheduler="constant",
+        lr_decay=None,
+        stage_length=None,
+        staircase=None,
+        clip_norm=None,
+        momentum=options.momentum if options.optimizer == "sgd" else None,
+    )
+    model_args = AttrDict(
+        name="feed_forward",
+        loss="cross_entropy",
+        layer_args=[hidden, output],
+        optimizer_args=optimizer_args,
         seed=options.seed,
+    )
+    data_args = AttrDict(name="iris", batch_size=options.batch_size)
+    return model_args, data_args
+
+
+def build(options: Options, logger: Logger | None = None):
+    """(model, dataset) for the one-hidden-layer Iris network described by ``options``, built
+    the handout's way from ``handout_args``."""
+    options.validate()
+    model_args, data_args = handout_args(options)
+    dataset = initialize_dataset(data_args.name, data_args.batch_size, seed=model_args.seed)
+    model = initialize_model(
+        name=model_args.name,
+        loss=model_args.loss,
+        layer_args=model_args.layer_args,
+        optimizer_args=model_args.optimizer_args,
+        logger=logger,
+        seed=model_args.seed,
     )
     return model, dataset
 
 
 def run(options: Options = DEFAULTS, save_dir: str = "experiments", progress: bool = False) -> dict:
-    """Train one network; save it under ``save_dir/<run name>/``; return its results.
-
-    The results hold the final train/val/test loss and error (fractions), the per-epoch curves,
-    seconds per epoch, milliseconds per training step (the epoch's time over its batches, so its
-    evaluation passes included) and the options.
-    """
+    """Train one network; save it under ``save_dir/<run name>/``; return its results
+    (``summarize``). ``python train_ffnn.py`` makes the same run, written out as the handout's
+    script."""
     options.validate()
+    model_args, data_args = handout_args(options)
     logger = Logger(
-        options.run_name,
-        model_args=asdict(options),
-        data_args={"name": "iris", "batch_size": options.batch_size, "split": "105/15/30"},
-        save=True,
-        plot=True,
-        save_dir=save_dir,
+        options.run_name, model_args, data_args, save=True, plot=True, save_dir=save_dir
     )
     model, dataset = build(options, logger)
     start = time.perf_counter()
     log = model.train(dataset, options.epochs, progress=progress)
-    seconds = time.perf_counter() - start
-    train_out, train_loss = model.predict(dataset.train.data, dataset.train.labels)
-    val_out, val_loss = model.predict(dataset.validate.data, dataset.validate.labels)
-    test_loss, test_error = model.test(dataset)
-    results = {
-        "run": options.run_name,
-        "train_loss": train_loss,
-        "val_loss": val_loss,
-        "test_loss": test_loss,
-        "train_error": model.error(dataset.train.labels, train_out),
-        "val_error": model.error(dataset.validate.labels, val_out),
-        "test_error": test_error,
-        "best_val_error": min(log["error"]["validate"]),
-        "seconds_per_epoch": seconds / options.epochs,
-        "ms_per_step": 1000 * seconds / (options.epochs * dataset.train.n_batches),
-        "options": asdict(options),
-        "curves": log,
-    }
+    results = summarize(model, dataset, log, time.perf_counter() - start, options)
     logger.save_results(results)
     results["run_dir"] = logger.save_dir
     return results
+
+
+def summarize(
+    model, dataset, log: dict, seconds: float, options: Options, test: dict | None = None
+) -> dict:
+    """A trained run's results: the final train/val/test loss and error (fractions; ``test``
+    is ``model.test(dataset)`` when already computed), the per-epoch curves, seconds per epoch,
+    milliseconds per training step (the epoch's time over its batches, so its evaluation passes
+    included) and the options."""
+    train_out, train_loss = model.predict(dataset.train.data, dataset.train.labels)
+    val_out, val_loss = model.predict(dataset.validate.data, dataset.validate.labels)
+    test = model.test(dataset) if test is None else test
+    return {
+        "run": options.run_name,
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "test_loss": test["loss"],
+        "train_error": model.error(dataset.train.labels, train_out),
+        "val_error": model.error(dataset.validate.labels, val_out),
+        "test_error": test["error"],
+        "best_val_error": min(log["error"]["validate"]),
+        "seconds_per_epoch": seconds / options.epochs,
+        "ms_per_step": 1000 * seconds / (options.epochs * dataset.train.samples_per_epoch),
+        "options": asdict(options),
+        "curves": log,
+    }
 
 
 def sweep(
@@ -281,7 +310,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def options_from_command_line(argv=None) -> tuple[Options, argparse.Namespace]:
+    """The options of ``train_ffnn.py``'s command line (``DEFAULTS`` where not given); a bad
+    one stops with one ``error:`` line and exit status 2."""
     args = parse_args(argv)
     options = replace(
         DEFAULTS,
@@ -295,21 +326,48 @@ def main(argv=None) -> int:
     )
     try:
         options.validate()
-        if args.sweep:
-            result = sweep(options, save_dir=args.save_dir, progress=not args.no_progress)
-            best = result["best"]["options"]
-            print(result["table"])
-            print(f"\nbest by validation error: lr={best['lr']:g}, hidden={best['hidden']}")
-            print(f"saved {result['dir']}/results.md and {result['dir']}/loss.png")
-            return 0
-        r = run(options, save_dir=args.save_dir, progress=not args.no_progress)
+    except ValueError as e:
+        raise SystemExit(_one_line(e)) from None
+    return options, args
+
+
+def _one_line(e: Exception) -> int:
+    if os.environ.get("NN_DEBUG"):
+        raise e
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+
+
+def user_errors(fn, *args, **kwargs) -> int:
+    """``fn(...)``, with a user's mistake (a bad value, missing data, a diverged loss) as one
+    ``error:`` line and exit status 2 (``NN_DEBUG=1`` shows the traceback)."""
+    try:
+        return fn(*args, **kwargs)
     except (ValueError, FloatingPointError, OSError) as e:
-        if os.environ.get("NN_DEBUG"):
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _one_line(e)
+
+
+def print_results(r: dict) -> None:
     print(f"{'split':<6} {'loss':>8} {'error':>7}")
     for split in ("train", "val", "test"):
         print(f"{split:<6} {r[split + '_loss']:>8.4f} {r[split + '_error']:>7.3f}")
     print(f"saved {r['run_dir']}/")
-    return 0
+
+
+def main(argv=None) -> int:
+    """``nn-train-ffnn``: one run (``run``) or, with ``--sweep``, the sweep."""
+    options, args = options_from_command_line(argv)
+    progress = not args.no_progress
+
+    def body() -> int:
+        if args.sweep:
+            result = sweep(options, save_dir=args.save_dir, progress=progress)
+            best = result["best"]["options"]
+            print(result["table"])
+            print(f"\nbest by validation error: lr={best['lr']:g}, hidden={best['hidden']}")
+            print(f"saved {result['dir']}/results.md and {result['dir']}/loss.png")
+        else:
+            print_results(run(options, save_dir=args.save_dir, progress=progress))
+        return 0
+
+    return user_errors(body)

@@ -76,7 +76,8 @@ def run(
     start = time.perf_counter()
     model.train(dataset, epochs, progress=progress)
     seconds = time.perf_counter() - start
-    test_loss, test_error = model.test(dataset)
+    test = model.test(dataset)
+    test_loss, test_error = test["loss"], test["error"]
     results = {
         "test_accuracy": 1 - test_error,
         "test_loss": test_loss,

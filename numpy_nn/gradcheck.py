@@ -16,13 +16,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from numpy_nn import utils
 from numpy_nn.activations import ACTIVATION_NAMES, initialize_activation
-from numpy_nn.conv import Conv2D, Pool2D
-from numpy_nn.datasets import one_hot
-from numpy_nn.layers import FullyConnected
+from numpy_nn.layers import BatchNorm1D, BatchNorm2D, Conv2D, Dropout, FullyConnected, Pool2D
 from numpy_nn.losses import initialize_loss
-from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
-from numpy_nn.regularization import Dropout
+from numpy_nn.utils import one_hot
 
 TOLERANCE = 1e-8
 STEP = 1e-5
@@ -31,19 +29,10 @@ STEP = 1e-5
 def numerical_gradient(
     f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dY: np.ndarray, h: float = STEP
 ) -> np.ndarray:
-    """Central-difference gradient of sum(f(x) ⊙ dY) w.r.t. x (x is restored afterwards)."""
+    """Central-difference gradient of sum(f(x) ⊙ dY) w.r.t. x, in float64 (x is restored
+    afterwards): ``numpy_nn.utils.numerical_gradient`` with this module's step."""
     x = np.asarray(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    flat_x, flat_g = x.reshape(-1), grad.reshape(-1)
-    for j in range(flat_x.size):  # one probe per entry of x: inherent to finite differences
-        old = flat_x[j]
-        flat_x[j] = old + h
-        plus = np.sum(f(x) * dY)
-        flat_x[j] = old - h
-        minus = np.sum(f(x) * dY)
-        flat_x[j] = old
-        flat_g[j] = (plus - minus) / (2.0 * h)
-    return grad
+    return utils.numerical_gradient(f, x, dY, h)
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:

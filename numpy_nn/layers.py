@@ -1,16 +1,34 @@
-"""Layers, and ``initialize_layer`` to build any of them by name.
+"""Every layer, and ``initialize_layer`` to build any of them by name.
 
-Here: the fully-connected layer and Flatten. Image layers (batches are NHWC) live in ``conv``
-(Conv2D, Pool2D), ``normalization`` (BatchNorm1D, BatchNorm2D) and ``regularization`` (Dropout);
-the base class ``Layer`` in ``base``. Parameters are created lazily on the first forward pass
-(``_init_parameters(X_shape)``), so a layer only needs to know its output width.
+As in the handout, every layer is importable from here (``from numpy_nn.layers import Conv2D``).
+Defined here: the fully-connected layer and Flatten. The image layers (batches are NHWC) are
+written in ``conv`` (Conv2D, Pool2D), ``normalization`` (BatchNorm1D, BatchNorm2D) and
+``regularization`` (Dropout), the base class ``Layer`` in ``base``. Parameters are created lazily
+on the first forward pass (``_init_parameters(X_shape)``), so a layer only needs to know its
+output width.
 """
 
+import inspect
 from collections import OrderedDict
 
 import numpy as np
 
 from numpy_nn.base import Layer, WeightedLayer
+from numpy_nn.conv import Conv2D, Pool2D
+from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
+from numpy_nn.regularization import Dropout
+
+__all__ = [
+    "Layer",
+    "FullyConnected",
+    "Conv2D",
+    "Pool2D",
+    "Flatten",
+    "BatchNorm1D",
+    "BatchNorm2D",
+    "Dropout",
+    "initialize_layer",
+]
 
 
 class FullyConnected(WeightedLayer):
@@ -82,71 +100,108 @@ class FullyConnected(WeightedLayer):
 
 
 class Flatten(Layer):
-    """(n, d1, d2, ...) -> (n, d1 d2 ...), row-major (NHWC images flatten height, width, channel);
-    backward reshapes the gradient back (docs/derivations.md, section 8)."""
+    """Reshape a batch, row-major (NHWC images flatten height, width, channel); backward
+    reshapes the gradient back (docs/derivations.md, section 8). ``keep_dim`` is the handout's:
+    ``"first"`` (n, d1, d2, ...) -> (n, d1 d2 ...); ``"last"`` -> (n d1 ..., d_last); ``-1`` ->
+    (1, everything)."""
 
-    def __init__(self):
+    def __init__(self, keep_dim="first"):
         super().__init__()
-        self.cache = OrderedDict([("shape", [])])
+        if keep_dim not in ("first", "last", -1):
+            raise ValueError(f"keep_dim must be 'first', 'last' or -1, got {keep_dim!r}")
+        self.keep_dim = keep_dim
+        self.cache = OrderedDict([("in_dims", [])])
 
-    def forward(self, X: np.ndarray) -> np.ndarray:
+    def forward(self, X: np.ndarray, retain_derived: bool = True) -> np.ndarray:
+        """``retain_derived`` is the handout's flag; the input's shape is always kept (it is
+        all backward needs)."""
         X = np.asarray(X)
         if X.ndim < 2:
             raise ValueError(f"Flatten expects a batch (n, ...), got shape {X.shape}")
-        self.cache["shape"] = X.shape
-        self.n_out = int(np.prod(X.shape[1:]))
-        return X.reshape(len(X), -1)
+        self.cache["in_dims"] = X.shape
+        if self.keep_dim == "first":
+            Y = X.reshape(len(X), -1)
+        elif self.keep_dim == "last":
+            Y = X.reshape(-1, X.shape[-1])
+        else:
+            Y = X.reshape(1, -1)
+        self.n_out = Y.shape[1]
+        return Y
 
     def backward(self, dLdY: np.ndarray) -> np.ndarray:
-        shape = self.cache["shape"]
+        shape = self.cache["in_dims"]
         if isinstance(shape, list):
             raise RuntimeError("backward called before forward: run forward on a batch first")
         return dLdY.reshape(shape)
 
 
-def _layers() -> dict:
-    from numpy_nn.conv import Conv2D, Pool2D
-    from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
-    from numpy_nn.regularization import Dropout
+LAYERS = {
+    "fully_connected": FullyConnected,
+    "conv2d": Conv2D,
+    "pool2d": Pool2D,
+    "flatten": Flatten,
+    "batchnorm1d": BatchNorm1D,
+    "batchnorm2d": BatchNorm2D,
+    "dropout": Dropout,
+}
 
-    return {
-        "fully_connected": FullyConnected,
-        "conv2d": Conv2D,
-        "pool2d": Pool2D,
-        "flatten": Flatten,
-        "batchnorm1d": BatchNorm1D,
-        "batchnorm2d": BatchNorm2D,
-        "dropout": Dropout,
-    }
+# The handout's initialize_layer keywords and their defaults. Its NeuralNetwork passes a layer's
+# whole AttrDict through it, so a key a layer does not take is fine at this default.
+HANDOUT_DEFAULTS = {
+    "activation": None,
+    "weight_init": None,
+    "n_out": None,
+    "kernel_shape": None,
+    "stride": None,
+    "pad": None,
+    "mode": None,
+    "keep_dim": "first",
+    "eps": 1e-8,
+    "momentum": 0.95,
+}
 
 
-SEEDED = ("fully_connected", "conv2d", "dropout")  # the layers that draw random numbers
+def initialize_layer(name: str, seed: int | None = None, **options) -> Layer:
+    """Build a layer by ``name`` (``LAYERS``: fully_connected, conv2d, pool2d, flatten,
+    batchnorm1d; and ours: batchnorm2d, dropout) from the handout's keywords, e.g.
+    ``initialize_layer("conv2d", n_out=16, kernel_shape=3, activation="relu")``.
 
-
-def initialize_layer(name: str, seed: int | None = None, **kwargs) -> Layer:
-    """Build a layer by ``name`` from its options, e.g. ``initialize_layer("conv2d", n_out=16,
-    kernel_shape=3, activation="relu")``. Names: fully_connected, conv2d, pool2d, flatten,
-    batchnorm1d, batchnorm2d, dropout. ``seed`` goes to the layers that draw random numbers."""
-    import inspect
-
-    layers = _layers()
+    As in the handout: a keyword left None takes the layer's default, and a keyword the layer
+    does not use is accepted at its ``HANDOUT_DEFAULTS`` value (so one AttrDict of every key
+    builds any layer); batch norm built here defaults to ``eps=1e-8, momentum=0.95``. A
+    keyword the layer does not use, set to anything else, is an error. ``seed`` goes to the
+    layers that draw random numbers (``SEEDED``).
+    """
     key = str(name).lower()
-    if key not in layers:
-        raise ValueError(f"unknown layer {name!r}: choose one of {', '.join(layers)}")
-    if key == "fully_connected":  # the handout's defaults
-        kwargs.setdefault("activation", "linear")
-    kwargs = {k: v for k, v in kwargs.items() if v is not None or k == "n_out"}
-    params = inspect.signature(layers[key]).parameters
-    accepted = set(params) - {"seed"}
-    missing = [k for k, v in params.items() if v.default is v.empty and kwargs.get(k) is None]
+    if key not in LAYERS:
+        raise ValueError(f"unknown layer {name!r}: choose one of {', '.join(LAYERS)}")
+    cls = LAYERS[key]
+    params = inspect.signature(cls).parameters
+    given = {**HANDOUT_DEFAULTS, **options}
+    if key == "fully_connected" and given["activation"] is None:
+        given["activation"] = "linear"  # the handout's default for a dense layer
+    unused = sorted(
+        k for k, v in given.items()
+        if k not in params and not (k in HANDOUT_DEFAULTS and _same(v, HANDOUT_DEFAULTS[k]))
+    )  # fmt: skip
+    if unused:
+        raise ValueError(
+            f"unexpected options for layer {name!r}: {', '.join(unused)} "
+            f"(it takes {', '.join(k for k in params if k != 'seed') or 'none'})"
+        )
+    kwargs = {k: v for k, v in given.items() if k in params and v is not None}
+    missing = [k for k, p in params.items() if p.default is p.empty and k not in kwargs]
     if missing:
         raise ValueError(f"layer {name!r} needs {', '.join(missing)}")
-    unexpected = sorted(set(kwargs) - accepted)
-    if unexpected:
-        raise ValueError(
-            f"unexpected options for layer {name!r}: {', '.join(unexpected)} "
-            f"(it takes {', '.join(sorted(accepted)) or 'none'})"
-        )
-    if key in SEEDED:
+    if "seed" in params:
         kwargs["seed"] = seed
-    return layers[key](**kwargs)
+    return cls(**kwargs)
+
+
+def _same(value, default) -> bool:
+    return (
+        value is None if default is None else isinstance(value, type(default)) and value == default
+    )
+
+
+SEEDED = tuple(k for k, cls in LAYERS.items() if "seed" in inspect.signature(cls).parameters)

@@ -4,6 +4,8 @@ A run lives in ``save_dir/model_name/``:
     hyperparameters.json   model_args and data_args
     log.json               per-epoch loss and error, train and validation
     parameters.npz         the learned arrays (W0, b0, W1, ...)
+    parameters_epochN.npz  the same, saved by the model's save_parameters(N)
+    test_predictions.npz   the test split's predictions, loss and error (test(save_predictions=True))
     results.json           final figures (written by the caller via save_results)
     loss.png, error.png    train and validation curves
 Every file is written to a temporary name first and renamed, so no half-written file is left.
@@ -114,14 +116,18 @@ class Logger:
             )
 
     def save_parameters(self, parameters: dict) -> None:
-        """The learned arrays as ``parameters.npz`` (keys W0, b0, ...)."""
-        if not self.save:
-            return
+        """The learned arrays as ``parameters.npz`` (keys W0, b0, ...), when saving."""
+        if self.save:
+            self.write_arrays("parameters.npz", parameters)
+
+    def write_arrays(self, filename: str, arrays: dict) -> str:
+        """``arrays`` (name: array) as ``filename`` (.npz) in the run folder; returns its path."""
         import numpy as np
 
-        atomic_write(
-            os.path.join(self.save_dir, "parameters.npz"), lambda tmp: np.savez(tmp, **parameters)
-        )
+        os.makedirs(self.save_dir, exist_ok=True)
+        path = os.path.join(self.save_dir, filename)
+        atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+        return path
 
     def save_results(self, results: dict) -> None:
         """Final figures as ``results.json``."""

@@ -54,7 +54,7 @@ class CrossEntropy(Loss):
         if self.check_one_hot and not (np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=1) == 1)):
             raise ValueError(
                 "Y is not one-hot: every row of the targets must hold a single 1 and zeros elsewhere "
-                "(convert integer labels with numpy_nn.datasets.one_hot)"
+                "(convert integer labels with numpy_nn.utils.one_hot)"
             )
 
     def forward(self, Y, Y_hat):
@@ -76,10 +76,11 @@ class CrossEntropy(Loss):
 
 
 class L2(Loss):
-    """Mean squared error, convention: L = (1/n) sum_i ||Y_hat_i - Y_i||^2.
+    """Squared error, the course's convention: L = (1/(2n)) sum_i ||Y_hat_i - Y_i||^2.
 
-    The squared error is summed over the k outputs of an example and averaged over the n examples
-    (PyTorch's ``MSELoss(reduction="mean")`` also divides by k; ours is k times that).
+    The squared error is summed over the k outputs of an example, halved (so that its gradient
+    carries no factor 2) and averaged over the n examples. PyTorch's
+    ``MSELoss(reduction="mean")`` divides by n k instead: ours is k/2 times that.
     """
 
     def __init__(self, name: str = "l2"):
@@ -88,12 +89,13 @@ class L2(Loss):
     def forward(self, Y, Y_hat):
         _check_pair(Y, Y_hat)
         D = Y_hat - Y
-        return float(np.sum(D * D) / Y.shape[0])
+        return float(np.sum(D * D) / (2 * Y.shape[0]))
 
     def backward(self, Y, Y_hat):
-        """dL/dY_hat = (2/n) (Y_hat - Y)."""
+        """dL/dY_hat_ik = (1/(2n)) 2 (Y_hat_ik - Y_ik) = (Y_hat_ik - Y_ik) / n: the 1/2 cancels
+        the square's 2."""
         _check_pair(Y, Y_hat)
-        return (2.0 / Y.shape[0]) * (Y_hat - Y)
+        return (Y_hat - Y) / Y.shape[0]
 
 
 _LOSSES = {"cross_entropy": CrossEntropy, "l2": L2, "mse": L2}

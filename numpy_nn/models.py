@@ -9,6 +9,7 @@ from numpy_nn.datasets import Dataset
 from numpy_nn.layers import initialize_layer
 from numpy_nn.losses import initialize_loss
 from numpy_nn.optimizers import initialize_optimizer
+from numpy_nn.utils import seed_or_global
 
 
 def derived_seeds(seed: int | None, n: int) -> list:
@@ -22,7 +23,9 @@ class NeuralNetwork:
     ``layer_args`` is a list of keyword dicts for ``initialize_layer``; the last one may omit
     ``n_out``, which ``train`` then sets to the dataset's number of classes (once: training again
     continues with the same output layer). ``seed`` fixes everything random in the model: every
-    layer's initial weights (and numpy's legacy global generator, for code that uses it).
+    layer's initial weights (and numpy's legacy global generator, for code that uses it); without
+    one, the layers' seeds come from that global generator, so the handout's
+    ``np.random.seed(...)`` fixes them.
     """
 
     def __init__(
@@ -41,7 +44,7 @@ class NeuralNetwork:
         self.seed = seed
         if seed is not None:
             np.random.seed(seed % 2**32)  # noqa: NPY002 (legacy global, for handout code)
-        self.layer_seeds = derived_seeds(seed, self.n_layers)
+        self.layer_seeds = derived_seeds(seed_or_global(seed), self.n_layers)
         self.epoch_log = {
             "loss": {"train": [], "validate": []},
             "error": {"train": [], "validate": []},
@@ -139,8 +142,10 @@ class NeuralNetwork:
         """Train for ``epochs`` passes over ``dataset.train``; log train and validation loss/error.
 
         Train figures are the example-weighted means of the mini-batch losses and errors seen
-        during the epoch; validation figures are computed on the whole split after it.
-        Returns ``epoch_log``. A NaN or inf loss stops training with a FloatingPointError.
+        during the epoch; validation figures (when the dataset has a validation split) are
+        computed on the whole split after it. The optimizer's schedule sees the epoch, counted
+        from 0. Returns ``epoch_log``. A NaN or inf loss stops training with a
+        FloatingPointError.
         """
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -154,7 +159,7 @@ class NeuralNetwork:
         for epoch in bar:
             self.set_mode("train")
             total_loss = total_err = 0.0
-            for X, Y in dataset.train.sample():
+            for X, Y in dataset.train.batches():
                 out = self.forward(X)
                 loss = self.backward(Y, out)
                 step += 1
@@ -166,31 +171,52 @@ class NeuralNetwork:
                 total_loss += loss * len(X)
                 total_err += self.error(Y, out) * len(X)
                 self.update(epoch)
-            val_out, val_loss = self.predict(dataset.validate.data, dataset.validate.labels)
             log = {
-                "loss": {"train": total_loss / len(dataset.train), "validate": val_loss},
-                "error": {
-                    "train": total_err / len(dataset.train),
-                    "validate": self.error(dataset.validate.labels, val_out),
-                },
+                "loss": {"train": total_loss / len(dataset.train)},
+                "error": {"train": total_err / len(dataset.train)},
             }
-            for kind in ("loss", "error"):
-                for split in ("train", "validate"):
-                    self.epoch_log[kind][split].append(log[kind][split])
+            if dataset.validate is not None:
+                val = dataset.validate
+                val_out, log["loss"]["validate"] = self.predict(val.data, val.labels)
+                log["error"]["validate"] = self.error(val.labels, val_out)
+            for kind, splits in log.items():
+                for split, value in splits.items():
+                    self.epoch_log[kind][split].append(value)
             if self.logger is not None:
                 self.logger.push(log)
             if progress:
-                bar.set_postfix(
-                    loss=f"{log['loss']['train']:.4f}", val_err=f"{log['error']['validate']:.3f}"
-                )
+                shown = {"loss": f"{log['loss']['train']:.4f}"}
+                if "validate" in log["error"]:
+                    shown["val_err"] = f"{log['error']['validate']:.3f}"
+                bar.set_postfix(shown)
         if self.logger is not None:
             self.logger.end(self.parameters())
         return self.epoch_log
 
-    def test(self, dataset: Dataset):
-        """(test loss, test error) on ``dataset.test``."""
+    def test(self, dataset: Dataset, save_predictions: bool = False) -> dict:
+        """``{"loss": ..., "error": ...}`` on ``dataset.test`` (the handout's test log; loss and
+        error of the whole split). With ``save_predictions`` the log also holds the
+        predictions (n, k), and all three are saved to the logger's run folder as
+        ``test_predictions.npz``."""
+        if dataset.test is None:
+            raise ValueError("the dataset has no test split: give test_set and test_labels")
         out, loss = self.predict(dataset.test.data, dataset.test.labels)
-        return loss, self.error(dataset.test.labels, out)
+        log = {"loss": loss, "error": self.error(dataset.test.labels, out)}
+        if save_predictions:
+            log["prediction"] = out
+            self._require_logger("save_predictions").write_arrays("test_predictions.npz", log)
+        return log
+
+    def save_parameters(self, epoch) -> str:
+        """Save every parameter (``W0``, ``b0``, ...) to ``parameters_epoch{epoch}.npz`` in the
+        logger's run folder; returns its path."""
+        name = f"parameters_epoch{epoch}.npz"
+        return self._require_logger("save_parameters").write_arrays(name, self.parameters())
+
+    def _require_logger(self, what: str):
+        if self.logger is None:
+            raise ValueError(f"{what} writes to the run's folder: build the model with a Logger")
+        return self.logger
 
 
 def initialize_model(

@@ -6,25 +6,46 @@ from collections import OrderedDict
 import numpy as np
 
 from numpy_nn.base import Layer
+from numpy_nn.utils import seed_or_global
+from numpy_nn.weights import initialize_weights
 
 
 class BatchNorm1D(Layer):
     """Y = gamma ⊙ X_hat + beta, X_hat = (X - mu) / sqrt(var + eps), per channel (last axis).
 
-    Training: mu and var are the batch's (biased variance, as PyTorch), and the running
-    statistics move towards them, running = (1 - momentum) running + momentum batch (the running
-    variance from the unbiased batch variance, as PyTorch). Evaluation (``set_mode("test")``, or
-    ``forward(X, mode="test")`` as in the course's handout): the running statistics are used.
+    The handout's conventions (spring 2025):
+
+    - training: mu and var are the batch's (the biased variance), and the running statistics
+      are an exponential moving average in which ``momentum`` weighs the past,
+      ``running = momentum * running + (1 - momentum) * batch`` (PyTorch's ``momentum`` is the
+      weight of the batch: ours 0.9 is its 0.1);
+    - evaluation (``set_mode("test")``, or ``forward(X, mode="test")`` for one call): the
+      running statistics are used;
+    - ``cache`` holds ``X``, ``X_hat``, ``mu``, ``var`` of the last forward (backward reads them,
+      so a test may set them by hand) and ``running_mu``, ``running_var`` (which
+      ``clear_gradients`` keeps).
+
+    gamma starts at ``weight_init`` (ones: the layer starts as a plain normalization), beta at 0,
+    the running mean at 0 and the running variance at 1.
     """
 
-    def __init__(self, eps: float = 1e-5, momentum: float = 0.1):
+    running_keys = ("running_mu", "running_var")
+
+    def __init__(
+        self,
+        weight_init: str = "ones",
+        eps: float = 1e-8,
+        momentum: float = 0.9,
+        seed: int | None = None,
+    ):
         super().__init__()
         if not eps > 0:
             raise ValueError(f"eps must be positive, got {eps}")
         if not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         self.eps, self.momentum = float(eps), float(momentum)
-        self.running: OrderedDict = OrderedDict()
+        self.init_weights = initialize_weights(weight_init)
+        self.rng = np.random.default_rng(seed_or_global(seed))
 
     def _axes(self, X: np.ndarray) -> tuple:
         if X.ndim != 2:
@@ -32,19 +53,25 @@ class BatchNorm1D(Layer):
         return (0,)
 
     def _init_parameters(self, X_shape: tuple, dtype=np.float64) -> None:
-        """gamma = 1, beta = 0, running mean 0 and variance 1, all of shape (1, channels)."""
+        """gamma from ``weight_init``, beta = 0, running mean 0 and variance 1, all (1, channels)."""
         self.n_in = self.n_out = int(X_shape[-1])
         shape = (1, self.n_in)
-        self.parameters = OrderedDict(
-            [("gamma", np.ones(shape, dtype)), ("beta", np.zeros(shape, dtype))]
-        )
+        gamma = self.init_weights(shape, rng=self.rng).astype(dtype)
+        self.parameters = OrderedDict([("gamma", gamma), ("beta", np.zeros(shape, dtype))])
         self.gradients = OrderedDict((k, np.zeros_like(v)) for k, v in self.parameters.items())
-        self.running = OrderedDict(
-            [("mean", np.zeros(shape, dtype)), ("var", np.ones(shape, dtype))]
+        self.cache = OrderedDict(
+            [("X", []), ("X_hat", []), ("mu", []), ("var", []), ("mode", "train")]
+            + [("running_mu", np.zeros(shape, dtype)), ("running_var", np.ones(shape, dtype))]
         )
-        self.cache = OrderedDict([("X_hat", []), ("inv_std", []), ("training", [])])
+
+    def clear_gradients(self) -> None:
+        """As every layer's, but the running statistics stay."""
+        running = {k: self.cache[k] for k in self.running_keys}
+        super().clear_gradients()
+        self.cache.update(running)
 
     def forward(self, X: np.ndarray, mode: str | None = None) -> np.ndarray:
+        """``mode``: ``"train"`` or ``"test"`` for this call; None follows ``set_mode``."""
         X = np.asarray(X)
         axes = self._axes(X)
         if self.n_in is None:
@@ -56,51 +83,47 @@ class BatchNorm1D(Layer):
                 f"{type(self).__name__}: input has {X.shape[-1]} channels but the layer expects "
                 f"{self.n_in}"
             )
-        if mode is not None:
-            self.set_mode(mode)
+        if mode not in (None, "train", "test"):
+            raise ValueError(f"unknown mode {mode!r}: choose 'train' or 'test'")
+        training = self.training if mode is None else mode == "train"
         gamma, beta = self.parameters["gamma"], self.parameters["beta"]
         X = X.astype(gamma.dtype, copy=False)
         shape = (1,) * (X.ndim - 1) + (self.n_in,)
-        if self.training:
-            n = X.size // self.n_in
-            if n < 2:
+        cache = self.cache
+        if training:
+            if X.size // self.n_in < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs more than one value per channel to train, got "
                     f"input of shape {X.shape}"
                 )
-            mean = X.mean(axis=axes).reshape(shape)
-            var = X.var(axis=axes).reshape(shape)
+            mu = X.mean(axis=axes).reshape(1, -1)
+            var = X.var(axis=axes).reshape(1, -1)
             m = self.momentum
-            self.running["mean"] = (1 - m) * self.running["mean"] + m * mean.reshape(1, -1)
-            unbiased = var.reshape(1, -1) * n / (n - 1)
-            self.running["var"] = (1 - m) * self.running["var"] + m * unbiased
+            cache["running_mu"] = m * cache["running_mu"] + (1 - m) * mu
+            cache["running_var"] = m * cache["running_var"] + (1 - m) * var
         else:
-            mean = self.running["mean"].reshape(shape)
-            var = self.running["var"].reshape(shape)
-        inv_std = 1.0 / np.sqrt(var + self.eps)
-        X_hat = (X - mean) * inv_std
-        self.cache["X_hat"], self.cache["inv_std"], self.cache["training"] = (
-            X_hat,
-            inv_std,
-            self.training,
-        )
+            mu, var = cache["running_mu"], cache["running_var"]
+        X_hat = (X - mu.reshape(shape)) * (1.0 / np.sqrt(var.reshape(shape) + self.eps))
+        cache["X"], cache["X_hat"], cache["mu"], cache["var"] = X, X_hat, mu, var
+        cache["mode"] = "train" if training else "test"
         return X_hat * gamma.reshape(shape) + beta.reshape(shape)
 
     def backward(self, dLdY: np.ndarray) -> np.ndarray:
         """dgamma = sum(dY ⊙ X_hat), dbeta = sum(dY) over every axis but the channel's, and, with
         the mean over those m values written <.>, the compact form
             dX = gamma / sqrt(var + eps) ⊙ (dY - <dY> - X_hat ⊙ <dY ⊙ X_hat>)
-        (the two subtracted terms are the paths through mu and var). In evaluation mode mu and
-        var are constants: dX = gamma / sqrt(var + eps) ⊙ dY."""
-        X_hat, inv_std = self.cache["X_hat"], self.cache["inv_std"]
+        (the two subtracted terms are the paths through mu and var). After a forward in
+        evaluation mode mu and var are constants: dX = gamma / sqrt(var + eps) ⊙ dY."""
+        X_hat, var = self.cache["X_hat"], self.cache["var"]
         if isinstance(X_hat, list):
             raise RuntimeError("backward called before forward: run forward on a batch first")
         axes = tuple(range(dLdY.ndim - 1))
         shape = (1,) * (dLdY.ndim - 1) + (self.n_in,)
         gamma = self.parameters["gamma"].reshape(shape)
+        inv_std = 1.0 / np.sqrt(np.reshape(var, shape) + self.eps)
         self.gradients["gamma"] = (dLdY * X_hat).sum(axis=axes).reshape(1, -1)
         self.gradients["beta"] = dLdY.sum(axis=axes).reshape(1, -1)
-        if not self.cache["training"]:
+        if self.cache.get("mode", "train") == "test":
             return dLdY * gamma * inv_std
         mean_dy = dLdY.mean(axis=axes, keepdims=True)
         mean_dy_xhat = (dLdY * X_hat).mean(axis=axes, keepdims=True)
@@ -108,7 +131,8 @@ class BatchNorm1D(Layer):
 
 
 class BatchNorm2D(BatchNorm1D):
-    """BatchNorm over NHWC images: one mean and variance per channel, over n, height and width."""
+    """BatchNorm over NHWC images: one mean and variance per channel, over n, height and width
+    (not in the handout; the same conventions as BatchNorm1D)."""
 
     def _axes(self, X: np.ndarray) -> tuple:
         if X.ndim != 4:

@@ -5,6 +5,7 @@ from collections import OrderedDict
 import numpy as np
 
 from numpy_nn.base import Layer
+from numpy_nn.utils import seed_or_global
 
 
 class Dropout(Layer):
@@ -17,7 +18,7 @@ class Dropout(Layer):
         if not 0 <= p < 1:
             raise ValueError(f"dropout p must be in [0, 1), got {p}")
         self.p = float(p)
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed_or_global(seed))
         self.cache = OrderedDict([("mask", [])])
 
     def forward(self, X: np.ndarray) -> np.ndarray:

@@ -39,3 +39,21 @@ def test_sweep_writes_table_and_plot(tmp_path):
     assert table.count("\n| 0.") == 9 and "Best by validation error" in table
     assert (tmp_path / "sweep" / "loss.png").stat().st_size > 1000
     assert "best by validation error" in out.stdout
+
+
+def test_the_handout_script_gives_the_library_runs_numbers(tmp_path):
+    """train_ffnn.py writes the handout's steps out; numpy_nn.experiment.run is the same run
+    as a function (compare, the sweep and the report call it)."""
+    from numpy_nn.experiment import DEFAULTS, run
+
+    out = _run("--epochs", "20", "--save-dir", str(tmp_path / "script"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (run_dir,) = (tmp_path / "script").iterdir()
+    script = json.loads((run_dir / "results.json").read_text())
+    library = run(DEFAULTS.__class__(epochs=20), save_dir=str(tmp_path / "library"))
+    numbers = ("train_loss", "val_loss", "test_loss", "train_error", "val_error", "test_error")
+    assert {k: script[k] for k in numbers} == {k: library[k] for k in numbers}
+    assert script["curves"] == json.loads(json.dumps(library["curves"]))
+    hyper = json.loads((run_dir / "hyperparameters.json").read_text())
+    assert hyper["model_args"]["optimizer_args"]["lr_scheduler"] == "constant"
+    assert hyper["model_args"]["layer_args"][1]["n_out"] is None  # the handout's AttrDicts

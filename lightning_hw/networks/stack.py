@@ -13,7 +13,8 @@ Image layers work in NHWC, so the network's first step turns the DataModule's NC
 NHWC (a view, no copy); nothing else converts layouts.
 
 ``backend="torch"``: the torch-native twin, NCHW throughout: ``nn.Conv2d``, ``nn.MaxPool2d`` /
-``nn.AvgPool2d``, ``nn.BatchNorm1d/2d``, ``nn.Dropout``, ``nn.Linear`` and the activation, with the
+``nn.AvgPool2d``, ``nn.BatchNorm1d/2d`` (with numpy_nn's momentum convention and running
+variance), ``nn.Dropout``, ``nn.Linear`` and the activation, with the
 numpy layers' initial weights copied in (W (kh, kw, c_in, c_out) -> (c_out, c_in, kh, kw)).
 Flatten moves channels last before flattening, so the twin's features come in numpy's (h, w, c)
 order and the first dense layer's weights copy unchanged.
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lightning_hw.bridge import NumpyModule
@@ -74,6 +76,36 @@ class FlattenHWC(nn.Module):
         return (x.permute(0, 2, 3, 1) if x.ndim == 4 else x).flatten(1)
 
 
+class BiasedRunningVariance:
+    """torch's batch norm with numpy_nn's (the handout's) running variance: the moving average
+    of the *biased* batch variance v. torch averages the unbiased v n / (n - 1), n the values per
+    channel, m torch's momentum: r_t = (1 - m) r + m v n / (n - 1). The handout's r' = (1 - m) r + m v equals
+    r_t - m v / (n - 1) = r_t - (r_t - (1 - m) r) / n, a correction of channel-sized
+    tensors after torch's own (fused) update."""
+
+    def forward(self, x):
+        if not (self.training and self.track_running_stats):
+            return super().forward(x)
+        self._check_input_dim(x)
+        self.num_batches_tracked.add_(1)
+        r_t = self.running_var.clone()  # torch updates (and keeps for backward) this copy
+        y = F.batch_norm(
+            x, self.running_mean, r_t, self.weight, self.bias, True, self.momentum, self.eps
+        )
+        n = x.numel() // x.shape[1]
+        with torch.no_grad():
+            self.running_var.copy_(r_t - (r_t - (1 - self.momentum) * self.running_var) / n)
+        return y
+
+
+class BiasedBatchNorm1d(BiasedRunningVariance, nn.BatchNorm1d):
+    pass
+
+
+class BiasedBatchNorm2d(BiasedRunningVariance, nn.BatchNorm2d):
+    pass
+
+
 def _tensor(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array)).to(dtype)
 
@@ -100,8 +132,9 @@ def torch_twin(layer: Layer, dtype: torch.dtype) -> list[nn.Module]:
             return [nn.MaxPool2d(layer.kernel_shape, layer.stride, layer.pad)]
         return [nn.AvgPool2d(layer.kernel_shape, layer.stride, layer.pad, count_include_pad=True)]
     if isinstance(layer, BatchNorm1D):
-        cls = nn.BatchNorm2d if isinstance(layer, BatchNorm2D) else nn.BatchNorm1d
-        module = cls(layer.n_in, eps=layer.eps, momentum=layer.momentum, dtype=dtype)
+        cls = BiasedBatchNorm2d if isinstance(layer, BatchNorm2D) else BiasedBatchNorm1d
+        # numpy_nn's momentum weighs the running statistics' past, torch's the new batch
+        module = cls(layer.n_in, eps=layer.eps, momentum=1 - layer.momentum, dtype=dtype)
         with torch.no_grad():
             module.weight.copy_(_tensor(p["gamma"][0], dtype))
             module.bias.copy_(_tensor(p["beta"][0], dtype))

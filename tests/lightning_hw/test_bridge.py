@@ -150,10 +150,10 @@ def test_batchnorm_running_statistics_are_buffers_that_follow_training():
     x = 3 + 2 * torch.randn(IMAGES, dtype=torch.float64)
     module(x)  # training: the buffers move halfway to the batch statistics
     mean = x.mean(dim=(0, 1, 2))
-    var = x.var(dim=(0, 1, 2), unbiased=True)
+    var = x.var(dim=(0, 1, 2), unbiased=False)  # the handout's: the biased batch variance
     torch.testing.assert_close(module.running_mean[0], 0.5 * mean)
     torch.testing.assert_close(module.running_var[0], 0.5 + 0.5 * var)
-    ref = torch.nn.BatchNorm2d(3, momentum=0.5, dtype=torch.float64)
+    ref = torch.nn.BatchNorm2d(3, eps=module.layer.eps, dtype=torch.float64)
     ref.load_state_dict(
         {"weight": module.gamma[0], "bias": module.beta[0], "running_mean": module.running_mean[0],
          "running_var": module.running_var[0], "num_batches_tracked": torch.tensor(1)}

@@ -16,7 +16,7 @@ def _batches(dtype):
     _, data = build(OPTIONS)
     out = []
     while len(out) < STEPS:
-        out += [(X.astype(dtype), Y.astype(dtype)) for X, Y in data.train.sample()]
+        out += [(X.astype(dtype), Y.astype(dtype)) for X, Y in data.train.batches()]
     return out[:STEPS]
 
 

@@ -37,8 +37,15 @@ def test_backends_compute_the_same_function_from_the_same_weights(layers, input_
         a = numpy_net(x)
         torch.manual_seed(0)
         b = torch_net(x)
-        if mode == "train" and any(s["name"] == "dropout" for s in layers):
-            continue  # different mask generators; the masks' seeding is tested in test_bridge
+        if mode == "train":  # the handout's running statistics, in both backends
+            for name in ("running_mean", "running_var"):
+                ours = [b[0] for n, b in numpy_net.named_buffers() if n.endswith(name)]
+                twins = [b for n, b in torch_net.named_buffers() if n.endswith(name)]
+                assert len(ours) == len(twins) > 0
+                for o, t in zip(ours, twins):
+                    torch.testing.assert_close(o, t, rtol=1e-12, atol=1e-12)
+            if any(s["name"] == "dropout" for s in layers):
+                continue  # different mask generators; the masks' seeding is tested in test_bridge
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
     assert sum(p.numel() for p in numpy_net.parameters()) == sum(
         p.numel() for p in torch_net.parameters()

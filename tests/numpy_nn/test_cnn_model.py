@@ -35,9 +35,9 @@ def test_the_mode_switch_reaches_every_layer():
     model.set_mode("train")
     train_out = model.forward(X)
     bn = next(layer for layer in model.layers if isinstance(layer, BatchNorm2D))
-    running = bn.running["mean"].copy()
+    running = bn.cache["running_mu"].copy()
     out, _ = model.predict(X, Y)  # evaluation: running statistics, no dropout, nothing updated
-    np.testing.assert_array_equal(bn.running["mean"], running)
+    np.testing.assert_array_equal(bn.cache["running_mu"], running)
     assert all(layer.training for layer in model.layers)  # predict restored the mode
     assert not np.allclose(out, train_out)
     again, _ = model.predict(X, Y)

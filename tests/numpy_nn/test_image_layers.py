@@ -113,14 +113,17 @@ def test_flatten_is_a_reshape_both_ways():
     "cls, shape", [(BatchNorm1D, (6, 4)), (BatchNorm2D, (3, 5, 4, 2)), (BatchNorm2D, (1, 3, 2, 3))]
 )
 def test_batchnorm_matches_torch_in_training_and_evaluation(cls, shape):
+    """Forward and gradients equal torch's; the running statistics follow the handout's
+    convention (momentum weighs the past, the biased batch variance), computed here in torch."""
     rng = np.random.default_rng(0)
-    layer = cls(eps=1e-5, momentum=0.2)
+    layer = cls(eps=1e-5, momentum=0.8)
     X = rng.normal(loc=2.0, size=shape)
     layer.forward(X)
     layer.parameters["gamma"] = rng.normal(size=layer.parameters["gamma"].shape)
     layer.parameters["beta"] = rng.normal(size=layer.parameters["beta"].shape)
-    layer.running["mean"][:] = 0.0
-    layer.running["var"][:] = 1.0
+    layer.cache["running_mu"] = rng.normal(size=(1, shape[-1]))
+    layer.cache["running_var"] = rng.uniform(0.5, 2, size=(1, shape[-1]))
+    before = {k: torch.tensor(layer.cache[k][0]) for k in ("running_mu", "running_var")}
     Y = layer.forward(X)
     G = rng.normal(size=Y.shape)
     dX = layer.backward(G)
@@ -128,21 +131,19 @@ def test_batchnorm_matches_torch_in_training_and_evaluation(cls, shape):
     x = torch.tensor(to_torch(X), requires_grad=True)
     gamma = torch.tensor(layer.parameters["gamma"][0], requires_grad=True)
     beta = torch.tensor(layer.parameters["beta"][0], requires_grad=True)
-    running_mean, running_var = (
-        torch.zeros(shape[-1], dtype=torch.float64),
-        torch.ones(shape[-1], dtype=torch.float64),
-    )
-    y = F.batch_norm(
-        x, running_mean, running_var, gamma, beta, training=True, momentum=0.2, eps=1e-5
-    )
+    y = F.batch_norm(x, None, None, gamma, beta, training=True, eps=1e-5)
     (y * torch.tensor(to_torch(G))).sum().backward()
     nchw = X.ndim == 4
     _close(Y, y, nchw)
     _close(dX, x.grad, nchw)
     _close(layer.gradients["gamma"][0], gamma.grad, nchw=False)
     _close(layer.gradients["beta"][0], beta.grad, nchw=False)
-    _close(layer.running["mean"][0], running_mean, nchw=False)
-    _close(layer.running["var"][0], running_var, nchw=False)
+    dims = [0, 2, 3] if nchw else [0]
+    var, mean = torch.var_mean(x.detach(), dim=dims, unbiased=False)
+    running_mean = 0.8 * before["running_mu"] + 0.2 * mean
+    running_var = 0.8 * before["running_var"] + 0.2 * var
+    _close(layer.cache["running_mu"][0], running_mean, nchw=False)
+    _close(layer.cache["running_var"][0], running_var, nchw=False)
     layer.set_mode("test")  # evaluation: the running statistics, and the gradient through them
     Y = layer.forward(X)
     dX = layer.backward(G)
@@ -153,12 +154,43 @@ def test_batchnorm_matches_torch_in_training_and_evaluation(cls, shape):
     _close(dX, x.grad, nchw)
 
 
-def test_batchnorm_handout_mode_argument():
+def test_batchnorm_handout_mode_argument_is_for_one_call():
     layer = BatchNorm1D()
     X = np.random.default_rng(0).normal(size=(8, 3))
     train = layer.forward(X, mode="train")
+    running = layer.cache["running_mu"].copy()
     test = layer.forward(X, mode="test")
-    assert not np.allclose(train, test) and not layer.training
+    assert not np.allclose(train, test) and layer.training  # the layer's own mode is unchanged
+    np.testing.assert_array_equal(layer.cache["running_mu"], running)  # test mode updates nothing
+    np.testing.assert_array_equal(layer.forward(X), train)
+
+
+def test_batchnorm_backward_uses_the_cache_a_test_set_by_hand():
+    """The course's tests write X, X_hat, mu and var into the cache and call backward."""
+    rng = np.random.default_rng(1)
+    layer = BatchNorm1D(momentum=0.95, eps=1e-8)
+    X = rng.normal(size=(9, 4))
+    layer.forward(rng.normal(size=(9, 4)))  # another batch first
+    mu, var = X.mean(axis=0), X.var(axis=0)
+    X_hat = (X - mu) / np.sqrt(var + 1e-8)
+    layer.cache.update(X=X, X_hat=X_hat, mu=mu, var=var)  # 1-D statistics, as a student's
+    G = rng.normal(size=X.shape)
+    dX = layer.backward(G)
+    x = torch.tensor(X, requires_grad=True)
+    y = F.batch_norm(x, None, None, torch.ones(4, dtype=torch.float64), None, training=True,
+                     eps=1e-8)  # fmt: skip
+    (y * torch.tensor(G)).sum().backward()
+    _close(dX, x.grad, nchw=False)
+    np.testing.assert_allclose(layer.gradients["gamma"][0], (G * X_hat).sum(axis=0))
+
+
+def test_batchnorm_clear_gradients_keeps_the_running_statistics():
+    layer = BatchNorm2D()
+    layer.forward(np.random.default_rng(0).normal(size=(2, 3, 3, 2)))
+    running = {k: layer.cache[k] for k in layer.running_keys}
+    layer.clear_gradients()
+    assert all(layer.cache[k] is v for k, v in running.items())
+    assert isinstance(layer.cache["X_hat"], list)
 
 
 def test_dropout_matches_torch_with_a_known_mask_and_follows_its_seed():
@@ -230,6 +262,9 @@ def test_initialize_layer_builds_every_kind():
     assert isinstance(initialize_layer("pool2d", kernel_shape=2, mode="max", stride=2), Pool2D)
     assert isinstance(initialize_layer("flatten"), Flatten)
     assert isinstance(initialize_layer("batchnorm2d", momentum=0.2), BatchNorm2D)
+    bn = initialize_layer("batchnorm1d")  # the handout's initialize_layer defaults
+    assert (bn.eps, bn.momentum) == (1e-8, 0.95)
+    assert (BatchNorm1D().eps, BatchNorm1D().momentum) == (1e-8, 0.9)  # the class's
     assert initialize_layer("dropout", p=0.2, seed=3).p == 0.2
 
 

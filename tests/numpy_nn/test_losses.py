@@ -32,10 +32,19 @@ def test_cross_entropy_matches_torch(n, rng):
 def test_l2_matches_torch(n, rng):
     Y, P = _batch(rng, n)
     p = torch.tensor(P, requires_grad=True)
-    t = ((p - torch.tensor(Y)) ** 2).sum(dim=1).mean()
+    t = ((p - torch.tensor(Y)) ** 2).sum(dim=1).mean() / 2  # the course's 1/(2n)
     t.backward()
     np.testing.assert_allclose(L2().forward(Y, P), t.item(), rtol=1e-10)
     np.testing.assert_allclose(L2().backward(Y, P), p.grad.numpy(), rtol=1e-10)
+
+
+def test_l2_is_the_courses_half_mean_squared_error():
+    Y, P = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[0.5, 0.5], [1.0, 1.0]])
+    # (0.25 + 0.25 + 1 + 0) / (2 * 2)
+    assert L2().forward(Y, P) == pytest.approx(0.375)
+    np.testing.assert_allclose(L2().backward(Y, P), (P - Y) / 2)
+    mse = torch.nn.functional.mse_loss(torch.tensor(P), torch.tensor(Y))  # / (n k)
+    assert L2().forward(Y, P) == pytest.approx(mse.item() * Y.shape[1] / 2)
 
 
 def test_cross_entropy_is_safe_at_zero():

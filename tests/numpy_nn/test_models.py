@@ -6,7 +6,9 @@ import torch
 
 from numpy_nn.datasets import initialize_dataset
 from numpy_nn.experiment import DEFAULTS, build
+from numpy_nn.logs import Logger
 from numpy_nn.models import initialize_model
+from numpy_nn.utils import AttrDict
 
 LAYERS = [
     {"name": "fully_connected", "n_out": 8, "activation": "tanh"},
@@ -58,7 +60,7 @@ def test_backward_skips_the_datas_gradient_in_the_first_layer(rng):
 def test_default_run_reaches_the_target_test_error():
     model, data = build(DEFAULTS)
     model.train(data, DEFAULTS.epochs)
-    loss, error = model.test(data)
+    error = model.test(data)["error"]
     assert error <= 0.07, f"test error {error:.3f}"
 
 
@@ -115,3 +117,76 @@ def test_bad_input():
         initialize_model("feed_forward", "cross_entropy", LAYERS, {"name": "bogus", "lr": 0.1})
     with pytest.raises(ValueError, match="unknown loss"):
         initialize_model("feed_forward", "hinge", LAYERS, {"name": "sgd", "lr": 0.1})
+
+
+def _handout_model(seed=None, **schedule):
+    """A network built the handout's way: AttrDict layer_args through initialize_model."""
+    layer_args = [
+        AttrDict({"name": "fully_connected", "activation": "relu", "weight_init": "xavier_uniform",
+                  "n_out": 25}),
+        AttrDict({"name": "fully_connected", "activation": "softmax",
+                  "weight_init": "xavier_uniform", "n_out": None}),  # n_out: from the dataset
+    ]  # fmt: skip
+    optimizer_args = AttrDict(
+        {"name": "SGD", "lr": 0.05, "lr_decay": 0.99, "stage_length": 1000, "staircase": True,
+         "clip_norm": None, "momentum": 0.9, **schedule}
+    )  # fmt: skip
+    model_args = AttrDict({"name": "feed_forward", "loss": "cross_entropy",
+                           "layer_args": layer_args, "optimizer_args": optimizer_args, "seed": seed})  # fmt: skip
+    return initialize_model(
+        name=model_args.name,
+        loss=model_args.loss,
+        layer_args=model_args.layer_args,
+        optimizer_args=model_args.optimizer_args,
+        seed=model_args.seed,
+    )
+
+
+def test_handout_way_with_a_constant_schedule_is_todays_default_run():
+    model, data = build(DEFAULTS)
+    model.train(data, DEFAULTS.epochs)
+    ours = model.test(data)
+    handout = _handout_model(seed=0, lr_scheduler="constant")
+    handout.train(initialize_dataset("iris", batch_size=16, seed=0), epochs=100)
+    theirs = handout.test(initialize_dataset("iris", batch_size=16, seed=0))
+    assert theirs == ours and ours["error"] == pytest.approx(1 / 30)  # 1 of 30 flowers wrong
+
+
+def test_handout_way_with_an_exponential_schedule():
+    model = _handout_model(seed=0, lr_scheduler="exponential", lr_decay=0.5, stage_length=50)
+    data = initialize_dataset("iris", batch_size=16, seed=0)
+    model.train(data, epochs=100)
+    assert model.optimizer.learning_rate(99) == pytest.approx(0.025)  # halved after 50 epochs
+    assert model.test(data)["error"] == pytest.approx(1 / 30)
+
+
+def test_handout_script_seeds_everything_with_np_random_seed():
+    """The handout's train_ffnn.py calls np.random.seed(seed) and passes no other seed."""
+
+    def once():
+        np.random.seed(3)  # noqa: NPY002
+        model = _handout_model(lr_scheduler="constant")
+        data = initialize_dataset(name="iris", batch_size=16)
+        model.train(data, epochs=30)
+        return model.test(data)
+
+    first = once()
+    assert once() == first and first["error"] <= 0.1
+
+
+def test_test_with_predictions_and_save_parameters_write_to_the_run_folder(tmp_path):
+    logger = Logger("run", {}, {}, save_dir=str(tmp_path))
+    model = _model()
+    model.logger = logger
+    data = initialize_dataset("iris", batch_size=16, seed=0)
+    model.train(data, 2)
+    log = model.test(data, save_predictions=True)
+    assert set(log) == {"loss", "error", "prediction"} and log["prediction"].shape == (30, 3)
+    saved = np.load(tmp_path / "run" / "test_predictions.npz", allow_pickle=False)
+    np.testing.assert_array_equal(saved["prediction"], log["prediction"])
+    path = model.save_parameters(2)
+    assert path.endswith("parameters_epoch2.npz")
+    assert set(np.load(path, allow_pickle=False)) == {"W0", "b0", "W1", "b1"}
+    model.logger = None
+    with pytest.raises(ValueError, match="save_parameters writes to the run's folder"):
+        model.save_parameters(3)

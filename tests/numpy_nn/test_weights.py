@@ -60,3 +60,30 @@ def test_bad_names():
         initialize_weights("glorot")
     with pytest.raises(ValueError, match="unknown mode"):
         initialize_weights("he_normal", mode="fan_avg")
+
+
+@pytest.mark.parametrize(
+    "cls, name, options",
+    [
+        ("Zeros", "zeros", {}),
+        ("Ones", "ones", {}),
+        ("Identity", "identity", {}),
+        ("Uniform", "uniform", {"low": -2.0, "high": 3.0}),
+        ("Normal", "normal", {"std": 0.5}),
+        ("Constant", "constant", {"value": 4.0}),
+        ("Sparse", "sparse", {"sparsity": 0.3}),
+        ("XavierUniform", "xavier_uniform", {"activation": "tanh"}),
+        ("XavierNormal", "xavier_normal", {"activation": "relu"}),
+        ("HeUniform", "he_uniform", {"activation": "relu", "mode": "fan_out"}),
+        ("HeNormal", "he_normal", {"activation": "relu"}),
+    ],
+)
+def test_the_handouts_classes_draw_what_their_names_do(cls, name, options):
+    from numpy_nn import weights
+
+    init = getattr(weights, cls)(**options)
+    assert isinstance(init, weights.WeightInitializer)
+    by_name = initialize_weights(name, **options)
+    assert type(by_name) is type(init)
+    a = init(SHAPE, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(a, by_name(SHAPE, rng=np.random.default_rng(1)))
