@@ -91,7 +91,8 @@ class Conv2D(WeightedLayer):
     matrix product per chunk of the batch: the columns C (n h_out w_out x kh kw c_in) times W
     reshaped to (kh kw c_in x n_out). Chunks hold at most ``max_chunk_bytes`` of columns, so the
     peak memory is the padded input, the output and one chunk of columns (64 MiB by default);
-    when the whole batch fits in one chunk its columns are kept for the backward pass.
+    when the whole batch fits in one chunk its columns are kept for the backward pass. The cache
+    holds the handout's ``X`` and ``Z``, and ``Xp`` (padded) and ``cols`` for backward.
     """
 
     max_chunk_bytes = 64 * 2**20

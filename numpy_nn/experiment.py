@@ -104,14 +104,7 @@ def build(options: Options, logger: Logger | None = None):
     options.validate()
     model_args, data_args = handout_args(options)
     dataset = initialize_dataset(data_args.name, data_args.batch_size, seed=model_args.seed)
-    model = initialize_model(
-        name=model_args.name,
-        loss=model_args.loss,
-        layer_args=model_args.layer_args,
-        optimizer_args=model_args.optimizer_args,
-        logger=logger,
-        seed=model_args.seed,
-    )
+    model = initialize_model(**model_args, logger=logger)  # name, loss, layer_args, ...
     return model, dataset
 
 

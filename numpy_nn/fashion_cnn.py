@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from numpy_nn.datasets import load_fashion_mnist
+from numpy_nn.datasets import Data, load_fashion_mnist
 from numpy_nn.logs import Logger
 from numpy_nn.models import NeuralNetwork
 
@@ -63,8 +63,7 @@ def run(
     dataset = load_fashion_mnist(data_dir, batch_size=batch_size, seed=seed)
     if limit:  # a quick look: the first `limit` training images
         train = dataset.train
-        train.data, train.labels = train.data[:limit], train.labels[:limit]
-        train.n_samples = len(train.data)
+        dataset.train = Data(train.data[:limit], batch_size, train.labels[:limit], seed=train.seed)
     options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "limit": limit}
     logger = Logger(
         "fashion_cnn", {"layers": LAYERS, "optimizer": {**OPTIMIZER, "lr": lr}}, options,

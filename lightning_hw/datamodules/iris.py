@@ -12,7 +12,7 @@ from numpy_nn.datasets import iris_arrays, shuffle_seed
 
 
 class NumpyOrderSampler(ShardedOrder):
-    """Each epoch, the order numpy_nn's ``Data.sample()`` would draw (sharded under DDP). Its
+    """Each epoch, the order numpy_nn's ``Data.batches()`` would draw (sharded under DDP). Its
     generator state travels in checkpoints (via the DataModule), so a resumed run continues with
     the batches an uninterrupted one would have seen."""
 

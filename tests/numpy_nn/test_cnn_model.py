@@ -71,6 +71,20 @@ def test_train_cnn_briefly_on_fake_data(tmp_path):
     }
 
 
+def test_limit_trains_on_the_first_images_only(tmp_path, monkeypatch):
+    seen = []
+    train = NeuralNetwork.train
+
+    def recording(model, dataset, epochs, progress=False):
+        seen.append((len(dataset.train), dataset.train.samples_per_epoch))
+        return train(model, dataset, epochs, progress)
+
+    monkeypatch.setattr(NeuralNetwork, "train", recording)
+    r = run(epochs=1, batch_size=16, limit=40, data_dir=str(make_fashion(tmp_path / "data", n_train=5100)),
+            save_dir=str(tmp_path / "runs"), progress=False)  # fmt: skip
+    assert seen == [(40, 3)] and r["options"]["limit"] == 40
+
+
 @pytest.mark.slow
 def test_numpy_cnn_reaches_90_on_fashion_mnist(fashion_dir, tmp_path):
     r = run(data_dir=str(fashion_dir), save_dir=str(tmp_path), progress=False)
