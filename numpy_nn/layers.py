@@ -170,7 +170,7 @@ def initialize_layer(name: str, seed: int | None = None, **options) -> Layer:
     does not use is accepted at its ``HANDOUT_DEFAULTS`` value (so one AttrDict of every key
     builds any layer); batch norm built here defaults to ``eps=1e-8, momentum=0.95``. A
     keyword the layer does not use, set to anything else, is an error. ``seed`` goes to the
-    layers that draw random numbers (``SEEDED``).
+    layers that take one (those that draw random numbers).
     """
     key = str(name).lower()
     if key not in LAYERS:
@@ -203,5 +203,3 @@ def _same(value, default) -> bool:
         value is None if default is None else isinstance(value, type(default)) and value == default
     )
 
-
-SEEDED = tuple(k for k, cls in LAYERS.items() if "seed" in inspect.signature(cls).parameters)
