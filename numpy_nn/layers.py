@@ -202,4 +202,3 @@ def _same(value, default) -> bool:
     return (
         value is None if default is None else isinstance(value, type(default)) and value == default
     )
-
