@@ -334,8 +334,10 @@ def suite_members() -> dict[str, bytes]:
     """The conformance suite (``tests/course``, the course's test format) as ``hw3/tests/``:
     the tests, their cases and fixtures; not this repository's conftest or fixture generator."""
     suite = ROOT / "tests" / "course"
-    files = [suite / n for n in SUITE] + sorted((suite / "data").glob("*.npz"))
-    return {f"hw3/tests/{f.relative_to(suite).as_posix()}": f.read_bytes() for f in files}
+    members = {f"hw3/tests/{name}": (suite / name).read_bytes() for name in SUITE}
+    for fixture in sorted((suite / "fixtures").glob("*.npz")):  # the course's folder name: data/
+        members[f"hw3/tests/data/{fixture.name}"] = fixture.read_bytes()
+    return members
 
 
 def weights_only(checkpoint: Path) -> bytes:

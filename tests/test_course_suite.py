@@ -17,11 +17,11 @@ SUITE = ROOT / "tests" / "course"
 
 def test_fixtures_are_what_the_pytorch_generator_writes(tmp_path):
     generate_fixtures.main(["--out", str(tmp_path)])
-    committed = sorted(p.name for p in (SUITE / "data").glob("*.npz"))
+    committed = sorted(p.name for p in (SUITE / "fixtures").glob("*.npz"))
     assert committed == sorted(f"{c}.npz" for c in generate_fixtures.test_classes())
     for name in committed:
-        assert (tmp_path / name).read_bytes() == (SUITE / "data" / name).read_bytes(), name
-    assert sum((SUITE / "data" / n).stat().st_size for n in committed) < 6 * 2**20  # a few MB
+        assert (tmp_path / name).read_bytes() == (SUITE / "fixtures" / name).read_bytes(), name
+    assert sum((SUITE / "fixtures" / n).stat().st_size for n in committed) < 6 * 2**20  # a few MB
 
 
 def _handout_copy(root, edits=(), drop=()):

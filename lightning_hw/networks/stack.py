@@ -78,10 +78,10 @@ class FlattenHWC(nn.Module):
 
 class BiasedRunningVariance:
     """torch's batch norm with numpy_nn's (the handout's) running variance: the moving average
-    of the *biased* batch variance v. torch averages the unbiased v n / (n - 1), n the values per
-    channel, m torch's momentum: r_t = (1 - m) r + m v n / (n - 1). The handout's r' = (1 - m) r + m v equals
-    r_t - m v / (n - 1) = r_t - (r_t - (1 - m) r) / n, a correction of channel-sized
-    tensors after torch's own (fused) update."""
+    of the *biased* batch variance v. With m torch's momentum and n the values per channel,
+    torch averages the unbiased v n / (n - 1): r_t = (1 - m) r + m v n / (n - 1). The handout's
+    r' = (1 - m) r + m v is r_t - m v / (n - 1) = r_t - (r_t - (1 - m) r) / n: torch's own
+    update, made on a copy of r (autograd keeps it), then this channel-sized correction."""
 
     def forward(self, x):
         if not (self.training and self.track_running_stats):

@@ -1,6 +1,6 @@
 """Every case of the conformance suite, in the course's format: a test class's cases are
 ``itertools.product(LayerConfigs, BatchSizes, InputSizes)``, case ``i`` stored under ``"{i}..."``
-in ``data/<TestClassName>.npz``. ``generate_fixtures.py`` (PyTorch) and the tests both read this
+in ``fixtures/<TestClassName>.npz`` (``data/`` in hw3/tests, the course's name). ``generate_fixtures.py`` (PyTorch) and the tests both read this
 module, so a case changes in one place.
 
 The layer configurations and input sizes are the handout's; the batch sizes of the image layers

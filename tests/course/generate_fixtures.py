@@ -1,4 +1,4 @@
-"""Write the conformance suite's fixtures, ``data/<TestClassName>.npz``, computed by PyTorch.
+"""Write the conformance suite's fixtures, ``fixtures/<TestClassName>.npz``, computed by PyTorch.
 
     python -m tests.course.generate_fixtures [--out DIR]
 
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from tests.course.cases import ACTIVATIONS, LOSSES, cases, spec_of
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent / "fixtures"
 ACTIVATION_FUNCTIONS = {
     "Linear": lambda z: z,
     "Sigmoid": torch.sigmoid,
