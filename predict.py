@@ -1,6 +1,6 @@
 """Write predictions.csv from a checkpoint; see commands/predict.py.
 
-python predict.py --ckpt lightning_logs/cifar_cnn/version_0/checkpoints/last.ckpt --input test.npy
+python predict.py --ckpt RUN/checkpoints/<file>.ckpt --input test.npy   (RUN: lightning_hw/runs.py)
 """
 
 import sys

@@ -8,8 +8,8 @@ model.test.
 
 Each run is saved to experiments/<model name>/ (hyperparameters.json, log.json, results.json,
 parameters.npz, loss.png, error.png); the sweep writes experiments/sweep/results.md and loss.png.
-numpy_nn.experiment.run makes the same run as a function (for `train.py compare`, the sweep and
-the report); a test checks that the two give the same numbers.
+numpy_nn.experiment.run makes the same run as a function (for `train.py compare`, the sweep,
+the report and ``nn-train-ffnn``); a test checks that the two give the same numbers.
 """
 
 import sys
@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from commands.ffnn import main
 from numpy_nn import experiment
 from numpy_nn.datasets import initialize_dataset
 from numpy_nn.logs import Logger
@@ -109,17 +110,5 @@ def train(options: experiment.Options, save_dir: str, progress: bool) -> dict:
     return results
 
 
-def main(argv=None) -> int:
-    options, args = experiment.options_from_command_line(argv)
-    if args.sweep:
-        return experiment.main(argv)
-
-    def train_and_print() -> int:
-        experiment.print_results(train(options, args.save_dir, progress=not args.no_progress))
-        return 0
-
-    return experiment.user_errors(train_and_print)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(train=train))  # the command line and its error policy: commands/ffnn.py

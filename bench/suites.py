@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lightning_hw import runs
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -339,7 +341,7 @@ def _train_config(config: str, data_dir, extra=()) -> dict:
         start = time.perf_counter()
         subprocess.run(args, cwd=logs, check=True, capture_output=True)
         wall = time.perf_counter() - start
-        (run,) = Path(logs).glob(f"{Path(config).stem}/version_*")
+        run = runs.only_run(logs, Path(config).stem)
         return {
             "history": json.loads((run / "metrics.json").read_text()),
             "test": json.loads((run / "test_metrics.json").read_text()),
@@ -608,7 +610,7 @@ def _config_steps(
         if data_dir:
             args += ["--data.init_args.data_dir", str(data_dir)]
         subprocess.run(args, env={**os.environ, **env}, cwd=tmp, check=True, capture_output=True)
-        (run,) = Path(tmp).glob(f"{stem}/version_*")
+        run = runs.only_run(tmp, stem)
         used = next(
             line.split(":", 1)[1].strip()
             for line in (run / "config.yaml").read_text().splitlines()

@@ -1,7 +1,7 @@
 """The Lightning run behind ``train.py``: LightningCLI, then fit, test and a summary.
 
-A run writes ``lightning_logs/<experiment>/version_N/``: TensorBoard events (``train/loss``,
-``train/acc``, ``val/...``, ``test/...``, the learning rate, the test split's confusion matrix
+A run writes its own folder (``lightning_hw.runs`` says where): TensorBoard events
+(``train/loss``, ``train/acc``, ``val/...``, ``test/...``, the learning rate, the test split's confusion matrix
 and misclassified images as images, and the HParams tab with the final test metrics),
 ``config.yaml`` (the resolved config), ``checkpoints/`` (best and last), ``metrics.json``
 (per-epoch curves), ``test_metrics.json``, ``loss.png`` and ``accuracy.png``, and for image
@@ -9,7 +9,6 @@ datasets ``confusion_matrix.png``/``.json`` and ``misclassified.png``.
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -18,8 +17,9 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from commands.configs import expand, experiment_name
+from commands.configs import Experiment, backend_of
 from commands.entry import UserError, parser_message, run_main, user_message
+from lightning_hw import checkpoints, runs
 from lightning_hw.callbacks import CurvesCallback
 from lightning_hw.classifier import Classifier, takes_total_steps
 from lightning_hw.error_analysis import ErrorAnalysis
@@ -39,18 +39,11 @@ class Trainer(pl.Trainer):
         super().__init__(*args, precision=precision, **kwargs)
 
 
-def _backend(config) -> str | None:
-    """``model.network.init_args.backend`` of a parsed config (None for networks without one)."""
-    net = config["model"].get("network")
-    init = net.get("init_args") if hasattr(net, "get") else None
-    return init.get("backend") if hasattr(init, "get") else None
-
-
 def _resolve_precision(config) -> str | None:
     """``trainer.precision: auto`` -> the choice for this machine; returns the line that states it."""
     if config["trainer"].get("precision", "auto") != "auto":
         return None
-    choice, why = auto_precision(config["trainer"].get("accelerator", "auto"), _backend(config))
+    choice, why = auto_precision(config["trainer"].get("accelerator", "auto"), backend_of(config))
     config["trainer"]["precision"] = choice
     return f"precision auto -> {choice}: {why}"
 
@@ -58,7 +51,7 @@ def _resolve_precision(config) -> str | None:
 def _numpy_on_cpu(config) -> None:
     """A numpy-backed network runs on the CPU: ``accelerator: auto`` picks it, and asking for
     another device is a one-line error (numpy cannot read GPU memory)."""
-    if _backend(config) != "numpy":
+    if backend_of(config) != "numpy":
         return
     accelerator = config["trainer"].get("accelerator")
     if accelerator == "auto":
@@ -70,12 +63,18 @@ def _numpy_on_cpu(config) -> None:
         )
 
 
+def _logger_args(config):
+    """The logger's ``init_args`` (save_dir, name, version), or None without a logger."""
+    logger = config["trainer"].get("logger")
+    return logger.get("init_args") if hasattr(logger, "get") else None
+
+
 class CLI(LightningCLI):
     """LightningCLI with our defaults: experiment files composed from their fragments, runs named
     after them, best+last checkpoints, curves, the learning-rate monitor, per-step seeds."""
 
-    def __init__(self, args: list[str]):
-        self.experiment = experiment_name(args)
+    def __init__(self, experiment: Experiment):
+        self.experiment = experiment
         self.resume_from: dict | None = None  # the checkpoint of --ckpt_path, once read
         # "precision auto -> ...": said once the data is found (instantiate_trainer)
         self.precision_note: str | None = None
@@ -88,7 +87,7 @@ class CLI(LightningCLI):
             seed_everything_default=0,
             save_config_kwargs={"overwrite": True},
             auto_configure_optimizers=False,  # the Classifier takes its optimizer and schedule
-            args=expand(args),
+            args=list(experiment.args),
             parser_kwargs={"exit_on_error": False},  # main() reports parse errors in one line
         )
 
@@ -103,7 +102,7 @@ class CLI(LightningCLI):
             "--ckpt_path",
             type=str | None,
             default=None,
-            help="resume training: a checkpoint file, or 'last' for the newest last.ckpt of this experiment",
+            help="resume training: a checkpoint file, or 'last' for the newest last checkpoint of this experiment",
         )
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
@@ -121,58 +120,43 @@ class CLI(LightningCLI):
         parser.add_lightning_class_args(StepSeed, "step_seed")
 
     def before_instantiate_classes(self):
-        """Name the run after its experiment file when the config leaves the logger's name
-        null; resolve ``--ckpt_path``: 'last' means the newest ``version_N/checkpoints/last.ckpt``
-        of this experiment, and the resumed run keeps logging into that same ``version_N``."""
-        logger = self.config["trainer"].get("logger")
-        init = (
-            logger.get("init_args") if isinstance(logger, dict) or hasattr(logger, "get") else None
-        )
-        if init is not None and init.get("name", "") is None:
-            init["name"] = self.experiment or "default"
+        """The settings LightningCLI leaves to us, in order: the run's name, the numpy backend's
+        device, ``precision: auto``, and what resuming (``--ckpt_path``) needs."""
+        logger = _logger_args(self.config)
+        if logger is not None and logger.get("name", "") is None:
+            logger["name"] = self.experiment.name or "default"  # runs named after their file
         _numpy_on_cpu(self.config)
         self.precision_note = _resolve_precision(self.config)
-        ckpt = self.config.get("ckpt_path")
-        if ckpt is None:
-            return
+        if self.config.get("ckpt_path") is not None:
+            self.resume_from = self._resume(logger)
+
+    def _resume(self, logger) -> dict:
+        """Resolve ``--ckpt_path`` ('last': the newest last checkpoint of this experiment), read the
+        checkpoint, refuse one of another network class, and keep logging into its run."""
+        ckpt = self.config["ckpt_path"]
         if ckpt == "last":
-            if init is None:
+            if logger is None:
                 raise UserError(
                     "--ckpt_path last needs the TensorBoard logger to know where runs live"
                 )
-            exp = Path(init["save_dir"]) / init["name"]
-            found = sorted(
-                exp.glob("version_*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime
-            )
-            if not found:
+            found = runs.newest_last_checkpoint(logger["save_dir"], logger["name"])
+            if found is None:
+                where = Path(logger["save_dir"]) / logger["name"]
                 raise UserError(
-                    f"--ckpt_path last: no checkpoints/last.ckpt under {exp}/version_*: nothing to resume"
+                    f"--ckpt_path last: no run under {where} has a last checkpoint: nothing to resume"
                 )
-            ckpt = str(found[-1])
-            self.config["ckpt_path"] = ckpt
-        path = Path(ckpt)
-        if not path.is_file():
+            ckpt = self.config["ckpt_path"] = str(found)
+        if not Path(ckpt).is_file():
             raise UserError(f"--ckpt_path {ckpt}: no such file")
-        self.resume_from = _read_checkpoint(path)
-        saved = (self.resume_from.get("hyper_parameters") or {}).get("network") or {}
+        resumed = checkpoints.read(ckpt)
         wanted = self.config["model"]["network"]
-        wanted_path = wanted.get("class_path") if hasattr(wanted, "get") else None
-        if (
-            wanted_path
-            and saved.get("class_path", wanted_path).rsplit(".", 1)[-1]
-            != wanted_path.rsplit(".", 1)[-1]
+        if hasattr(wanted, "get") and wanted.get("class_path"):
+            checkpoints.check_network_class(ckpt, resumed, wanted["class_path"])
+        if logger is not None and (
+            version := runs.run_of(ckpt, logger["save_dir"], logger["name"])
         ):
-            raise UserError(
-                f"{path} holds a {saved['class_path']} but the config trains a {wanted_path}: "
-                "pass a checkpoint of this experiment"
-            )
-        run = path.resolve().parent.parent  # .../<experiment>/version_N/checkpoints/x.ckpt
-        if (
-            init is not None
-            and run.name.startswith("version_")
-            and run.parent == (Path(init["save_dir"]) / init["name"]).resolve()
-        ):
-            init["version"] = run.name  # keep logging into the run being resumed
+            logger["version"] = version  # keep logging into the run being resumed
+        return resumed
 
     def instantiate_trainer(self, **kwargs):
         """Before the Trainer is built, refuse bad settings (cheapest first: the optimizer and
@@ -181,7 +165,7 @@ class CLI(LightningCLI):
         first process of each machine looks for the data (Lightning's rule for ``prepare_data``);
         the DataModule remembers it, so ``fit`` does not read the files again."""
         if self.resume_from is not None:
-            _check_architecture(Path(self.config.ckpt_path), self.resume_from, self.model)
+            checkpoints.check_architecture(self.config.ckpt_path, self.resume_from, self.model)
         _check_optimizer(self.model)
         if os.environ.get("LOCAL_RANK", "0") == "0":
             self.datamodule.prepare_data()
@@ -198,43 +182,6 @@ class CLI(LightningCLI):
             self.trainer.callbacks = [
                 c for c in self.trainer.callbacks if not isinstance(c, LearningRateMonitor)
             ]
-
-
-def _read_checkpoint(path: Path) -> dict:
-    """A checkpoint of this project, or a UserError saying what the file is instead."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise UserError(
-            f"{path} is not a readable checkpoint ({type(e).__name__}): corrupt, truncated, or not "
-            "written by train.py; pass a checkpoints/*.ckpt file of this experiment"
-        ) from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise UserError(f"{path} is not a Lightning checkpoint of this project")
-    return ckpt
-
-
-def _describe(network: dict) -> str:
-    """``IrisFFNN(backend=torch, hidden=25, ...)``: a saved network's class and its arguments."""
-    name = str(network.get("class_path", "?")).rsplit(".", 1)[-1]
-    args = ", ".join(f"{k}={v}" for k, v in (network.get("init_args") or {}).items() if k != "seed")
-    return f"{name}({args})"
-
-
-def _check_architecture(path: Path, ckpt: dict, model: Classifier) -> None:
-    """Refuse a checkpoint of another network (class, widths, backend) before anything runs:
-    its tensors must have the names and shapes of the configured model's."""
-    saved = {k: tuple(v.shape) for k, v in ckpt["state_dict"].items()}
-    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    if saved != wanted:
-        theirs = _describe((ckpt.get("hyper_parameters") or {}).get("network") or {})
-        ours = _describe(
-            model.hparams.get("network") or {"class_path": type(model.network).__name__}
-        )
-        raise UserError(
-            f"{path} holds {theirs} but the config trains {ours}: "
-            "pass a checkpoint of this experiment, or change the config to match it"
-        )
 
 
 def _check_optimizer(model: Classifier) -> None:
@@ -266,9 +213,12 @@ def _flat_hparams(config: dict) -> dict:
     return {k: v for k, v in flat.items() if v is not None}
 
 
-def train(args: list[str]) -> dict:
-    """Fit, then test the best checkpoint; return test metrics, history and where the run lives."""
-    cli = CLI(args)
+def train(experiment: Experiment | list[str]) -> dict:
+    """Fit, then test the best checkpoint; return test metrics, history and where the run lives.
+    ``experiment``: as read at the entry, or its command line."""
+    if not isinstance(experiment, Experiment):
+        experiment = Experiment.from_argv(experiment)
+    cli = CLI(experiment)
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
     log_dir = getattr(trainer.logger, "log_dir", None)  # None without a logger, or in fast_dev_run
     run_dir = Path(log_dir) if log_dir else None
@@ -277,7 +227,7 @@ def train(args: list[str]) -> dict:
         trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
     except Exception as e:
         if new_run and trainer.global_rank == 0 and user_message(e) is not None:
-            _remove_unfinished(run_dir)
+            runs.remove_unfinished(run_dir)
         raise
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     test = trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]
@@ -306,21 +256,12 @@ def train(args: list[str]) -> dict:
     }
 
 
-def _remove_unfinished(run_dir: Path) -> None:
-    """A run refused by a user error leaves nothing behind, unless it saved a checkpoint."""
-    if run_dir.is_dir() and not any(run_dir.glob("checkpoints/*.ckpt")):
-        shutil.rmtree(run_dir)
-        for folder in (run_dir.parent, run_dir.parent.parent):  # <experiment>/, lightning_logs/
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-
-
-def main(argv: list[str]) -> int:
+def main(experiment: Experiment) -> int:
     """Train; a mistake (bad config, missing data, bad checkpoint, NaN loss) is reported in one
-    line with exit status 2 (commands/errors.py)."""
+    line with exit status 2 (``commands/entry.py``)."""
 
     def body() -> int:
-        result = train(argv)
+        result = train(experiment)
         if result["trainer"].global_rank == 0:
             metrics = "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items())
             print(f"\n{metrics}\nrun saved to {result['log_dir']}")
@@ -339,6 +280,9 @@ class ConfigOnly(CLI):
         pass
 
 
-def resolve_config(path: str, *overrides: str) -> dict:
-    """The config an experiment file resolves to (fragments merged, defaults filled in)."""
-    return ConfigOnly(["--config", path, *overrides]).config.as_dict()
+def resolve_config(experiment: Experiment | str, *overrides: str) -> dict:
+    """The config an experiment resolves to (fragments merged, defaults filled in): an
+    Experiment, or a config file and overrides."""
+    if not isinstance(experiment, Experiment):
+        experiment = Experiment.from_argv(["--config", experiment, *overrides])
+    return ConfigOnly(experiment).config.as_dict()

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from commands.cli import resolve_config, train
-from commands.configs import read
+from commands.configs import BACKEND_KEY, Experiment, read
 from commands.entry import UserError, argument_parser, run_main
 from lightning_hw.callbacks import evaluation_label
 from lightning_hw.io import plot_curves, write_json, write_text
@@ -33,7 +33,10 @@ OPTIMIZERS = {"torch.optim.SGD": "sgd", "torch.optim.Adam": "adam"}  # numpy_nn'
 def _without_backend(config: dict) -> dict:
     c = copy.deepcopy(config)
     c.pop("config", None)  # the files it came from
-    c["model"]["network"]["init_args"].pop("backend", None)
+    network = c
+    for key in BACKEND_KEY[:-1]:
+        network = network[key]
+    network.pop(BACKEND_KEY[-1], None)
     c["trainer"]["logger"]["init_args"].pop("name", None)
     return c
 
@@ -60,7 +63,60 @@ def numpy_nn_options(config: dict, epochs=None) -> Options:
     )
 
 
+def _experiments(runs: dict, epochs) -> tuple[dict[str, Experiment], dict]:
+    """Each run's experiment, read once, and the first one's resolved config. They train
+    without a monitored checkpoint (the final weights are tested, as numpy_nn does), and must
+    have the same settings but the backend."""
+    quiet = ["--trainer.enable_progress_bar", "false", "--checkpoint.monitor", "null"]
+    quiet += ["--trainer.max_epochs", str(epochs)] if epochs else []
+    experiments = {n: Experiment.from_argv(["--config", p, *quiet]) for n, p in runs.items()}
+    resolved = {name: resolve_config(e) for name, e in experiments.items()}
+    first = next(iter(resolved))
+    for name, config in resolved.items():
+        if _without_backend(config) != _without_backend(resolved[first]):
+            raise UserError(
+                f"{runs[name]} differs from {runs[first]} in more than the backend and "
+                "experiment name: make their hyperparameters equal for a fair comparison"
+            )
+    return experiments, resolved[first]
+
+
+def _numpy_nn_row(config: dict, epochs, out_dir: str) -> tuple[dict, tuple]:
+    """numpy_nn's own loop on the same hyperparameters: (its table row, its loss curves)."""
+    r = run_numpy_nn(numpy_nn_options(config, epochs), save_dir=os.path.join(out_dir, "numpy_nn"))
+    loss = r["curves"]["loss"]
+    row = {
+        "implementation": "numpy_nn (own loop)",
+        "train_loss": loss["train"][-1],
+        "val_loss": loss["validate"][-1],
+        "test_loss": r["test_loss"],
+        "test_acc": 1.0 - r["test_error"],
+        "seconds_per_epoch": r["seconds_per_epoch"],
+        "ms_per_step": r["ms_per_step"],
+        "run_dir": r["run_dir"],
+    }
+    return row, (loss["train"], loss["validate"])
+
+
+def _lightning_row(name: str, experiment: Experiment) -> tuple[dict, tuple, str]:
+    """One Lightning run: (its table row, its loss curves, what its validation curve is)."""
+    r = train(experiment)
+    h = r["history"]
+    row = {
+        "implementation": f"Lightning, {name} backend",
+        "train_loss": h["train/loss"][-1],
+        "val_loss": h["val/loss"][-1],
+        "test_loss": r["test"]["test/loss"],
+        "test_acc": r["test"]["test/acc"],
+        "seconds_per_epoch": sum(h["seconds"]) / len(h["seconds"]),
+        "ms_per_step": sum(h["step_ms"]) / len(h["step_ms"]),
+        "run_dir": r["log_dir"],
+    }
+    return row, (h["train/loss"], h["val/loss"]), evaluation_label(r["trainer"].datamodule)
+
+
 def compare(config_path: str, epochs=None) -> dict:
+    """Train every run of a compare config; write and return the table (see the docstring)."""
     spec = read(config_path)
     runs = spec.get("runs")
     if not isinstance(runs, dict) or not runs:
@@ -68,68 +124,22 @@ def compare(config_path: str, epochs=None) -> dict:
             f"{config_path} names no runs: add runs: {{numpy: configs/iris_numpy.yaml, "
             "torch: configs/iris_torch.yaml}"
         )
-    configs = {name: resolve_config(path) for name, path in runs.items()}
-    first = next(iter(configs.values()))
-    for name, c in configs.items():
-        if _without_backend(c) != _without_backend(first):
-            raise UserError(
-                f"{runs[name]} differs from {next(iter(runs.values()))} in more than the backend and "
-                "experiment name: make their hyperparameters equal for a fair comparison"
-            )
+    experiments, first = _experiments(runs, epochs)
     out_dir = spec.get("output_dir") or os.path.join("lightning_logs", Path(config_path).stem)
     os.makedirs(out_dir, exist_ok=True)
     rows, curves, labels = [], {}, set()
-    total = len(runs) + bool(spec.get("numpy_nn", True))
-
-    if spec.get("numpy_nn", True):
-        options = numpy_nn_options(first, epochs)
+    with_numpy_nn = bool(spec.get("numpy_nn", True))
+    total = len(runs) + with_numpy_nn
+    if with_numpy_nn:
         print(f"[1/{total}] numpy_nn's own loop ...", flush=True)
-        r = run_numpy_nn(options, save_dir=os.path.join(out_dir, "numpy_nn"))
-        rows.append(
-            {
-                "implementation": "numpy_nn (own loop)",
-                "train_loss": r["curves"]["loss"]["train"][-1],
-                "val_loss": r["curves"]["loss"]["validate"][-1],
-                "test_loss": r["test_loss"],
-                "test_acc": 1.0 - r["test_error"],
-                "seconds_per_epoch": r["seconds_per_epoch"],
-                "ms_per_step": r["ms_per_step"],
-                "run_dir": r["run_dir"],
-            }
-        )
-        curves["numpy_nn"] = (r["curves"]["loss"]["train"], r["curves"]["loss"]["validate"])
-
+        row, curves["numpy_nn"] = _numpy_nn_row(first, epochs, out_dir)
+        rows.append(row)
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)  # keep the table readable
-
-    for i, (name, path) in enumerate(runs.items(), start=total - len(runs) + 1):
+    for i, (name, experiment) in enumerate(experiments.items(), start=1 + with_numpy_nn):
         print(f"[{i}/{total}] Lightning, backend {name} ...", flush=True)
-        args = [
-            "--config",
-            path,
-            "--trainer.enable_progress_bar",
-            "false",
-            "--checkpoint.monitor",
-            "null",
-        ]  # test the final weights, as numpy_nn does
-        if epochs:
-            args += ["--trainer.max_epochs", str(epochs)]
-        r = train(args)
-        h = r["history"]
-        rows.append(
-            {
-                "implementation": f"Lightning, {name} backend",
-                "train_loss": h["train/loss"][-1],
-                "val_loss": h["val/loss"][-1],
-                "test_loss": r["test"]["test/loss"],
-                "test_acc": r["test"]["test/acc"],
-                "seconds_per_epoch": sum(h["seconds"]) / len(h["seconds"]),
-                "ms_per_step": sum(h["step_ms"]) / len(h["step_ms"]),
-                "run_dir": r["log_dir"],
-            }
-        )
-        curves[f"lightning {name}"] = (h["train/loss"], h["val/loss"])
-        labels.add(evaluation_label(r["trainer"].datamodule))
-
+        row, curves[f"lightning {name}"], label = _lightning_row(name, experiment)
+        rows.append(row)
+        labels.add(label)
     # Runs that validate on the official test split have no validation loss of their own: the
     # table leaves that column out (it would repeat the test loss) and the plot says "test".
     held_out = labels != {"test"}

@@ -13,9 +13,12 @@ first, in order) followed by the file itself, so that jsonargparse merges them e
 merges several ``--config`` given by hand: a later file overrides an earlier one key by key.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+BACKEND_KEY = ("model", "network", "init_args", "backend")  # numpy or torch, for LayerStack nets
 
 
 class ConfigError(Exception):
@@ -92,25 +95,38 @@ def expand(argv: list[str]) -> list[str]:
     return out
 
 
-def experiment_name(argv: list[str]) -> str | None:
-    """The run's name: the first config file's name without .yaml (``configs/iris_numpy.yaml``
-    -> ``iris_numpy``), unless a config sets ``trainer.logger.init_args.name``."""
-    paths = [p for _, p in config_paths(argv) if Path(p).is_file()]
-    return Path(paths[0]).stem if paths else None
+def backend_of(config: dict) -> str | None:
+    """``model.network.init_args.backend`` of a config (None for networks without one)."""
+    value = config
+    for key in BACKEND_KEY:
+        value = value.get(key) if hasattr(value, "get") else None
+    return value
 
 
-def network_backend(argv: list[str]) -> str | None:
-    """The ``model.network.init_args.backend`` that ``argv`` selects (the last setting wins)."""
-    backend = None
-    for i, arg in enumerate(argv):
-        if arg == "--config" and i + 1 < len(argv) and Path(argv[i + 1]).is_file():
-            try:
-                net = ((read(argv[i + 1]).get("model") or {}).get("network")) or {}
-            except ConfigError:
-                continue  # reported properly by the parser
-            backend = (net.get("init_args") or {}).get("backend", backend)
-        elif arg.startswith("--model.network.init_args.backend"):
-            backend = (
-                arg.split("=", 1)[1] if "=" in arg else argv[i + 1] if i + 1 < len(argv) else None
-            )
-    return backend
+@dataclass(frozen=True)
+class Experiment:
+    """A Lightning run's command line, read once at the entry: ``args`` with every config's
+    fragments expanded (what LightningCLI parses), the run's ``name`` (the first config file's
+    name without .yaml, ``configs/iris_numpy.yaml`` -> ``iris_numpy``) and the network's
+    ``backend`` (the last setting wins: a later file, then ``--model.network.init_args.backend``).
+    A missing or malformed file is a ConfigError here, before torch is imported."""
+
+    args: tuple[str, ...]
+    name: str | None
+    backend: str | None
+
+    @classmethod
+    def from_argv(cls, argv: list[str] | tuple[str, ...]) -> "Experiment":
+        argv = list(argv)
+        paths = [p for _, p in config_paths(argv) if Path(p).is_file()]
+        args = expand(argv)
+        backend = None
+        flag = "--" + ".".join(BACKEND_KEY)
+        for i, arg in enumerate(args):
+            if arg == "--config" and i + 1 < len(args) and Path(args[i + 1]).is_file():
+                backend = backend_of(read(args[i + 1])) or backend
+            elif arg == flag and i + 1 < len(args):
+                backend = args[i + 1]
+            elif arg.startswith(flag + "="):
+                backend = arg.split("=", 1)[1]
+        return cls(tuple(args), Path(paths[0]).stem if paths else None, backend)

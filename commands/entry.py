@@ -9,28 +9,31 @@ import sys
 from collections.abc import Callable
 
 from lightning_hw.io import MissingFolderError
+from lightning_hw.paths import DataMissingError
 
 
 class UserError(Exception):
     """A mistake in the command, its config or its files: reported in one line."""
 
 
-def user_message(e: Exception) -> str | None:
-    """The one line for an error the user can fix; None for a bug."""
+def user_message(e: Exception, mistakes: tuple[type[Exception], ...] = ()) -> str | None:
+    """The one line for an error the user can fix; None for a bug. ``mistakes``: more types
+    that mean bad input where a command says so (numpy_nn reports a bad value, a missing file
+    or a diverged loss as ValueError, OSError and FloatingPointError)."""
     from commands.configs import ConfigError
 
-    if isinstance(e, (UserError, ConfigError, FloatingPointError, MissingFolderError)):
+    ours = (UserError, ConfigError, FloatingPointError, MissingFolderError, DataMissingError)
+    if isinstance(e, ours + mistakes):
         return str(e)
-    from lightning_hw.datamodules.vision import DataMissingError
-
-    try:  # not installed where only bench.gpu_cifar's timing runs (a lent GPU machine)
-        from jsonargparse import ArgumentError
-    except ImportError:
-        ArgumentError = ()  # noqa: N806 (matches nothing)
-    if isinstance(e, ArgumentError):
+    # Errors of heavy modules, looked up only where they were imported (else none was raised):
+    checkpoints, parser = (
+        sys.modules.get("lightning_hw.checkpoints"),
+        sys.modules.get("jsonargparse"),
+    )
+    if checkpoints is not None and isinstance(e, checkpoints.CheckpointError):
+        return str(e)
+    if parser is not None and isinstance(e, parser.ArgumentError):
         return parser_message(str(e))
-    if isinstance(e, DataMissingError):
-        return str(e)
     return None
 
 
@@ -68,12 +71,12 @@ def parser_message(text: str) -> str:
     return f"{where}{reason or 'invalid value'} (see python train.py --help)"
 
 
-def run_main(body: Callable[[], int]) -> int:
+def run_main(body: Callable[[], int], mistakes: tuple[type[Exception], ...] = ()) -> int:
     """Run an entry point's body under the policy above; its return value is the exit status."""
     try:
         return body()
     except Exception as e:
-        message = user_message(e)
+        message = user_message(e, mistakes)
         if message is None or os.environ.get("NN_DEBUG"):
             raise
         print(f"error: {message}", file=sys.stderr)

@@ -3,12 +3,12 @@
     python predict.py --ckpt PATH [--input FILE.npy] [--output predictions.csv]
 
 The checkpoint holds the network's description, its weights and the DataModule's normalization
-constants: the DataModule is rebuilt from it, and ``trainer.predict`` runs its predict loader, so
+constants: the DataModule is rebuilt from it (any image DataModule: ``lightning_hw.checkpoints``), and ``trainer.predict`` runs its predict loader, so
 the images go through exactly the eval transform of training (x / 255, then the training set's
 per-channel mean and std) and the network's test-time augmentation.
 
 ``--input``: an unlabeled uint8 ``.npy`` of N images, stored as rows of C*H*W values
-(channel-planar, as the CIFAR-10 pickles), as N x C x H x W, or as N x H x W x C. Without it, the
+(channel-planar), as N x C x H x W, or as N x H x W x C. Without it, the
 official test split from the data directory is used and the accuracy is printed.
 Ids run 1..N in input order; categories are integer labels.
 """
@@ -21,43 +21,10 @@ import torch
 
 from commands.allocator import keep_freed_memory
 from commands.entry import UserError, argument_parser, run_main
-from lightning_hw.classifier import Classifier, load_classifier
-from lightning_hw.datamodules import vision
+from lightning_hw import checkpoints
+from lightning_hw.classifier import Classifier
+from lightning_hw.datamodules import VisionDataModule
 from lightning_hw.io import atomic_path
-
-DATAMODULES = {
-    "CIFAR10DataModule": vision.CIFAR10DataModule,
-    "FashionMNISTDataModule": vision.FashionMNISTDataModule,
-}
-IMAGE_SHAPES = {"CIFAR10DataModule": (3, 32, 32), "FashionMNISTDataModule": (1, 28, 28)}
-
-
-def load_checkpoint(path: str):
-    """(model, datamodule class name, datamodule state, datamodule hyperparameters)."""
-    if not os.path.isfile(path):
-        raise UserError(
-            f"checkpoint {path} does not exist: pass --ckpt lightning_logs/<run>/version_N/checkpoints/<file>.ckpt"
-        )
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # random bytes, a truncated file, a pickle of arbitrary objects
-        raise UserError(
-            f"{path} is not a readable checkpoint ({type(e).__name__}): pass a .ckpt file written "
-            "by train.py"
-        ) from None
-    try:
-        model = load_classifier(path)
-    except (ValueError, KeyError, TypeError, RuntimeError) as e:
-        raise UserError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
-    names = [k for k in DATAMODULES if k in ckpt]
-    if not names:
-        raise UserError(
-            f"checkpoint {path} was not trained on CIFAR-10 or Fashion-MNIST (no image normalization "
-            "inside): predict.py needs a fashion_mlp or cifar_cnn checkpoint"
-        )
-    name = names[0]
-    return model, name, ckpt[name], ckpt.get("datamodule_hyper_parameters", {})
-
 
 NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"
 
@@ -124,7 +91,7 @@ def load_images(path: str, shape) -> np.ndarray:
     )
 
 
-def predict(model: Classifier, datamodule: vision.VisionDataModule) -> np.ndarray:
+def predict(model: Classifier, datamodule: VisionDataModule) -> np.ndarray:
     """Labels for the DataModule's predict images, by ``trainer.predict`` on the CPU."""
     trainer = pl.Trainer(
         accelerator="cpu",
@@ -148,15 +115,12 @@ def run(ckpt: str, input_path: str | None, output: str, data_dir: str | None = N
     directory = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(directory):
         raise UserError(f"cannot write {output}: directory {directory} does not exist")
-    model, name, state, dm_hparams = load_checkpoint(ckpt)
-    dm = DATAMODULES[name](
-        data_dir=data_dir or dm_hparams.get("data_dir"),
-        eval_batch_size=dm_hparams.get("eval_batch_size", 1000),
-    )
-    dm.load_state_dict(state)
+    saved = checkpoints.read(ckpt)
+    model = checkpoints.load_classifier(ckpt, saved)
+    dm = checkpoints.image_datamodule(ckpt, saved, data_dir)
     labels = None
     if input_path:
-        dm.predict_images = torch.from_numpy(load_images(input_path, IMAGE_SHAPES[name]))
+        dm.predict_images = torch.from_numpy(load_images(input_path, dm.image_shape))
     else:
         dm.predict_images, labels = dm.load_split(train=False)
     predictions = predict(model, dm)

@@ -14,7 +14,8 @@ import sys
 import warnings
 
 from commands.allocator import keep_freed_memory
-from commands.configs import ConfigError, expand, network_backend
+from commands.configs import Experiment
+from commands.entry import run_main
 
 
 class _NoAdvert(logging.Filter):
@@ -24,12 +25,9 @@ class _NoAdvert(logging.Filter):
         return not str(record.msg).startswith("💡 Tip")
 
 
-def prepare_environment(argv: list[str]) -> None:
-    """Settings that must precede importing torch and Lightning."""
-    try:
-        numpy_backed = argv[:1] == ["compare"] or network_backend(expand(argv)) == "numpy"
-    except ConfigError:
-        numpy_backed = False  # the parser reports the broken config
+def prepare_environment(numpy_backed: bool) -> None:
+    """Settings that must precede importing torch and Lightning; ``numpy_backed``: the run
+    trains numpy_nn's layers through the bridge."""
     if numpy_backed:
         # numpy's BLAS threads and torch's OpenMP threads take turns in the numpy backend;
         # OpenMP's default spin-waiting between torch ops starves numpy of cores (3.4x slower
@@ -45,11 +43,17 @@ def prepare_environment(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    prepare_environment(args)
     if args[:1] == ["compare"]:
+        prepare_environment(numpy_backed=True)
         from commands.compare import main as compare_main
 
         return compare_main(args[1:])
+    return run_main(lambda: _train(args))
+
+
+def _train(args: list[str]) -> int:
+    experiment = Experiment.from_argv(args)  # the one reading of the config files
+    prepare_environment(numpy_backed=experiment.backend == "numpy")
     from commands.cli import main as cli_main
 
-    return cli_main(args)
+    return cli_main(experiment)

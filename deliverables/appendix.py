@@ -20,6 +20,7 @@ import sys
 import textwrap
 
 from commands.entry import argument_parser, run_main
+from deliverables.tex import ascii_only, tex_escape
 from lightning_hw.io import write_text
 
 PIECES = [
@@ -96,44 +97,6 @@ def markdown(heading_level: int = 1) -> str:
 
 
 LATEX_LEVELS = ("section", "subsection", "subsubsection", "paragraph", "subparagraph")
-
-
-_TEX_SPECIALS = {
-    "\\": r"\textbackslash{}",
-    "_": r"\_",
-    "&": r"\&",
-    "%": r"\%",
-    "#": r"\#",
-    "$": r"\$",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\^{}",
-}
-# listings cannot typeset multi-byte UTF-8: spell the few symbols our docstrings use in ASCII
-_ASCII = {
-    "⊙": "(.)",
-    "Σ": "Sigma",
-    "Λ": "Lambda",
-    "±": "+/-",
-    "σ": "sigma",
-    "∂": "d",
-    "≈": "~=",
-    "→": "->",
-    "≤": "<=",
-    "≥": ">=",
-    "×": "x",
-    "−": "-",
-    "²": "^2",
-}
-
-
-def tex_escape(text: str) -> str:
-    return "".join(_TEX_SPECIALS.get(ch, ch) for ch in text)
-
-
-def ascii_only(code: str) -> str:
-    return "".join(_ASCII.get(ch, ch if ord(ch) < 128 else "?") for ch in code)
 
 
 def latex(heading_level: int = 1) -> str:

@@ -32,16 +32,18 @@ import json
 import re
 import sys
 import tempfile
+import textwrap
 import zipfile
 from pathlib import Path
 
-import torch
 import yaml
 
 from commands.cli import train
 from commands.entry import UserError, argument_parser, run_main
 from commands.predict import run as predict
-from deliverables.report import EXPERIMENTS, latest_run
+from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, shown
+from lightning_hw import runs
+from lightning_hw.checkpoints import weights_only, without_local_paths
 from lightning_hw.io import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +52,9 @@ CODE = ("numpy_nn", "lightning_hw", "commands", "configs")  # folders shipped wi
 SCRIPTS = ("train_ffnn.py", "train_cnn.py", "train.py", "predict.py")
 SUITE = ("__init__.py", "utils.py", "cases.py", "test_activations.py", "test_layers.py",
          "test_losses.py")  # fmt: skip
-GRADIENT_NOTEBOOK = ROOT / "deliverables" / "notebooks" / "check_gradients.ipynb"
+NOTEBOOKS = ROOT / "deliverables" / "notebooks"
+GRADIENT_NOTEBOOK = NOTEBOOKS / "check_gradients.ipynb"  # shipped as it is, executed
+COURSE_NOTEBOOK = NOTEBOOKS / "CS189_HW_NN.ipynb"  # its runs and shared prose filled in
 RUN_FILES = (
     "config.yaml",
     "metrics.json",
@@ -61,7 +65,6 @@ RUN_FILES = (
     "confusion_matrix.png",
     "misclassified.png",
 )
-TRAINING_ONLY = ("optimizer_states", "lr_schedulers", "callbacks", "loops")  # not needed to predict
 
 README = """\
 Neural networks homework: how to reproduce every result
@@ -85,17 +88,14 @@ handout's API: its scripts, notebook and tests run on it unchanged)
   python train_cnn.py                   a small CNN on Fashion-MNIST in neural_networks' own loop
 
 PyTorch Lightning (lightning_hw/, commands/, configs/)
-  python train.py --config configs/fashion_mlp.yaml    Fashion-MNIST MLP   -> lightning_logs/fashion_mlp/version_N/
-  python train.py --config configs/cifar_cnn.yaml      CIFAR-10 CNN       -> lightning_logs/cifar_cnn/version_N/
+{training}
   python train.py compare --config configs/iris_compare.yaml   Iris: numpy layers inside torch vs torch
-  python predict.py --ckpt runs/{cifar}/model.ckpt --output predictions.csv [--input test.npy]
+  python predict.py --ckpt runs/{predicted}/model.ckpt --output predictions.csv [--input test.npy]
   tensorboard --logdir lightning_logs                  curves, learning rate, confusion matrices
 
 Each run directory holds its config, metrics.json (per-epoch curves), test_metrics.json,
-loss.png, accuracy.png, confusion_matrix.png, misclassified.png and its checkpoints. The curves
-called "test" are the official test split evaluated after every epoch (the configs validate on
-it, as the assignment does; no checkpoint is chosen by it: the final weights are tested). The
-plotted training loss is plain cross-entropy, also where training minimizes a label-smoothed one.
+loss.png, accuracy.png, confusion_matrix.png, misclassified.png and its checkpoints.
+{test_split}
 
 CS189_HW_NN.ipynb (jupyter notebook CS189_HW_NN.ipynb, from this folder) shows the training code
 and the runs in runs/: curves, test accuracies, confusion matrices, misclassified images.
@@ -103,7 +103,7 @@ HW3_MODE=short retrains both networks for two steps (a check that the code runs;
 datasets), HW3_MODE=full retrains them with their configs (Fashion MLP ~1.5 min, CIFAR CNN ~6 min
 on 2 CPU cores); the default, archive, shows the shipped runs.
 {checkpoints}
-predictions.csv: CIFAR-10 test predictions (Id,Category) of runs/{cifar}/.
+predictions.csv: test predictions (Id,Category) of runs/{predicted}/.
 """
 
 # Run Python on this folder's code only: drop the project's editable install (its import hooks)
@@ -142,122 +142,20 @@ def handout_names(text: str) -> str:
     return re.sub(r"\bnumpy_nn\b", "neural_networks", text)
 
 
-def _notebook(experiments: dict[str, str]):
-    """The course notebook, for runs under ``runs/<experiment>`` (relative to hw3/)."""
+def course_notebook(experiments: dict[str, str]):
+    """CS189_HW_NN.ipynb for the runs under ``runs/<experiment>`` ({title: experiment}), with
+    the prose it shares with the report and the README."""
     import nbformat
 
-    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        md(
-            "# Neural networks homework: the PyTorch part\n\n"
-            "Run from the unzipped `hw3/` folder after `pip install -r requirements.txt`. It shows the "
-            "code that trains the Fashion-MNIST MLP and the CIFAR-10 CNN, their curves, test "
-            "accuracies, confusion matrices and misclassified test images. The numpy part "
-            "(`neural_networks/`, `train_ffnn.py`) runs from the command line: see `README`."
-        ),
-        code(
-            "import inspect, json, os\nfrom pathlib import Path\n\n"
-            "import matplotlib.pyplot as plt\nfrom IPython.display import Image, Markdown, display\n\n"
-            '# "archive": show the runs in runs/ (trained with the configs below, as README says)\n'
-            '# "short":   retrain both networks for two steps: the code runs (needs the datasets;\n'
-            "#            its accuracies mean nothing)\n"
-            '# "full":    retrain both with their configs (MLP ~1.5 min, CNN ~6 min on 2 CPU cores)\n'
-            'MODE = os.environ.get("HW3_MODE", "archive")\n'
-            'DATA_DIR = os.environ.get("DATA_DIR", "data")  # downloaded here when missing\n'
-            f"EXPERIMENTS = {experiments!r}\n"
-            'assert Path("train.py").is_file() and Path("lightning_hw").is_dir(), '
-            '"run this notebook from the unzipped hw3/ folder"'
-        ),
-        md(
-            "## The training code\n\nEach network is one config (every hyperparameter, with the reason "
-            "for it) run by the one Lightning training loop: `python train.py --config "
-            "configs/<experiment>.yaml` calls `commands.cli.train`. The networks are "
-            "`lightning_hw.networks.MLP` (fully-connected layers only) and "
-            "`lightning_hw.networks.CifarCNN`; the LightningModule is `lightning_hw.classifier.Classifier`."
-        ),
-        code(
-            "from lightning_hw.networks import MLP, CifarCNN\n\n"
-            "for experiment in EXPERIMENTS.values():\n"
-            '    print(f"# configs/{experiment}.yaml\\n" + Path(f"configs/{experiment}.yaml").read_text())\n'
-            "print(inspect.getsource(MLP))"
-        ),
-        code("print(inspect.getsource(CifarCNN))"),
-        code(
-            "from commands.cli import train\n\n\n"
-            "def retrain(experiment: str) -> Path:\n"
-            '    args = ["--config", f"configs/{experiment}.yaml", "--data.init_args.data_dir", DATA_DIR,\n'
-            '            "--trainer.logger.init_args.save_dir", "lightning_logs",\n'
-            '            "--trainer.enable_progress_bar", "false"]\n'
-            '    if MODE == "short":\n'
-            '        args += ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",\n'
-            '                 "--trainer.limit_val_batches", "1", "--trainer.limit_test_batches", "1"]\n'
-            '    return Path(train(args)["log_dir"])\n\n\n'
-            'if MODE == "archive":\n'
-            '    RUNS = {name: Path("runs") / experiment for name, experiment in EXPERIMENTS.items()}\n'
-            "else:\n"
-            "    RUNS = {name: retrain(experiment) for name, experiment in EXPERIMENTS.items()}\n"
-            "RUNS"
-        ),
-        md("## The networks and their test accuracies"),
-        code(
-            "from lightning_hw.classifier import load_classifier\n\n"
-            'rows = ["| network | epochs | test accuracy | test loss |", "|---|---:|---:|---:|"]\n'
-            "for name, run in RUNS.items():\n"
-            '    test = json.loads((run / "test_metrics.json").read_text())\n'
-            '    epochs = len(json.loads((run / "metrics.json").read_text())["val/acc"])\n'
-            "    rows.append(f\"| {name} | {epochs} | {test['test/acc']:.2%} | {test['test/loss']:.4f} |\")\n"
-            '    ckpt = next((c for c in (run / "model.ckpt", run / "checkpoints" / "last.ckpt") if c.exists()), None)\n'
-            "    if ckpt is None:\n"
-            '        print(f"{name}: its checkpoint is not in the archive (too large); make it with "\n'
-            '              f"`python train.py --config configs/{EXPERIMENTS[name]}.yaml`\\n")\n'
-            "        continue\n"
-            "    model = load_classifier(str(ckpt))\n"
-            '    print(f"{name} ({ckpt}): {sum(p.numel() for p in model.parameters()):,} parameters")\n'
-            '    print(model.network, end="\\n\\n")\n'
-            'display(Markdown("\\n".join(rows)))'
-        ),
-        md(
-            "## Loss and accuracy per epoch\n\nThe curve called *test* is the official test split, "
-            "evaluated after every epoch (the configs validate on it, as the assignment does; no "
-            "checkpoint is chosen by it: the final weights are tested). Both loss curves are plain "
-            "cross-entropy, also where training minimizes a label-smoothed loss. The training curves "
-            "are measured during the epoch, with dropout and augmentation on."
-        ),
-        code(
-            "fig, axes = plt.subplots(len(RUNS), 2, figsize=(11, 3.6 * len(RUNS)), squeeze=False)\n"
-            "for row, (name, run) in zip(axes, RUNS.items()):\n"
-            '    h = json.loads((run / "metrics.json").read_text())\n'
-            '    other = h.get("val_label", "validation")\n'
-            '    for ax, kind, label in zip(row, ("loss", "acc"), ("cross-entropy", "accuracy")):\n'
-            '        epochs = range(1, len(h[f"train/{kind}"]) + 1)\n'
-            '        ax.plot(epochs, h[f"train/{kind}"], "o-", label="train")\n'
-            '        ax.plot(epochs, h[f"val/{kind}"], "o-", label=other)\n'
-            '        ax.set(title=f"{name}: {label}", xlabel="epoch", ylabel=label)\n'
-            "        ax.grid(alpha=0.3)\n"
-            "        ax.legend()\n"
-            "fig.tight_layout()\nplt.show()"
-        ),
-        md(
-            "## What the networks get wrong\n\nConfusion matrices of the test split (rows: true "
-            "class, columns: predicted) and the first misclassified test images, titled "
-            "*predicted / true*; written by the `ErrorAnalysis` callback "
-            "(`lightning_hw/error_analysis.py`) at test time."
-        ),
-        code(
-            "for name, run in RUNS.items():\n"
-            '    display(Markdown(f"### {name}"))\n'
-            '    for picture in ("confusion_matrix.png", "misclassified.png"):\n'
-            "        if (run / picture).exists():\n"
-            "            display(Image(filename=str(run / picture)))"
-        ),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
+    nb = nbformat.read(COURSE_NOTEBOOK, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace("{test_split}", TEST_SPLIT)
+            cell.source = cell.source.replace("{plain_loss}", PLAIN_LOSS)
+        elif "EXPERIMENTS = {}" in cell.source:
+            cell.source = re.sub(
+                r"EXPERIMENTS = \{\}.*", f"EXPERIMENTS = {experiments!r}", cell.source
+            )
     return nb
 
 
@@ -291,23 +189,13 @@ def execute_notebook(nb, cwd: Path, env: dict | None = None, timeout: int = 900)
     return nb
 
 
-def _train_briefly(logs: Path) -> None:
-    for config, name, extra in (
-        ("fashion_mlp.yaml", "fashion", ["--trainer.max_epochs", "1"]),
-        ("cifar_cnn.yaml", "cifar", ["--trainer.max_epochs", "1"]),
-    ):
-        if latest_run(logs, EXPERIMENTS[name]) is None:
-            train(
-                [
-                    "--config",
-                    str(ROOT / "configs" / config),
-                    "--trainer.logger.init_args.save_dir",
-                    str(logs),
-                    "--trainer.enable_progress_bar",
-                    "false",
-                    *extra,
-                ]
-            )
+def _train_briefly(logs: Path, entries: list[Shown]) -> None:
+    """A 1-epoch run of each shown experiment that has no finished run under ``logs``."""
+    for entry in entries:
+        if entry.latest_run(logs) is None:
+            train(["--config", str(ROOT / entry.config), "--trainer.max_epochs", "1",
+                   "--trainer.logger.init_args.save_dir", str(logs),
+                   "--trainer.enable_progress_bar", "false"])  # fmt: skip
 
 
 def code_members() -> dict[str, bytes]:
@@ -340,43 +228,84 @@ def suite_members() -> dict[str, bytes]:
     return members
 
 
-def weights_only(checkpoint: Path) -> bytes:
-    """A Lightning checkpoint without its training state (optimizer, schedule, callbacks such
-    as Lookahead's average, loops): the weights, the network's description and the DataModule's
-    normalization, all that ``load_classifier`` and ``predict.py`` read."""
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    kept = {k: _portable(v, k) for k, v in ckpt.items() if k not in TRAINING_ONLY}
-    with tempfile.TemporaryFile() as f:
-        torch.save(kept, f)
-        f.seek(0)
-        return f.read()
-
-
-def _portable(value, key: str = ""):
-    """A run's config with this machine's paths taken out: the data directory becomes the
-    default (null: $DATA_DIR, else data/), the log directory ``lightning_logs``; any other
-    absolute or parent-relative path becomes null."""
-    if isinstance(value, dict):
-        return {k: _portable(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_portable(v, key) for v in value]
-    if isinstance(value, str) and (Path(value).is_absolute() or value.startswith("..")):
-        return "lightning_logs" if key == "save_dir" else None
-    return value
-
-
 def run_members(run: Path, max_checkpoint_mb: float) -> tuple[dict[str, bytes], bool]:
     """``hw3/runs/<experiment>/``: what the notebook shows, and the checkpoint when it is small.
     Returns (members, whether model.ckpt is among them)."""
     folder = f"hw3/runs/{run.parent.name}"
     members = {f"{folder}/{n}": (run / n).read_bytes() for n in RUN_FILES if (run / n).exists()}
-    config = _portable(yaml.safe_load((run / "config.yaml").read_text()))
+    config = without_local_paths(yaml.safe_load((run / "config.yaml").read_text()))
     members[f"{folder}/config.yaml"] = yaml.safe_dump(config, sort_keys=False).encode()
-    model = weights_only(run / "checkpoints" / "last.ckpt")
+    model = weights_only(runs.last_checkpoint(run))
     small = len(model) <= max_checkpoint_mb * 2**20
     if small:
         members[f"{folder}/model.ckpt"] = model
     return members, small
+
+
+def shown_runs(logs: Path, entries: list[Shown]) -> dict[Shown, Path]:
+    """The run each shown experiment ships, or a UserError naming the command that makes it."""
+    found = {entry: entry.latest_run(logs) for entry in entries}
+    for entry, run in found.items():
+        if run is None or not runs.last_checkpoint(run).exists():
+            raise UserError(
+                f"no finished {entry.title} run with a checkpoint under {logs}: run "
+                f"`python train.py --config {entry.config}` (or pass --train-briefly)"
+            )
+    return found
+
+
+def readme(found: dict[Shown, Path], left_out: list[str], max_checkpoint_mb: float) -> bytes:
+    """hw3/README: set-up and every command, for the runs that ship."""
+    training = "\n".join(
+        f"  python train.py --config {e.config:<30} {e.title:<18} -> "
+        + runs.LAYOUT.replace("<experiment>", e.experiments[0])
+        for e in found
+    )
+    note = (
+        "\nThe checkpoints of " + ", ".join(f"runs/{e}" for e in left_out)
+        + f" are over {max_checkpoint_mb:g} MB and not in the archive: train.py makes them "
+        f"({runs.LAST_CHECKPOINT}).\n"
+        if left_out
+        else "\nruns/*/model.ckpt: the trained weights (no optimizer state), loadable with "
+        "lightning_hw.checkpoints.load_classifier and predict.py.\n"
+    )  # fmt: skip
+    predicted = next(run for e, run in found.items() if e.predictions).parent.name
+    prose = textwrap.fill(f"{TEST_SPLIT} {PLAIN_LOSS}".replace("*", '"'), width=96)
+    text = README.format(training=training, checkpoints=note, predicted=predicted, test_split=prose)
+    return text.encode()
+
+
+def staged_members(members: dict, found: dict[Shown, Path], input_npy, data_dir) -> dict:
+    """What must be computed from the staged hw3/ folder: predictions.csv and both notebooks,
+    executed in a kernel that sees only that folder."""
+    import nbformat
+
+    predicted = next(run for e, run in found.items() if e.predictions)
+    experiments = {e.title: run.parent.name for e, run in found.items()}
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        csv = tmp / "predictions.csv"
+        predict(str(runs.last_checkpoint(predicted)), input_npy, str(csv), data_dir)
+        out["hw3/predictions.csv"] = csv.read_bytes()
+        stage = tmp / "staged"
+        for name, data in members.items():
+            (stage / name).parent.mkdir(parents=True, exist_ok=True)
+            (stage / name).write_bytes(data)
+        nb = execute_notebook(course_notebook(experiments), stage / "hw3", {"HW3_MODE": "archive"})
+        out["hw3/CS189_HW_NN.ipynb"] = nbformat.writes(nb).encode()
+        checks = execute_notebook(nbformat.read(GRADIENT_NOTEBOOK, as_version=4), stage / "hw3")
+        out["hw3/check_gradients.ipynb"] = nbformat.writes(checks).encode()
+        refuse_local_paths(out, tmp)
+    return out
+
+
+def refuse_local_paths(members: dict[str, bytes], *paths: Path) -> None:
+    """No path of the build machine may go into the archive."""
+    text = b"".join(members.values())
+    for local in {str(p) for p in paths}:
+        if local.encode() in text:
+            raise RuntimeError(f"the archive would contain a path of this machine: {local}")
 
 
 def build(
@@ -388,57 +317,20 @@ def build(
     max_checkpoint_mb: float = 10.0,
 ) -> list:
     """Write the archive; return its member names."""
-    import nbformat
-
+    entries = shown()
     if train_briefly:
-        _train_briefly(logs)
-    runs = {name: latest_run(logs, EXPERIMENTS[name]) for name in ("fashion", "cifar")}
-    for name, run in runs.items():
-        if run is None or not (run / "checkpoints" / "last.ckpt").exists():
-            config = "fashion_mlp" if name == "fashion" else "cifar_cnn"
-            raise UserError(
-                f"no finished {name} run with a checkpoint under {logs}: run "
-                f"`python train.py --config configs/{config}.yaml` (or pass --train-briefly)"
-            )
+        _train_briefly(logs, entries)
+    found = shown_runs(logs, entries)
     members = code_members()
     left_out = []
-    for run in runs.values():
+    for run in found.values():
         shipped, small = run_members(run, max_checkpoint_mb)
         members.update(shipped)
         if not small:
             left_out.append(run.parent.name)
-    cifar = runs["cifar"].parent.name
-    note = (
-        "\nThe checkpoints of "
-        + ", ".join(f"runs/{e}" for e in left_out)
-        + f" are over {max_checkpoint_mb:g} MB and not in the archive: train.py makes them "
-        "(lightning_logs/<experiment>/version_N/checkpoints/last.ckpt).\n"
-        if left_out
-        else "\nruns/*/model.ckpt: the trained weights (no optimizer state), loadable with "
-        "lightning_hw.classifier.load_classifier and predict.py.\n"
-    )
-    members["hw3/README"] = README.format(checkpoints=note, cifar=cifar).encode()
-    experiments = {
-        "Fashion-MNIST MLP": runs["fashion"].parent.name,
-        "CIFAR-10 CNN": cifar,
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        csv = tmp / "predictions.csv"
-        predict(str(runs["cifar"] / "checkpoints" / "last.ckpt"), input_npy, str(csv), data_dir)
-        members["hw3/predictions.csv"] = csv.read_bytes()
-        stage = tmp / "staged"
-        for name, data in members.items():
-            (stage / name).parent.mkdir(parents=True, exist_ok=True)
-            (stage / name).write_bytes(data)
-        nb = execute_notebook(_notebook(experiments), stage / "hw3", {"HW3_MODE": "archive"})
-        members["hw3/CS189_HW_NN.ipynb"] = nbformat.writes(nb).encode()
-        checks = execute_notebook(nbformat.read(GRADIENT_NOTEBOOK, as_version=4), stage / "hw3")
-        members["hw3/check_gradients.ipynb"] = nbformat.writes(checks).encode()
-    text = b"".join(members.values())
-    for local in {str(ROOT), str(Path.home()), str(logs.resolve()), str(tmp)}:
-        if local.encode() in text:
-            raise RuntimeError(f"the archive would contain a path of this machine: {local}")
+    members["hw3/README"] = readme(found, left_out, max_checkpoint_mb)
+    members.update(staged_members(members, found, input_npy, data_dir))
+    refuse_local_paths(members, ROOT, Path.home(), logs.resolve())
     with atomic_path(output) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in sorted(members.items()):
             z.writestr(name, data)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from commands.entry import UserError, argument_parser, run_main
 from deliverables.appendix import PIECES, source
+from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, shown
 from deliverables.tex import PREAMBLE, markdown_to_latex
 from lightning_hw.io import atomic_path, write_bytes, write_text
 from numpy_nn.experiment import DEFAULTS
@@ -51,22 +52,6 @@ class Section:
     @property
     def heading(self) -> str:
         return f"{self.number} {self.title}".strip()
-
-
-# The experiments each section reports: exact names, so that e.g. fashion_cnn_numpy's runs never
-# stand in for the MLP's.
-EXPERIMENTS = {"fashion": ("fashion_mlp",), "cifar": ("cifar_cnn", "cifar_cnn94")}
-
-
-def latest_run(logs: Path, experiments: tuple[str, ...]) -> Path | None:
-    """Newest ``logs/<one of experiments>/version_N`` holding a finished run."""
-    runs = [
-        d
-        for name in experiments
-        for d in (logs / name).glob("version_*")
-        if (d / "test_metrics.json").exists() and (d / "metrics.json").exists()
-    ]
-    return max(runs, key=lambda d: d.stat().st_mtime) if runs else None
 
 
 def _missing(what: str, command: str) -> str:
@@ -122,28 +107,24 @@ def compare_section(logs: Path) -> Section:
     return s
 
 
-def vision_section(logs: Path, dataset: str, title: str, config: str) -> Section:
-    s = Section(title)
-    run = latest_run(logs, EXPERIMENTS[dataset])
+def vision_section(logs: Path, docs: Path, shown: Shown) -> Section:
+    """4.1 / 4.2: the newest finished run of a shown experiment: its numbers and pictures."""
+    s = Section(shown.title, number=shown.question)
+    run = shown.latest_run(logs)
     if run is None:
-        s.missing = _missing(f"a finished {title} run", f"python train.py --config {config}")
+        s.missing = _missing(
+            f"a finished {shown.title} run", f"python train.py --config {shown.config}"
+        )
         return s
     test = json.loads((run / "test_metrics.json").read_text())
     h = json.loads((run / "metrics.json").read_text())
     other = h.get("val_label", "validation")  # "test": the configs validate on the test split
     best = max(h["val/acc"]) if h["val/acc"] else float("nan")
-    where = (
-        "the official test split, evaluated after every epoch (the configs validate on it, as "
-        "the assignment does; the final weights are tested, none is chosen by this curve)"
-        if other == "test"
-        else "held-out validation images"
-    )
+    where = TEST_SPLIT if other == "test" else "The curves called *validation* are held-out images."
     s.body = (
         f"Run `{run.relative_to(logs.parent) if run.is_relative_to(logs.parent) else run}`: "
         f"{len(h['val/acc'])} epoch{'s' * (len(h['val/acc']) != 1)}, "
-        f"{sum(h['seconds']):.0f} s of training. "
-        f"The curves called *{other}* are {where}. Both loss curves are plain cross-entropy, "
-        "also where training minimizes a label-smoothed loss.\n\n"
+        f"{sum(h['seconds']):.0f} s of training. {where} {PLAIN_LOSS}\n\n"
         "| metric | value |\n|---|---:|\n"
         f"| test accuracy (final weights) | {test.get('test/acc', float('nan')):.4f} |\n"
         f"| test loss | {test.get('test/loss', float('nan')):.4f} |\n"
@@ -156,6 +137,8 @@ def vision_section(logs: Path, dataset: str, title: str, config: str) -> Section
         run / name
         for name in ("loss.png", "accuracy.png", "confusion_matrix.png", "misclassified.png")
     ]
+    if shown.design:
+        s.after = network_design(docs / shown.design)
     return s
 
 
@@ -221,9 +204,8 @@ def derivation_sections(docs: Path) -> list[Section]:
     return out
 
 
-def cifar_design(docs: Path) -> str:
-    """docs/cifar_cnn.md's network and its measured ablation, for 4.2."""
-    path = docs / "cifar_cnn.md"
+def network_design(path: Path) -> str:
+    """A design page's network and its measured ablation (docs/cifar_cnn.md, for 4.2)."""
     if not path.exists():
         return ""
     parts = doc_sections(path)
@@ -269,19 +251,11 @@ def collect(experiments: Path, logs: Path, docs: Path) -> list[Section]:
     notation = Section("Notation", new_page=False)
     if (docs / "derivations.md").exists():
         notation.body = doc_sections(docs / "derivations.md")[""].strip()
-    fashion = vision_section(logs, "fashion", "Fashion-MNIST MLP", "configs/fashion_mlp.yaml")
-    fashion.number = "4.1"
-    cifar = vision_section(logs, "cifar", "CIFAR-10 CNN", "configs/cifar_cnn.yaml")
-    cifar.number = "4.2"
-    design = cifar_design(docs)
-    if design and not cifar.missing:
-        cifar.after = design
     return [
         notation,
         *derivation_sections(docs),
         two_layer_section(experiments),
-        fashion,
-        cifar,
+        *(vision_section(logs, docs, entry) for entry in shown()),
         *extra_sections(logs, docs),
         *appendix_sections(),
     ]

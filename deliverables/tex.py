@@ -9,7 +9,43 @@ their LaTeX spelling, so plain ``pdflatex`` compiles the result.
 
 import re
 
-from deliverables.appendix import ascii_only, tex_escape
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "_": r"\_",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "$": r"\$",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\^{}",
+}
+# listings cannot typeset multi-byte UTF-8: spell the few symbols our docstrings use in ASCII
+_ASCII = {
+    "⊙": "(.)",
+    "Σ": "Sigma",
+    "Λ": "Lambda",
+    "±": "+/-",
+    "σ": "sigma",
+    "∂": "d",
+    "≈": "~=",
+    "→": "->",
+    "≤": "<=",
+    "≥": ">=",
+    "×": "x",
+    "−": "-",
+    "²": "^2",
+}
+
+
+def tex_escape(text: str) -> str:
+    return "".join(_TEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def ascii_only(code: str) -> str:
+    return "".join(_ASCII.get(ch, ch if ord(ch) < 128 else "?") for ch in code)
+
 
 HEADINGS = ("section*", "subsection*", "subsubsection*", "paragraph*", "subparagraph*")
 

@@ -20,7 +20,7 @@ class CurvesCallback(pl.Callback):
     mean wall time of its training steps (``step_ms``: forward, backward and optimizer step,
     from batch start to batch end); at the end of
     fitting writes ``loss.png`` and ``accuracy.png`` (train and val on each) and
-    ``metrics.json`` into the run directory (the logger's ``version_N``). The val curve is
+    ``metrics.json`` into the run directory (the logger's, ``lightning_hw.runs``). The val curve is
     labelled by what it was measured on (``evaluation_label``: "test" when the DataModule
     validates on the official test split), also in ``metrics.json`` (``val_label``)."""
 

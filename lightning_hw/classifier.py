@@ -19,7 +19,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from lightning_hw.networks.base import Network, build_network
+from lightning_hw.networks.base import Network
 
 SPLITS = ("train", "val", "test")
 CHECK_AT_ONCE = ("cpu",)  # devices whose losses are checked every step (no device to wait for)
@@ -216,20 +216,3 @@ def takes_total_steps(factory) -> bool:
         return "total_steps" in inspect.signature(factory).parameters
     except (TypeError, ValueError):
         return False
-
-
-def load_classifier(path: str, map_location: str | None = "cpu") -> Classifier:
-    """Rebuild a Classifier (network included) from a checkpoint alone, with weights_only loading."""
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-        raise ValueError(
-            f"{path} is not a Lightning checkpoint of this project (no state_dict/hyper_parameters)"
-        )
-    hp = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
-    if "network" not in hp:
-        raise ValueError(
-            f"{path} does not record its network: it was not written by this project's Classifier"
-        )
-    model = Classifier(network=build_network(hp.pop("network")), **hp)
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()

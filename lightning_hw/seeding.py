@@ -9,6 +9,12 @@ import pytorch_lightning as pl
 import torch
 
 
+def current_seed() -> int:
+    """The seed ``seed_everything`` (or ``torch.manual_seed``) last set, as a 32-bit integer: what
+    a component given no seed of its own draws from, so that one seed fixes everything."""
+    return torch.initial_seed() % 2**32
+
+
 def derived_seed(*numbers: int) -> int:
     """A well-mixed 32-bit seed from a tuple of integers (numpy's SeedSequence)."""
     return int(np.random.SeedSequence([int(n) for n in numbers]).generate_state(1)[0])
@@ -37,7 +43,7 @@ class StepSeed(pl.Callback):
 
     def setup(self, trainer, pl_module, stage):
         if self.seed is None:
-            self.seed = torch.initial_seed() % 2**32
+            self.seed = current_seed()
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         seed = derived_seed(self.seed, trainer.current_epoch, batch_idx, trainer.global_rank)

@@ -1,12 +1,10 @@
-"""One Iris training run, the learning-rate x hidden-width sweep, and ``main``: the command line
-of ``train_ffnn.py``.
+"""One Iris training run and the learning-rate x hidden-width sweep (``train_ffnn.py``'s command
+line is ``commands/ffnn.py``).
 
 ``DEFAULTS`` is the one place that holds the default hyperparameters of the numpy network.
 """
 
-import argparse
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -243,124 +241,3 @@ def _plot_sweep(curves: dict, path: str) -> None:
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120))
     plt.close(fig)
-
-
-USAGE = """Train the numpy_nn one-hidden-layer network on Iris, or sweep lr x hidden.
-
-    python train_ffnn.py                       # defaults from numpy_nn/experiment.py
-    python train_ffnn.py --lr 0.1 --hidden 50 --activation tanh
-    python train_ffnn.py --sweep               # lr {0.001, 0.01, 0.1} x hidden {5, 25, 100}
-
-Each run is saved to experiments/<run name>/ (hyperparameters.json, log.json, results.json,
-parameters.npz, loss.png, error.png); the sweep writes experiments/sweep/results.md and loss.png.
-"""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit status 2, like every entry point of the project
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    d = DEFAULTS
-    p = _Parser(
-        prog="train_ffnn.py",
-        description=USAGE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
-    p.add_argument(
-        "--hidden", type=int, default=d.hidden, help=f"hidden units (default {d.hidden})"
-    )
-    p.add_argument(
-        "--momentum", type=float, default=d.momentum, help=f"SGD momentum (default {d.momentum})"
-    )
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=d.batch_size,
-        help=f"mini-batch size (default {d.batch_size})",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=d.seed,
-        help=f"seed for weights and batch order (default {d.seed})",
-    )
-    p.add_argument(
-        "--activation", default=d.activation, help=f"hidden activation (default {d.activation})"
-    )
-    p.add_argument(
-        "--sweep", action="store_true", help="run the lr x hidden sweep instead of one run"
-    )
-    p.add_argument(
-        "--save-dir",
-        default=os.environ.get("EXPERIMENTS_DIR", "experiments"),
-        help="where runs are saved (default experiments/, or $EXPERIMENTS_DIR)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return p.parse_args(argv)
-
-
-def options_from_command_line(argv=None) -> tuple[Options, argparse.Namespace]:
-    """The options of ``train_ffnn.py``'s command line (``DEFAULTS`` where not given); a bad
-    one stops with one ``error:`` line and exit status 2."""
-    args = parse_args(argv)
-    options = replace(
-        DEFAULTS,
-        lr=args.lr,
-        hidden=args.hidden,
-        momentum=args.momentum,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        activation=args.activation,
-    )
-    try:
-        options.validate()
-    except ValueError as e:
-        raise SystemExit(_one_line(e)) from None
-    return options, args
-
-
-def _one_line(e: Exception) -> int:
-    if os.environ.get("NN_DEBUG"):
-        raise e
-    print(f"error: {e}", file=sys.stderr)
-    return 2
-
-
-def user_errors(fn, *args, **kwargs) -> int:
-    """``fn(...)``, with a user's mistake (a bad value, missing data, a diverged loss) as one
-    ``error:`` line and exit status 2 (``NN_DEBUG=1`` shows the traceback)."""
-    try:
-        return fn(*args, **kwargs)
-    except (ValueError, FloatingPointError, OSError) as e:
-        return _one_line(e)
-
-
-def print_results(r: dict) -> None:
-    print(f"{'split':<6} {'loss':>8} {'error':>7}")
-    for split in ("train", "val", "test"):
-        print(f"{split:<6} {r[split + '_loss']:>8.4f} {r[split + '_error']:>7.3f}")
-    print(f"saved {r['run_dir']}/")
-
-
-def main(argv=None) -> int:
-    """``nn-train-ffnn``: one run (``run``) or, with ``--sweep``, the sweep."""
-    options, args = options_from_command_line(argv)
-    progress = not args.no_progress
-
-    def body() -> int:
-        if args.sweep:
-            result = sweep(options, save_dir=args.save_dir, progress=progress)
-            best = result["best"]["options"]
-            print(result["table"])
-            print(f"\nbest by validation error: lr={best['lr']:g}, hidden={best['hidden']}")
-            print(f"saved {result['dir']}/results.md and {result['dir']}/loss.png")
-        else:
-            print_results(run(options, save_dir=args.save_dir, progress=progress))
-        return 0
-
-    return user_errors(body)

@@ -3,12 +3,9 @@
     python train_cnn.py                  # LAYERS below, 8 epochs -> experiments/fashion_cnn/
     python train_cnn.py --epochs 1 --limit 5000
 
-Every hyperparameter is here, with its reason.
+Every hyperparameter is here, with its reason; the command line is ``commands/cnn.py``.
 """
 
-import argparse
-import os
-import sys
 import time
 
 from numpy_nn.datasets import Data, load_fashion_mnist
@@ -87,35 +84,3 @@ def run(
     logger.save_results(results)
     results["run_dir"] = logger.save_dir
     return results
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="train_cnn.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--epochs", type=int, default=EPOCHS, help=f"default {EPOCHS}")
-    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"default {BATCH_SIZE}")
-    p.add_argument("--lr", type=float, default=OPTIMIZER["lr"], help=f"default {OPTIMIZER['lr']}")
-    p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--data-dir", default=None, help="default: $DATA_DIR, else data/")
-    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
-    p.add_argument("--save-dir", default=os.environ.get("EXPERIMENTS_DIR", "experiments"))
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.error = lambda message: p.exit(2, f"error: {message} (see train_cnn.py --help)\n")
-    args = p.parse_args(argv)
-    try:
-        r = run(args.epochs, args.batch_size, args.lr, args.seed, args.data_dir, args.limit,
-                args.save_dir, progress=not args.no_progress)  # fmt: skip
-    except (ValueError, FileNotFoundError, FloatingPointError) as e:
-        if os.environ.get("NN_DEBUG"):
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(
-        f"test accuracy {r['test_accuracy']:.4f} (loss {r['test_loss']:.4f}), validation "
-        f"{r['val_accuracy']:.4f}, {r['train_seconds']:.0f} s of training; saved {r['run_dir']}/"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

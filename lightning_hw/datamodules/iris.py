@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_hw.datamodules.sampling import ShardedOrder, world_of
+from lightning_hw.seeding import current_seed
 from numpy_nn.datasets import iris_arrays, shuffle_seed
 
 
@@ -38,7 +39,7 @@ class IrisDataModule(pl.LightningDataModule):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size, self.num_workers, self.standardize = batch_size, num_workers, standardize
-        self.seed = torch.initial_seed() % 2**32 if seed is None else seed
+        self.seed = current_seed() if seed is None else seed
         self.save_hyperparameters(
             {"batch_size": batch_size, "standardize": standardize, "seed": self.seed}
         )

@@ -29,12 +29,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from lightning_hw.datamodules.sampling import EpochShuffle, world_of
-from lightning_hw.paths import resolve_data_dir
-from lightning_hw.seeding import derived_seed
-
-
-class DataMissingError(RuntimeError):
-    """The dataset is neither on disk nor downloadable."""
+from lightning_hw.paths import DataMissingError, resolve_data_dir
+from lightning_hw.seeding import current_seed, derived_seed
 
 
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -130,10 +126,16 @@ def _whole_batch(batch):
 
 
 class VisionDataModule(pl.LightningDataModule):
-    """Shared logic; subclasses name the torchvision dataset and its folder."""
+    """Shared logic. A subclass declares its images (``image_shape``: what ``predict.py``
+    reads; ``classes``: the names the pictures show) and how to read them: by default, the
+    torchvision dataset ``dataset_name`` in ``folder`` of the data directory, its arrays put in
+    n x c x h x w by ``as_nchw``; a dataset from elsewhere overrides ``download`` and
+    ``load_split``."""
 
     dataset_name = ""  # torchvision class name
     folder = ""  # what torchvision creates under the data directory
+    image_shape: tuple[int, int, int] = (0, 0, 0)  # (channels, height, width)
+    classes: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -178,7 +180,7 @@ class VisionDataModule(pl.LightningDataModule):
         if flip not in (True, False, "alternating"):
             raise ValueError(f"flip must be true, false or 'alternating', got {flip!r}")
         if seed is None:  # one seed fixes everything: take the one seed_everything() set
-            seed = torch.initial_seed() % 2**32
+            seed = current_seed()
         self.save_hyperparameters()
         self.hparams.seed = seed
         self.data_dir = resolve_data_dir(data_dir)
@@ -211,22 +213,27 @@ class VisionDataModule(pl.LightningDataModule):
                 f"or DATA_DIR at a folder that holds them, or {online}."
             ) from None
 
+    @staticmethod
+    def as_nchw(images: torch.Tensor) -> torch.Tensor:
+        """torchvision's ``data`` array -> uint8 n x c x h x w (the subclass knows its layout)."""
+        return images
+
     def load_split(self, train: bool):
         """(uint8 images n x c x h x w, int64 labels n) of the official train or test split."""
         ds = self._torchvision(train)
-        images = torch.as_tensor(ds.data)
-        if images.ndim == 3:  # Fashion-MNIST: n x 28 x 28
-            images = images.unsqueeze(1)
-        else:  # CIFAR-10: n x 32 x 32 x 3 (HWC) -> n x 3 x 32 x 32
-            images = images.permute(0, 3, 1, 2)
+        images = self.as_nchw(torch.as_tensor(ds.data))
         return images.contiguous(), torch.as_tensor(ds.targets, dtype=torch.long)
+
+    def download(self) -> None:
+        """Make both splits present (downloading where allowed), or raise DataMissingError."""
+        self._torchvision(True)
+        self._torchvision(False)
 
     def prepare_data(self):
         """Download (where allowed) and check both splits, once: fit and test both ask."""
         if self.predict_images is not None or self._prepared:  # given images need no dataset
             return
-        self._torchvision(True)
-        self._torchvision(False)
+        self.download()
         self._prepared = True
 
     def setup(self, stage: str | None = None):
@@ -364,6 +371,7 @@ class FashionMNISTDataModule(VisionDataModule):
 
     dataset_name = "FashionMNIST"
     folder = "FashionMNIST"
+    image_shape = (1, 28, 28)
     classes = (
         "T-shirt/top",
         "Trouser",
@@ -377,12 +385,17 @@ class FashionMNISTDataModule(VisionDataModule):
         "Ankle boot",
     )
 
+    @staticmethod
+    def as_nchw(images: torch.Tensor) -> torch.Tensor:
+        return images.unsqueeze(1)  # n x 28 x 28 -> n x 1 x 28 x 28
+
 
 class CIFAR10DataModule(VisionDataModule):
     """CIFAR-10 (Krizhevsky, 2009): 50,000 train / 10,000 test, 3 x 32 x 32."""
 
     dataset_name = "CIFAR10"
     folder = "cifar-10-batches-py"
+    image_shape = (3, 32, 32)
     classes = (
         "airplane",
         "automobile",
@@ -395,3 +408,19 @@ class CIFAR10DataModule(VisionDataModule):
         "ship",
         "truck",
     )
+
+    @staticmethod
+    def as_nchw(images: torch.Tensor) -> torch.Tensor:
+        return images.permute(0, 3, 1, 2)  # n x 32 x 32 x 3 (HWC) -> n x 3 x 32 x 32
+
+
+def image_datamodules() -> dict[str, type[VisionDataModule]]:
+    """Every image DataModule defined so far, by the name a checkpoint stores its state under
+    (Lightning's: the class's qualified name). A new subclass is found without being listed."""
+    found, todo = {}, [VisionDataModule]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if all(sub.image_shape):
+                found[sub.__qualname__] = sub
+    return found

@@ -2,7 +2,7 @@
 
 It remembers its constructor arguments, so that the Classifier can store
 ``{"class_path", "init_args"}`` in a checkpoint and rebuild the network from the checkpoint alone
-(no pickled objects, loadable with ``torch.load(weights_only=True)``). ``evaluate`` is what test
+(no pickled objects: ``lightning_hw.checkpoints`` reads them with ``weights_only``). ``evaluate`` is what test
 and predict call: the forward pass, averaged over mirrored (and shifted) inputs where the network's
 ``tta_level`` asks for test-time augmentation."""
 

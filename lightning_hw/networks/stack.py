@@ -32,6 +32,7 @@ from torch import nn
 
 from lightning_hw.bridge import NumpyModule
 from lightning_hw.networks.base import Network
+from lightning_hw.seeding import current_seed
 from numpy_nn.conv import Conv2D, Pool2D
 from numpy_nn.layers import Flatten, FullyConnected, Layer, initialize_layer
 from numpy_nn.models import derived_seeds
@@ -213,7 +214,7 @@ class LayerStack(Network):
         """
         super().__init__()
         if seed is None:  # one seed fixes everything: take the one seed_everything() set
-            seed = torch.initial_seed() % 2**32
+            seed = current_seed()
             self.init_args["seed"] = seed
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}: choose 'numpy' or 'torch'")

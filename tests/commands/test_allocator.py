@@ -17,7 +17,7 @@ CHILD = """
 import ctypes, json, resource
 from commands.allocator import keep_freed_memory
 from commands.train import prepare_environment
-prepare_environment(["--config", "configs/fashion_mlp.yaml"])  # what train.py does first
+prepare_environment(numpy_backed=False)  # what train.py does first
 applied = keep_freed_memory()  # cached: True only if prepare_environment's call took effect
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, (ctypes.c_size_t,)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from commands.cli import resolve_config
-from commands.configs import ConfigError, expand, experiment_name, fragments
+from commands.configs import ConfigError, Experiment, backend_of, expand, fragments
 from tests.conftest import ROOT
 
 EXPERIMENTS = sorted(
@@ -32,7 +32,8 @@ def test_fragments_come_first_depth_first(tmp_path):
         "--config", str(exp), "--defaults", "[]",
         "--trainer.max_epochs", "4",
     ]  # fmt: skip
-    assert experiment_name(["--config", str(exp)]) == "exp"
+    experiment = Experiment.from_argv(["--config", str(exp), "--trainer.max_epochs", "4"])
+    assert experiment.name == "exp" and list(experiment.args) == argv
 
 
 def test_a_config_without_defaults_passes_unchanged(tmp_path):
@@ -100,12 +101,19 @@ def test_only_the_twins_fix_float32():
 
 
 def test_the_backend_is_read_before_torch_loads():
-    """train.py picks OpenMP's passive waiting for numpy-backed runs only (commands/train.py)."""
-    from commands.configs import network_backend
+    """train.py picks OpenMP's passive waiting for numpy-backed runs only (commands/train.py);
+    the experiment's backend is what the resolved config says."""
 
-    numpy_run = expand(["--config", str(ROOT / "configs/iris_numpy.yaml")])
-    torch_run = expand(["--config", str(ROOT / "configs/iris_torch.yaml")])
-    assert network_backend(numpy_run) == "numpy"
-    assert network_backend(torch_run) == "torch"  # its fragment says numpy; the file wins
-    assert network_backend([*torch_run, "--model.network.init_args.backend=numpy"]) == "numpy"
-    assert network_backend(expand(["--config", str(ROOT / "configs/fashion_mlp.yaml")])) is None
+    def backend(*argv):
+        return Experiment.from_argv(list(argv)).backend
+
+    numpy_run = ["--config", str(ROOT / "configs/iris_numpy.yaml")]
+    torch_run = ["--config", str(ROOT / "configs/iris_torch.yaml")]
+    assert backend(*numpy_run) == "numpy"
+    assert backend(*torch_run) == "torch"  # its fragment says numpy; the file wins
+    assert backend(*torch_run, "--model.network.init_args.backend=numpy") == "numpy"
+    assert backend(*torch_run, "--model.network.init_args.backend", "numpy") == "numpy"
+    assert backend("--config", str(ROOT / "configs/fashion_mlp.yaml")) is None
+    for name in ("iris_numpy", "iris_torch", "fashion_cnn_numpy", "fashion_mlp"):
+        argv = ["--config", str(ROOT / f"configs/{name}.yaml")]
+        assert backend(*argv) == backend_of(resolve_config(*argv[1:])), name

@@ -175,7 +175,7 @@ MISTAKES = [
         "predict: not an image model",
         PREDICT,
         ["--ckpt", "{f}/iris_torch.ckpt"],
-        "not trained on CIFAR-10 or Fashion-MNIST",
+        "not trained on an image dataset (CIFAR10DataModule, FashionMNISTDataModule)",
     ),
     (
         "predict: missing input",
@@ -271,7 +271,7 @@ MISTAKES = [
         "package: no runs",
         PACKAGE,
         ["--logs", "none", "--output", "hw3.zip"],
-        "no finished fashion run",
+        "no finished Fashion-MNIST MLP run",
     ),
     ("bench: unknown suite", BENCH, ["--only", "bogus"], "no benchmark named bogus"),
 ]

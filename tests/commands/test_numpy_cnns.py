@@ -13,7 +13,7 @@ import yaml
 from commands.cli import train
 from commands.compare import compare
 from commands.predict import run as predict_run
-from lightning_hw.classifier import load_classifier
+from lightning_hw.checkpoints import load_classifier
 from tests.conftest import ROOT
 from tests.lightning_hw.fake_data import make_fashion
 

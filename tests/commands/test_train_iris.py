@@ -12,7 +12,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from commands.cli import resolve_config, train
 from commands.compare import compare, numpy_nn_options
-from lightning_hw.classifier import load_classifier
+from lightning_hw.checkpoints import load_classifier
 from lightning_hw.datamodules import IrisDataModule
 from lightning_hw.networks import IrisFFNN
 from numpy_nn.experiment import DEFAULTS

@@ -1,0 +1,95 @@
+"""``python train_ffnn.py`` (also ``nn-train-ffnn``): numpy_nn's one-hidden-layer network on
+Iris, one run or the lr x hidden sweep.
+
+    python train_ffnn.py                       # the defaults: numpy_nn.experiment.DEFAULTS
+    python train_ffnn.py --lr 0.1 --hidden 50 --activation tanh
+    python train_ffnn.py --sweep               # lr {0.001, 0.01, 0.1} x hidden {5, 25, 100}
+
+Each run is saved to experiments/<run name>/ (hyperparameters.json, log.json, results.json,
+parameters.npz, loss.png, error.png); the sweep writes experiments/sweep/results.md and loss.png.
+"""
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import replace
+
+from commands.entry import argument_parser, run_main
+from numpy_nn.experiment import DEFAULTS, Options, run, sweep
+
+# numpy_nn says "bad input" with these: a bad value, a missing or damaged file, a diverged loss
+NUMPY_MISTAKES = (ValueError, OSError, FloatingPointError)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    d = DEFAULTS
+    p = argument_parser("train_ffnn.py", __doc__)
+    p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    p.add_argument(
+        "--hidden", type=int, default=d.hidden, help=f"hidden units (default {d.hidden})"
+    )
+    p.add_argument(
+        "--momentum", type=float, default=d.momentum, help=f"SGD momentum (default {d.momentum})"
+    )
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=d.batch_size,
+        help=f"mini-batch size (default {d.batch_size})",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help=f"seed for weights and batch order (default {d.seed})",
+    )
+    p.add_argument(
+        "--activation", default=d.activation, help=f"hidden activation (default {d.activation})"
+    )
+    p.add_argument(
+        "--sweep", action="store_true", help="run the lr x hidden sweep instead of one run"
+    )
+    p.add_argument(
+        "--save-dir",
+        default=os.environ.get("EXPERIMENTS_DIR", "experiments"),
+        help="where runs are saved (default experiments/, or $EXPERIMENTS_DIR)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p.parse_args(argv)  # fmt: skip
+
+
+def options_of(args: argparse.Namespace) -> Options:
+    """The run's options: ``DEFAULTS`` where the command line is silent; a bad one is a
+    ValueError naming it."""
+    given = ("lr", "hidden", "momentum", "epochs", "batch_size", "seed", "activation")
+    return replace(DEFAULTS, **{k: getattr(args, k) for k in given}).validate()
+
+
+def print_results(r: dict) -> None:
+    print(f"{'split':<6} {'loss':>8} {'error':>7}")
+    for split in ("train", "val", "test"):
+        print(f"{split:<6} {r[split + '_loss']:>8.4f} {r[split + '_error']:>7.3f}")
+    print(f"saved {r['run_dir']}/")
+
+
+def main(argv=None, train: Callable[[Options, str, bool], dict] = run) -> int:
+    """One run, or with ``--sweep`` the sweep. ``train(options, save_dir, progress)`` makes the
+    run: ``numpy_nn.experiment.run``, or the handout-style steps of ``train_ffnn.py`` (a test
+    checks that both give the same numbers)."""
+    args = parse_args(argv)
+    progress = not args.no_progress
+
+    def body() -> int:
+        options = options_of(args)
+        if not args.sweep:
+            print_results(train(options, args.save_dir, progress))
+            return 0
+        result = sweep(options, save_dir=args.save_dir, progress=progress)
+        best = result["best"]["options"]
+        print(result["table"])
+        print(f"\nbest by validation error: lr={best['lr']:g}, hidden={best['hidden']}")
+        print(f"saved {result['dir']}/results.md and {result['dir']}/loss.png")
+        return 0
+
+    return run_main(body, NUMPY_MISTAKES)

@@ -1,0 +1,78 @@
+"""Where a Lightning run lives: the one home of the run-folder layout.
+
+    <logs>/<experiment>/version_N/         one run (the TensorBoard logger's folder; logs is
+        config.yaml  metrics.json  ...     lightning_logs unless the config says otherwise)
+        test_metrics.json                  written last: its presence marks a finished run
+        checkpoints/last.ckpt              saved every epoch (resume from it)
+        checkpoints/best-epochNNN.ckpt     the best by the monitored metric
+
+Everything that looks for runs or checkpoints (``train.py --ckpt_path last``, ``predict.py``'s
+messages, the report, hw3.zip, the benchmarks) asks this module.
+"""
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+VERSION = "version_"
+CHECKPOINTS = "checkpoints"
+LAST = "last.ckpt"
+FINISHED = "test_metrics.json"
+LAYOUT = f"lightning_logs/<experiment>/{VERSION}N/"  # for messages and docs
+LAST_CHECKPOINT = f"{LAYOUT}{CHECKPOINTS}/{LAST}"
+
+
+def runs(logs: str | Path, experiment: str) -> list[Path]:
+    """Every run folder of ``experiment`` under ``logs``, oldest first (by modification time)."""
+    folders = (Path(logs) / experiment).glob(f"{VERSION}*")
+    return sorted((d for d in folders if d.is_dir()), key=lambda d: d.stat().st_mtime)
+
+
+def is_finished(run: Path) -> bool:
+    """Did the run get as far as its test (curves and test metrics written)?"""
+    return (run / FINISHED).exists() and (run / "metrics.json").exists()
+
+
+def latest_finished(logs: str | Path, experiments: Iterable[str]) -> Path | None:
+    """The newest finished run of any of ``experiments`` (exact names), or None."""
+    done = [r for name in experiments for r in runs(logs, name) if is_finished(r)]
+    return max(done, key=lambda d: d.stat().st_mtime) if done else None
+
+
+def only_run(logs: str | Path, experiment: str) -> Path:
+    """The one run of ``experiment`` in a fresh ``logs`` folder (a benchmark's own run)."""
+    (run,) = runs(logs, experiment)
+    return run
+
+
+def last_checkpoint(run: Path) -> Path:
+    """Where ``run`` keeps its last checkpoint (it may not exist yet)."""
+    return run / CHECKPOINTS / LAST
+
+
+def checkpoints(run: Path) -> list[Path]:
+    return sorted((run / CHECKPOINTS).glob("*.ckpt"))
+
+
+def newest_last_checkpoint(logs: str | Path, experiment: str) -> Path | None:
+    """The newest ``last.ckpt`` of ``experiment``: what ``--ckpt_path last`` resumes."""
+    found = [last_checkpoint(r) for r in runs(logs, experiment) if last_checkpoint(r).is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def run_of(checkpoint: str | Path, logs: str | Path, experiment: str) -> str | None:
+    """The version folder's name (``version_N``) when ``checkpoint`` belongs to a run of
+    ``experiment`` under ``logs``, else None."""
+    run = Path(checkpoint).resolve().parent.parent
+    home = (Path(logs) / experiment).resolve()
+    return run.name if run.name.startswith(VERSION) and run.parent == home else None
+
+
+def remove_unfinished(run: Path) -> None:
+    """A run refused by a user error leaves nothing behind, unless it saved a checkpoint: its
+    folder goes, and so do the experiment's and the logs' folders when that left them empty."""
+    if run.is_dir() and not checkpoints(run):
+        shutil.rmtree(run)
+        for folder in (run.parent, run.parent.parent):  # <experiment>/, <logs>/
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
