@@ -73,7 +73,10 @@ class CLI(LightningCLI):
     """LightningCLI with our defaults: experiment files composed from their fragments, runs named
     after them, best+last checkpoints, curves, the learning-rate monitor, per-step seeds."""
 
-    def __init__(self, experiment: Experiment):
+    def __init__(self, experiment: Experiment | list[str]):
+        """``experiment``: as read at the entry (``Experiment.from_argv``), or its command line."""
+        if not isinstance(experiment, Experiment):
+            experiment = Experiment.from_argv(experiment)
         self.experiment = experiment
         self.resume_from: dict | None = None  # the checkpoint of --ckpt_path, once read
         # "precision auto -> ...": said once the data is found (instantiate_trainer)
@@ -216,8 +219,6 @@ def _flat_hparams(config: dict) -> dict:
 def train(experiment: Experiment | list[str]) -> dict:
     """Fit, then test the best checkpoint; return test metrics, history and where the run lives.
     ``experiment``: as read at the entry, or its command line."""
-    if not isinstance(experiment, Experiment):
-        experiment = Experiment.from_argv(experiment)
     cli = CLI(experiment)
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
     log_dir = getattr(trainer.logger, "log_dir", None)  # None without a logger, or in fast_dev_run
@@ -283,6 +284,6 @@ class ConfigOnly(CLI):
 def resolve_config(experiment: Experiment | str, *overrides: str) -> dict:
     """The config an experiment resolves to (fragments merged, defaults filled in): an
     Experiment, or a config file and overrides."""
-    if not isinstance(experiment, Experiment):
-        experiment = Experiment.from_argv(["--config", experiment, *overrides])
+    if isinstance(experiment, str):
+        experiment = ["--config", experiment, *overrides]
     return ConfigOnly(experiment).config.as_dict()

@@ -156,64 +156,49 @@ def markdown_to_latex(md: str, top: int = 1) -> str:
     out: list[str] = []
     i = 0
     while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if not stripped:
+        if not lines[i].strip():
             i += 1
             continue
-        if stripped.startswith("```"):
-            j = i + 1
-            while j < len(lines) and not lines[j].strip().startswith("```"):
-                j += 1
-            code = ascii_only("\n".join(lines[i + 1 : j]))
-            out.append(f"\\begin{{lstlisting}}[language=Python]\n{code}\n\\end{{lstlisting}}")
-            i = j + 1
-            continue
-        if stripped.startswith("$$"):
-            j = i
-            while not (lines[j].strip().endswith("$$") and (j > i or len(stripped) > 2)):
-                j += 1
-            math = "\n".join(lines[i : j + 1]).strip()[2:-2].strip()
-            out.append(f"\\[\n{math}\n\\]")
-            i = j + 1
-            continue
-        heading = re.match(r"^(#+)\s+(.*)$", stripped)
-        if heading:
-            level = max(0, min(len(heading[1]) - top, len(HEADINGS) - 1))
-            out.append(f"\\{HEADINGS[level]}{{{inline(heading[2])}}}")
-            i += 1
-            continue
-        image = re.match(r"^!\[[^\]]*\]\(([^)]+)\)$", stripped)
-        if image:
-            out.append(
-                "\\begin{center}\n\\includegraphics[width=0.8\\linewidth]{"
-                + image[1]
-                + "}\n\\end{center}"
-            )
-            i += 1
-            continue
-        block_kinds = (
-            ("table", lambda s: s.startswith("|")),
-            ("bullets", lambda s: re.match(r"^[-*]\s+", s) is not None),
-            ("numbers", lambda s: re.match(r"^\d+\.\s+", s) is not None),
-        )
-        kind = next((k for k, starts in block_kinds if starts(stripped)), None)
-        j = i + 1
-        if kind == "table":
-            while j < len(lines) and lines[j].strip().startswith("|"):
-                j += 1
-            out.append(_table(lines[i:j]))
-        elif kind in ("bullets", "numbers"):
-            while j < len(lines) and lines[j].strip() and not lines[j].strip().startswith("#"):
-                j += 1
-            out.append(_list([x.strip() for x in lines[i:j]], kind == "numbers"))
-        else:  # a paragraph: up to a blank line or the start of another block
-            while (
-                j < len(lines)
-                and lines[j].strip()
-                and not re.match(r"^(#|\||```|\$\$|!\[)", lines[j].strip())
-            ):
-                j += 1
-            out.append(inline(" ".join(x.strip() for x in lines[i:j])))
-        i = j
+        latex, i = _block(lines, i, top)
+        out.append(latex)
     return "\n\n".join(out) + "\n"
+
+
+BLOCK_START = re.compile(r"^(#|\||```|\$\$|!\[)")  # what ends a paragraph
+
+
+def _until(lines: list[str], j: int, keep) -> int:
+    """The first line from ``j`` on whose stripped text ``keep`` refuses (or the end)."""
+    while j < len(lines) and keep(lines[j].strip()):
+        j += 1
+    return j
+
+
+def _block(lines: list[str], i: int, top: int) -> tuple[str, int]:
+    """The LaTeX of the block that starts at line ``i``, and the line after the block."""
+    stripped = lines[i].strip()
+    if stripped.startswith("```"):
+        j = _until(lines, i + 1, lambda s: not s.startswith("```"))
+        code = ascii_only("\n".join(lines[i + 1 : j]))
+        return f"\\begin{{lstlisting}}[language=Python]\n{code}\n\\end{{lstlisting}}", j + 1
+    if stripped.startswith("$$"):
+        j = i
+        while not (lines[j].strip().endswith("$$") and (j > i or len(stripped) > 2)):
+            j += 1
+        math = "\n".join(lines[i : j + 1]).strip()[2:-2].strip()
+        return f"\\[\n{math}\n\\]", j + 1
+    if heading := re.match(r"^(#+)\s+(.*)$", stripped):
+        level = max(0, min(len(heading[1]) - top, len(HEADINGS) - 1))
+        return f"\\{HEADINGS[level]}{{{inline(heading[2])}}}", i + 1
+    if image := re.match(r"^!\[[^\]]*\]\(([^)]+)\)$", stripped):
+        graphic = f"\\includegraphics[width=0.8\\linewidth]{{{image[1]}}}"
+        return f"\\begin{{center}}\n{graphic}\n\\end{{center}}", i + 1
+    if stripped.startswith("|"):
+        j = _until(lines, i + 1, lambda s: s.startswith("|"))
+        return _table(lines[i:j]), j
+    numbered = re.match(r"^\d+\.\s+", stripped) is not None
+    if numbered or re.match(r"^[-*]\s+", stripped):
+        j = _until(lines, i + 1, lambda s: s and not s.startswith("#"))
+        return _list([x.strip() for x in lines[i:j]], numbered), j
+    j = _until(lines, i + 1, lambda s: s and not BLOCK_START.match(s))  # a paragraph
+    return inline(" ".join(x.strip() for x in lines[i:j])), j

@@ -110,7 +110,7 @@ def image_datamodule(path: str | Path, ckpt: dict, data_dir: str | None = None) 
     names = [name for name in known if name in ckpt]
     if not names:
         raise CheckpointError(
-            f"checkpoint {path} was not trained on an image dataset ({', '.join(known)}): "
+            f"checkpoint {path} was not trained on an image dataset ({', '.join(sorted(known))}): "
             "predict.py needs a checkpoint of an image experiment"
         )
     hparams = ckpt.get("datamodule_hyper_parameters") or {}

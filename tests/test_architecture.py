@@ -74,3 +74,59 @@ def test_every_declared_entry_point_is_a_function():
     for name, target in scripts.items():
         module, function = target.split(":")
         assert callable(getattr(importlib.import_module(module), function)), name
+
+
+def _sources(*folders: str):
+    """Our Python modules (tests aside), with their paths relative to the repository."""
+    roots = [ROOT / f for f in folders] if folders else [ROOT]
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if not rel.startswith((".venv/", "tests/", "build/")):
+                yield rel, path.read_text()
+
+
+@pytest.mark.parametrize(
+    "pattern, home",
+    [
+        (r"(?<!_)version_", "lightning_hw/runs.py"),  # the run folders (not __version__)
+        (r"last\.ckpt", "lightning_hw/runs.py"),
+        (r"torch\.load\(", "lightning_hw/checkpoints.py"),
+    ],
+)
+def test_the_run_layout_and_checkpoint_reading_live_in_one_module_each(pattern, home):
+    import re
+
+    found = [rel for rel, text in _sources() if re.search(pattern, text)]
+    assert found == [home]
+
+
+def test_predict_names_no_dataset():
+    """A new dataset needs no edit to commands/: predict.py asks the checkpoint's DataModule."""
+    import re
+
+    text = (ROOT / "commands" / "predict.py").read_text()
+    assert not re.findall(r"cifar|fashion|mnist|iris", text, flags=re.I)
+
+
+def test_no_function_in_commands_or_deliverables_is_longer_than_50_lines():
+    import ast
+
+    long = [
+        f"{rel}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for rel, text in _sources("commands", "deliverables")
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > 50
+    ]
+    assert not long
+
+
+def test_the_numpy_commands_import_no_torch():
+    """train_ffnn.py, train_cnn.py and nn-gradcheck go through commands/ (its one error policy)
+    and still never load torch or Lightning."""
+    code = (
+        "import sys, commands.ffnn, commands.cnn, commands.gradcheck\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'pytorch_lightning')))"
+    )
+    assert _run(code) == "[]"

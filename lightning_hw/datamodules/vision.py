@@ -372,17 +372,8 @@ class FashionMNISTDataModule(VisionDataModule):
     dataset_name = "FashionMNIST"
     folder = "FashionMNIST"
     image_shape = (1, 28, 28)
-    classes = (
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
+    classes = tuple(
+        "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot".split(",")
     )
 
     @staticmethod
@@ -396,18 +387,7 @@ class CIFAR10DataModule(VisionDataModule):
     dataset_name = "CIFAR10"
     folder = "cifar-10-batches-py"
     image_shape = (3, 32, 32)
-    classes = (
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    )
+    classes = tuple("airplane automobile bird cat deer dog frog horse ship truck".split())
 
     @staticmethod
     def as_nchw(images: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ The last layer emits logits (activation ``linear``); the Classifier's cross-entr
 softmax. ``tta_level`` sets the test-time augmentation of ``evaluate`` (as ``CifarCNN``'s).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -33,11 +33,10 @@ from torch import nn
 from lightning_hw.bridge import NumpyModule
 from lightning_hw.networks.base import Network
 from lightning_hw.seeding import current_seed
-from numpy_nn.conv import Conv2D, Pool2D
-from numpy_nn.layers import Flatten, FullyConnected, Layer, initialize_layer
+from numpy_nn.conv import Pool2D
+from numpy_nn.layers import LAYERS, FullyConnected, Layer, initialize_layer
 from numpy_nn.models import derived_seeds
 from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
-from numpy_nn.regularization import Dropout
 
 BACKENDS = ("numpy", "torch")
 TORCH_ACTIVATIONS = {
@@ -111,40 +110,59 @@ def _tensor(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array)).to(dtype)
 
 
+def _weighted_twin(layer: Layer, dtype: torch.dtype) -> list[nn.Module]:
+    """``nn.Linear`` or ``nn.Conv2d`` holding the layer's weights, then its activation."""
+    p = layer.parameters
+    if isinstance(layer, FullyConnected):
+        module = nn.utils.skip_init(nn.Linear, layer.n_in, layer.n_out, dtype=dtype)
+        weight = p["W"].T  # nn.Linear stores W^T (out x in)
+    else:
+        module = nn.utils.skip_init(
+            nn.Conv2d, layer.n_in, layer.n_out, layer.kernel_shape, layer.stride,
+            layer.pad, dtype=dtype,
+        )  # fmt: skip
+        weight = p["W"].transpose(3, 2, 0, 1)  # (kh, kw, c_in, c_out) -> (c_out, c_in, kh, kw)
+    with torch.no_grad():  # skip_init draws nothing: torch's RNG (batch order) is left alone
+        module.weight.copy_(_tensor(weight, dtype))
+        module.bias.copy_(_tensor(p["b"][0], dtype))
+    return [module, torch_activation(layer.activation_name)]
+
+
+def _pool_twin(layer: Pool2D, dtype: torch.dtype) -> list[nn.Module]:
+    if layer.mode == "max":
+        return [nn.MaxPool2d(layer.kernel_shape, layer.stride, layer.pad)]
+    return [nn.AvgPool2d(layer.kernel_shape, layer.stride, layer.pad, count_include_pad=True)]
+
+
+def _batchnorm_twin(layer: BatchNorm1D, dtype: torch.dtype) -> list[nn.Module]:
+    cls = BiasedBatchNorm2d if isinstance(layer, BatchNorm2D) else BiasedBatchNorm1d
+    # numpy_nn's momentum weighs the running statistics' past, torch's the new batch
+    module = cls(layer.n_in, eps=layer.eps, momentum=1 - layer.momentum, dtype=dtype)
+    with torch.no_grad():
+        module.weight.copy_(_tensor(layer.parameters["gamma"][0], dtype))
+        module.bias.copy_(_tensor(layer.parameters["beta"][0], dtype))
+    return [module]
+
+
+# The torch twin of each numpy_nn layer kind, by its name in numpy_nn.layers.LAYERS (a test
+# checks that every kind has one).
+TWINS: dict[str, Callable[[Layer, torch.dtype], list[nn.Module]]] = {
+    "fully_connected": _weighted_twin,
+    "conv2d": _weighted_twin,
+    "pool2d": _pool_twin,
+    "flatten": lambda layer, dtype: [FlattenHWC()],
+    "batchnorm1d": _batchnorm_twin,
+    "batchnorm2d": _batchnorm_twin,
+    "dropout": lambda layer, dtype: [nn.Dropout(layer.p)],
+}
+
+
 def torch_twin(layer: Layer, dtype: torch.dtype) -> list[nn.Module]:
     """The torch modules computing what ``layer`` computes, from its current parameters."""
-    p = layer.parameters
-    if isinstance(layer, (FullyConnected, Conv2D)):
-        if isinstance(layer, FullyConnected):
-            module = nn.utils.skip_init(nn.Linear, layer.n_in, layer.n_out, dtype=dtype)
-            weight = p["W"].T  # nn.Linear stores W^T (out x in)
-        else:
-            module = nn.utils.skip_init(
-                nn.Conv2d, layer.n_in, layer.n_out, layer.kernel_shape, layer.stride,
-                layer.pad, dtype=dtype,
-            )  # fmt: skip
-            weight = p["W"].transpose(3, 2, 0, 1)  # (kh, kw, c_in, c_out) -> (c_out, c_in, kh, kw)
-        with torch.no_grad():  # skip_init draws nothing: torch's RNG (batch order) is left alone
-            module.weight.copy_(_tensor(weight, dtype))
-            module.bias.copy_(_tensor(p["b"][0], dtype))
-        return [module, torch_activation(layer.activation_name)]
-    if isinstance(layer, Pool2D):
-        if layer.mode == "max":
-            return [nn.MaxPool2d(layer.kernel_shape, layer.stride, layer.pad)]
-        return [nn.AvgPool2d(layer.kernel_shape, layer.stride, layer.pad, count_include_pad=True)]
-    if isinstance(layer, BatchNorm1D):
-        cls = BiasedBatchNorm2d if isinstance(layer, BatchNorm2D) else BiasedBatchNorm1d
-        # numpy_nn's momentum weighs the running statistics' past, torch's the new batch
-        module = cls(layer.n_in, eps=layer.eps, momentum=1 - layer.momentum, dtype=dtype)
-        with torch.no_grad():
-            module.weight.copy_(_tensor(p["gamma"][0], dtype))
-            module.bias.copy_(_tensor(p["beta"][0], dtype))
-        return [module]
-    if isinstance(layer, Dropout):
-        return [nn.Dropout(layer.p)]
-    if isinstance(layer, Flatten):
-        return [FlattenHWC()]
-    raise ValueError(f"no torch twin for {type(layer).__name__}")
+    kind = next((name for name, cls in LAYERS.items() if type(layer) is cls), None)
+    if kind not in TWINS:
+        raise ValueError(f"no torch twin for {type(layer).__name__}")
+    return TWINS[kind](layer, dtype)
 
 
 def build_layers(specs: Sequence[dict], seed: int) -> list[Layer]:

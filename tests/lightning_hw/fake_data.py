@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lightning_hw.datamodules import CIFAR10DataModule
+
 
 def write_idx(path: Path, array: np.ndarray) -> None:
     """IDX: magic (0, 0, type 0x08 = ubyte, ndim), big-endian int32 dims, then the bytes."""
@@ -53,18 +55,7 @@ def make_cifar(root: Path, per_batch: int = 20, n_test: int = 30, seed: int = 0)
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump(
             {
-                "label_names": [
-                    "airplane",
-                    "automobile",
-                    "bird",
-                    "cat",
-                    "deer",
-                    "dog",
-                    "frog",
-                    "horse",
-                    "ship",
-                    "truck",
-                ],
+                "label_names": list(CIFAR10DataModule.classes),
                 "num_vis": 3072,
             },
             f,

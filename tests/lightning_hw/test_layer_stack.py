@@ -113,3 +113,11 @@ def test_bad_specs_are_clear_errors(kwargs, message):
     args = {"layers": FASHION_LAYERS, "input_shape": [1, 28, 28], **kwargs}
     with pytest.raises(ValueError, match=message):
         LayerStack(**args)
+
+
+def test_every_numpy_nn_layer_kind_has_a_torch_twin():
+    """numpy_nn.layers.LAYERS is the one list of layer kinds; a new kind needs its twin here."""
+    from lightning_hw.networks.stack import TWINS
+    from numpy_nn.layers import LAYERS
+
+    assert set(TWINS) == set(LAYERS)

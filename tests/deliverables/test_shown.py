@@ -1,0 +1,26 @@
+"""deliverables/shown.yaml, the one list of the experiments the report and hw3.zip show."""
+
+import pytest
+
+from commands.configs import ConfigError
+from deliverables.shown import shown
+from tests.conftest import ROOT
+
+
+def test_every_shown_experiment_has_its_config():
+    entries = shown()
+    assert [e.question for e in entries] == ["4.1", "4.2"]
+    assert sum(e.predictions for e in entries) == 1
+    for entry in entries:
+        assert (ROOT / entry.config).is_file(), entry.config
+        if entry.design:
+            assert (ROOT / "docs" / entry.design).is_file(), entry.design
+
+
+def test_a_malformed_entry_is_a_config_error(tmp_path):
+    (tmp_path / "s.yaml").write_text("a: {title: A, question: 1}\n")
+    with pytest.raises(ConfigError, match="needs title, question and experiments"):
+        shown(tmp_path / "s.yaml")
+    (tmp_path / "s.yaml").write_text("a: {title: A, question: 1, experiments: [x]}\n")
+    with pytest.raises(ConfigError, match="exactly one entry must say predictions: true"):
+        shown(tmp_path / "s.yaml")
