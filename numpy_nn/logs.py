@@ -43,8 +43,9 @@ def write_json(path: str, obj) -> None:
     atomic_write(path, write)
 
 
-def plot_curves(curves: dict, ylabel: str, path: str, title: str | None = None) -> None:
-    """One PNG with a line per entry of ``curves`` ({label: per-epoch values})."""
+def plot_curves(path: str, curves: dict, ylabel: str, title: str | None = None) -> None:
+    """One PNG with a line per entry of ``curves`` ({label: per-epoch values}); the arguments of
+    ``lightning_hw.io.plot_curves``, whose own copy lets numpy_nn stand alone."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,9 +110,9 @@ class Logger:
         """loss.png and error.png, each with the train and validation curves."""
         for kind in ("loss", "error"):
             plot_curves(
+                os.path.join(self.save_dir, f"{kind}.png"),
                 {"train": self.log[kind]["train"], "validation": self.log[kind]["validate"]},
                 kind,
-                os.path.join(self.save_dir, f"{kind}.png"),
                 title=f"{self.model_name}: {kind}",
             )
 
