@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 from bench import suites  # noqa: E402
 from commands.allocator import keep_freed_memory  # noqa: E402
 from commands.entry import UserError, argument_parser, run_main  # noqa: E402
+from lightning_hw.io import output_file, write_text  # noqa: E402
 from lightning_hw.paths import resolve_data_dir  # noqa: E402
 
 
@@ -73,6 +74,7 @@ def main(argv=None) -> int:
 
 
 def run(args) -> int:
+    output_file(args.out)  # refused before minutes of benchmarks
     keep_freed_memory()  # as train.py does: the timings are what a user's run gets
     data_dir = args.data_dir or os.environ.get("DATA_DIR")
     if data_dir is None and (ROOT.parent / "shared" / "data").is_dir():
@@ -111,7 +113,7 @@ def run(args) -> int:
     doc += environment() + "\n\n" + "\n\n".join(sections[k] for k in sorted(sections)) + "\n"
     if "## Before and after" in previous:  # keep the hand-written optimization log
         doc += "\n" + previous[previous.index("## Before and after") :]
-    Path(args.out).write_text(doc)
+    write_text(args.out, doc)
     print(f"wrote {args.out}")
     return 0
 

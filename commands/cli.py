@@ -9,16 +9,18 @@ datasets ``confusion_matrix.png``/``.json`` and ``misclassified.png``.
 """
 
 import os
+import signal
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from commands.configs import Experiment, backend_of
-from commands.entry import UserError, parser_message, run_main, user_message
+from commands.entry import Stopped, UserError, parser_message, run_main, user_message
 from lightning_hw import checkpoints, runs
 from lightning_hw.callbacks import CurvesCallback
 from lightning_hw.classifier import Classifier, takes_total_steps
@@ -63,6 +65,11 @@ def _numpy_on_cpu(config) -> None:
         )
 
 
+def _first_process() -> bool:
+    """The process that creates the run's folder (DDP's other ranks are told its name)."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
 def _logger_args(config):
     """The logger's ``init_args`` (save_dir, name, version), or None without a logger."""
     logger = config["trainer"].get("logger")
@@ -79,6 +86,7 @@ class CLI(LightningCLI):
             experiment = Experiment.from_argv(experiment)
         self.experiment = experiment
         self.resume_from: dict | None = None  # the checkpoint of --ckpt_path, once read
+        self.claimed: Path | None = None  # the run folder this run created (_claim_version)
         # "precision auto -> ...": said once the data is found (instantiate_trainer)
         self.precision_note: str | None = None
         super().__init__(
@@ -152,6 +160,12 @@ class CLI(LightningCLI):
         if not Path(ckpt).is_file():
             raise UserError(f"--ckpt_path {ckpt}: no such file")
         resumed = checkpoints.read(ckpt)
+        done, wanted_epochs = resumed.get("epoch", -1) + 1, self.config["trainer"].get("max_epochs")
+        if wanted_epochs is not None and wanted_epochs >= 0 and done >= wanted_epochs:
+            raise UserError(
+                f"--ckpt_path {ckpt} has finished {done} epochs and --trainer.max_epochs is "
+                f"{wanted_epochs}: nothing is left to train; raise max_epochs to continue"
+            )
         wanted = self.config["model"]["network"]
         if hasattr(wanted, "get") and wanted.get("class_path"):
             checkpoints.check_network_class(ckpt, resumed, wanted["class_path"])
@@ -181,10 +195,21 @@ class CLI(LightningCLI):
             super().instantiate_classes()
         except (ValueError, MisconfigurationException) as e:
             raise UserError(parser_message(str(e))) from None
+        self._claim_version()
         if self.trainer.logger is None:  # nothing to log the learning rate to
             self.trainer.callbacks = [
                 c for c in self.trainer.callbacks if not isinstance(c, LearningRateMonitor)
             ]
+
+    def _claim_version(self) -> None:
+        """A new run takes its ``version_N`` folder with an atomic mkdir, once everything is
+        built (a refusal up to here leaves no folder), so that runs started together into one
+        save_dir never share one. The config keeps ``version: null``: rerunning a saved config
+        starts a new run."""
+        logger = self.trainer.logger
+        if isinstance(logger, TensorBoardLogger) and logger._version is None and _first_process():
+            self.claimed = runs.claim_version(logger.save_dir, logger.name)
+            logger._version = self.claimed.name
 
 
 def _check_optimizer(model: Classifier) -> None:
@@ -221,15 +246,7 @@ def train(experiment: Experiment | list[str]) -> dict:
     ``experiment``: as read at the entry, or its command line."""
     cli = CLI(experiment)
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
-    log_dir = getattr(trainer.logger, "log_dir", None)  # None without a logger, or in fast_dev_run
-    run_dir = Path(log_dir) if log_dir else None
-    new_run = run_dir is not None and not run_dir.exists()
-    try:
-        trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
-    except Exception as e:
-        if new_run and trainer.global_rank == 0 and user_message(e) is not None:
-            runs.remove_unfinished(run_dir)
-        raise
+    _fit(cli)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     test = trainer.test(model, datamodule=data, ckpt_path=best or None, verbose=False)[0]
     if trainer.logger is not None:
@@ -255,6 +272,66 @@ def train(experiment: Experiment | list[str]) -> dict:
         "trainer": trainer,
         "model": model,
     }
+
+
+def _fit(cli: CLI) -> None:
+    """``trainer.fit``; a run stopped by a signal or refused (by us or by Lightning's own checks
+    of its settings) leaves nothing behind: no new run folder unless it saved a checkpoint to
+    resume from, and no new file in a run it was resuming."""
+    trainer = cli.trainer
+    log_dir = getattr(trainer.logger, "log_dir", None)  # None without a logger, or in fast_dev_run
+    run_dir = Path(log_dir) if log_dir else None
+    new_run = run_dir is not None and (not run_dir.exists() or run_dir == cli.claimed)
+    before = runs.contents(run_dir) if run_dir is not None and not new_run else None
+    try:
+        trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.ckpt_path)
+    except BaseException as e:
+        stopped = _stopped(trainer, e, cli.experiment, run_dir)
+        refused = _lightning_refusal(e)
+        mistake = refused is not None or user_message(e) is not None
+        if trainer.global_rank == 0 and run_dir is not None and (stopped or mistake):
+            if new_run:
+                runs.remove_unfinished(run_dir)  # unless it saved a checkpoint to resume from
+            elif mistake and before is not None:
+                runs.remove_added(run_dir, before)
+        if stopped:
+            raise stopped from None
+        if refused:
+            raise UserError(refused) from None
+        raise
+
+
+def _lightning_refusal(e: BaseException) -> str | None:
+    """The one line for a setting that Lightning or torch's DataLoader refused while fitting
+    (``--trainer.val_check_interval`` over an epoch, ``num_workers -1``, resuming past
+    ``max_epochs``, ...): a ValueError or MisconfigurationException raised in their code."""
+    if not isinstance(e, ValueError | MisconfigurationException):
+        return None
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    if not where.startswith(("pytorch_lightning", "lightning_fabric", "torch.utils.data")):
+        return None
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return f"{first} (a setting Lightning refused: change it on the command line or in the config)"
+
+
+def _stopped(trainer, e: BaseException, experiment: Experiment, run_dir) -> Stopped | None:
+    """A run ended by SIGTERM or SIGINT (Lightning turns them into SIGTERMException and
+    ``sys.exit(1)``), as the one line that says how to continue it; None for anything else."""
+    if not isinstance(e, SystemExit) or not trainer.interrupted:
+        return None
+    signum = signal.SIGTERM if getattr(trainer, "received_sigterm", False) else signal.SIGINT
+    saved = run_dir is not None and runs.last_checkpoint(run_dir).is_file()
+    how = (
+        f"its last finished epoch is saved in {run_dir}: continue it with the same command and "
+        "--ckpt_path last"
+        if saved
+        else "no epoch had finished, nothing was kept: run it again"
+    )
+    what = f"{experiment.name or 'the run'} was stopped by {signal.Signals(signum).name} "
+    return Stopped(f"{what}at epoch {trainer.current_epoch}; {how}", signum)
 
 
 def main(experiment: Experiment) -> int:

@@ -9,6 +9,7 @@ import os
 from commands.allocator import keep_freed_memory
 from commands.entry import argument_parser, run_main
 from commands.ffnn import NUMPY_MISTAKES
+from lightning_hw.io import output_folder
 from numpy_nn.fashion_cnn import BATCH_SIZE, EPOCHS, OPTIMIZER, SEED, run
 
 
@@ -26,6 +27,7 @@ def main(argv=None) -> int:
     keep_freed_memory()  # reuse im2col buffers instead of page-faulting them in each step
 
     def body() -> int:
+        output_folder(args.save_dir)  # not a file, nor under one
         r = run(args.epochs, args.batch_size, args.lr, args.seed, args.data_dir, args.limit,
                 args.save_dir, progress=not args.no_progress)  # fmt: skip
         print(

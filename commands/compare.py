@@ -124,6 +124,11 @@ def compare(config_path: str, epochs=None) -> dict:
             f"{config_path} names no runs: add runs: {{numpy: configs/iris_numpy.yaml, "
             "torch: configs/iris_torch.yaml}"
         )
+    blank = [name for name, path in runs.items() if not isinstance(path, str) or not path.strip()]
+    if blank:
+        raise UserError(f"{config_path}: runs.{blank[0]} is empty: give it an experiment file")
+    if epochs is not None and epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {epochs}")
     experiments, first = _experiments(runs, epochs)
     out_dir = spec.get("output_dir") or os.path.join("lightning_logs", Path(config_path).stem)
     os.makedirs(out_dir, exist_ok=True)

@@ -51,7 +51,11 @@ def fragments(path: str | Path, _seen=()) -> list[Path]:
     if not isinstance(names, list):
         raise ConfigError(f"{path}: defaults must be a list of config files")
     out: list[Path] = []
-    for name in names:
+    for i, name in enumerate(names, start=1):
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(
+                f"{path}: entry {i} of defaults is empty: write a fragment's path or remove the line"
+            )
         fragment = path.parent / name
         if not fragment.is_file():
             raise ConfigError(f"{path} names the fragment {name}, but {fragment} does not exist")
@@ -88,6 +92,8 @@ def expand(argv: list[str]) -> list[str]:
             continue
         if path.endswith((".yaml", ".yml")) and not Path(path).is_file():
             raise ConfigError(f"config file {path} does not exist: check the path")
+        if Path(path).is_file() and not read(path):
+            raise ConfigError(f"{path} is empty: write its settings, or remove --config {path}")
         parts = fragments(path) if Path(path).is_file() else []
         for fragment in parts:
             out += ["--config", str(fragment)]

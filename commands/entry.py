@@ -16,6 +16,15 @@ class UserError(Exception):
     """A mistake in the command, its config or its files: reported in one line."""
 
 
+class Stopped(Exception):
+    """A run stopped by a signal: one line saying how to go on, and the shell's exit status for
+    that signal (128 + its number: 130 for SIGINT, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.status = 128 + signum
+
+
 def user_message(e: Exception, mistakes: tuple[type[Exception], ...] = ()) -> str | None:
     """The one line for an error the user can fix; None for a bug. ``mistakes``: more types
     that mean bad input where a command says so (numpy_nn reports a bad value, a missing file
@@ -75,6 +84,9 @@ def run_main(body: Callable[[], int], mistakes: tuple[type[Exception], ...] = ()
     """Run an entry point's body under the policy above; its return value is the exit status."""
     try:
         return body()
+    except Stopped as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.status
     except Exception as e:
         message = user_message(e, mistakes)
         if message is None or os.environ.get("NN_DEBUG"):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from commands.entry import argument_parser, run_main
+from lightning_hw.io import output_folder
 from numpy_nn.experiment import DEFAULTS, Options, run, sweep
 
 # numpy_nn says "bad input" with these: a bad value, a missing or damaged file, a diverged loss
@@ -82,6 +83,7 @@ def main(argv=None, train: Callable[[Options, str, bool], dict] = run) -> int:
 
     def body() -> int:
         options = options_of(args)
+        output_folder(args.save_dir)  # not a file, nor under one
         if not args.sweep:
             print_results(train(options, args.save_dir, progress))
             return 0

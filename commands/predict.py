@@ -24,7 +24,7 @@ from commands.entry import UserError, argument_parser, run_main
 from lightning_hw import checkpoints
 from lightning_hw.classifier import Classifier
 from lightning_hw.datamodules import VisionDataModule
-from lightning_hw.io import atomic_path
+from lightning_hw.io import atomic_path, output_file
 
 NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"
 
@@ -112,9 +112,7 @@ def write_csv(path: str, labels: np.ndarray) -> None:
 
 
 def run(ckpt: str, input_path: str | None, output: str, data_dir: str | None = None) -> dict:
-    directory = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(directory):
-        raise UserError(f"cannot write {output}: directory {directory} does not exist")
+    output_file(output)  # a folder, or under a missing folder: refused before any work
     saved = checkpoints.read(ckpt)
     model = checkpoints.load_classifier(ckpt, saved)
     dm = checkpoints.image_datamodule(ckpt, saved, data_dir)

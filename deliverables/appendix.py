@@ -21,7 +21,7 @@ import textwrap
 
 from commands.entry import argument_parser, run_main
 from deliverables.tex import ascii_only, tex_escape
-from lightning_hw.io import write_text
+from lightning_hw.io import output_file, write_text
 
 PIECES = [
     # the homework's questions, in order; the report puts each group on a page of its own
@@ -140,6 +140,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
+        if args.output != "-":
+            output_file(args.output)  # refused before any work
         text = generate(args.format, args.heading_level)
         if args.output == "-":
             sys.stdout.write(text)

@@ -44,7 +44,7 @@ from commands.predict import run as predict
 from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, shown
 from lightning_hw import runs
 from lightning_hw.checkpoints import weights_only, without_local_paths
-from lightning_hw.io import atomic_path
+from lightning_hw.io import atomic_path, output_file
 
 ROOT = Path(__file__).resolve().parents[1]
 EXCLUDE = re.compile(r"(__pycache__|\.DS_Store|\.pyc$|\.ckpt$|\.npz$|(^|/)data/)")
@@ -359,6 +359,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
+        output_file(args.output)  # refused before the minutes of building
         members = build(
             Path(args.output),
             Path(args.logs),

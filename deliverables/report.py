@@ -32,7 +32,7 @@ from commands.entry import UserError, argument_parser, run_main
 from deliverables.appendix import PIECES, source
 from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, shown
 from deliverables.tex import PREAMBLE, markdown_to_latex
-from lightning_hw.io import atomic_path, write_bytes, write_text
+from lightning_hw.io import atomic_path, output_folder, write_bytes, write_text
 from numpy_nn.experiment import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -417,14 +417,15 @@ def build(
     allow_missing: bool = False,
     pdf: bool = False,
 ) -> dict:
+    if output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} is a file: pass a folder for report.md and report.html")
+    output_folder(output)  # nor under a file
     sections = collect(experiments, logs, docs)
     missing = [s.missing for s in sections if s.missing]
     if missing and not allow_missing:
         raise UserError(
             f"report not built: {'; '.join(missing)}; or pass --allow-missing to build the rest"
         )
-    if output.exists() and not output.is_dir():
-        raise UserError(f"--output {output} is a file: pass a folder for report.md and report.html")
     output.mkdir(parents=True, exist_ok=True)
     for s in sections:
         for img in s.images:

@@ -11,6 +11,7 @@ import time
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from lightning_hw.io import plot_curves, write_json
 
@@ -61,6 +62,15 @@ class CurvesCallback(pl.Callback):
         self.history = state_dict["history"]
 
     def on_fit_end(self, trainer, pl_module):
+        self._write(trainer)
+
+    def on_exception(self, trainer, pl_module, exception):
+        """A run stopped by SIGINT or SIGTERM keeps the curves of its finished epochs
+        (``metrics.json`` says ``"interrupted": true``); resuming it writes them whole."""
+        if isinstance(exception, KeyboardInterrupt | SIGTERMException):
+            self._write(trainer, interrupted=True)
+
+    def _write(self, trainer, **marks):
         log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
         if (
             trainer.global_rank != 0
@@ -71,7 +81,8 @@ class CurvesCallback(pl.Callback):
             return  # a smoke run (or one without a logger) leaves no files behind
         os.makedirs(log_dir, exist_ok=True)
         val_label = evaluation_label(trainer.datamodule)
-        write_json(os.path.join(log_dir, "metrics.json"), {**self.history, "val_label": val_label})
+        history = {**self.history, "val_label": val_label, **marks}
+        write_json(os.path.join(log_dir, "metrics.json"), history)
         if not self.plot:
             return
         for kind, label in (

@@ -10,7 +10,30 @@ from pathlib import Path
 
 
 class MissingFolderError(FileNotFoundError):
-    """The folder an output file should go to does not exist."""
+    """An output cannot be written where it was asked: its folder is missing or is a file, or
+    the file asked for is a folder."""
+
+
+def output_file(path: str | os.PathLike) -> Path:
+    """``path`` as a file to be written, or a MissingFolderError saying why it cannot be: check
+    it before any work, so that a bad ``--output`` is refused at once."""
+    target = Path(path)
+    if target.is_dir():
+        raise MissingFolderError(f"cannot write {target}: it is a folder; name a file in it")
+    output_folder(target.parent)
+    if not target.parent.resolve().is_dir():
+        raise MissingFolderError(f"cannot write {target}: folder {target.parent} does not exist")
+    return target
+
+
+def output_folder(path: str | os.PathLike) -> Path:
+    """``path`` as a folder to write into (it may not exist yet), or a MissingFolderError when
+    it, or a folder above it, is a file."""
+    folder = Path(path)
+    for above in (folder, *folder.parents):
+        if above.exists() and not above.is_dir():
+            raise MissingFolderError(f"cannot write into {folder}: {above} is a file, not a folder")
+    return folder
 
 
 @contextmanager
@@ -21,9 +44,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with atomic_path("out/metrics.json") as tmp:
             tmp.write_text(...)
     """
-    target = Path(path)
-    if not target.parent.resolve().is_dir():
-        raise MissingFolderError(f"cannot write {target}: folder {target.parent} does not exist")
+    target = output_file(path)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=target.suffix)
     os.close(fd)
     tmp = Path(name)

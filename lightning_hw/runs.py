@@ -39,6 +39,22 @@ def latest_finished(logs: str | Path, experiments: Iterable[str]) -> Path | None
     return max(done, key=lambda d: d.stat().st_mtime) if done else None
 
 
+def claim_version(logs: str | Path, experiment: str) -> Path:
+    """Create the next free ``version_N`` folder of ``experiment`` and return it. ``mkdir`` is
+    atomic: when another run takes a number first, this one tries the next, so runs started at
+    the same moment get distinct folders."""
+    home = Path(logs) / experiment
+    home.mkdir(parents=True, exist_ok=True)
+    numbers = [d.name[len(VERSION) :] for d in home.glob(f"{VERSION}*")]
+    n = max((int(x) for x in numbers if x.isdigit()), default=-1) + 1
+    while True:
+        try:
+            (home / f"{VERSION}{n}").mkdir()
+            return home / f"{VERSION}{n}"
+        except FileExistsError:
+            n += 1
+
+
 def only_run(logs: str | Path, experiment: str) -> Path:
     """The one run of ``experiment`` in a fresh ``logs`` folder (a benchmark's own run)."""
     (run,) = runs(logs, experiment)
@@ -66,6 +82,25 @@ def run_of(checkpoint: str | Path, logs: str | Path, experiment: str) -> str | N
     run = Path(checkpoint).resolve().parent.parent
     home = (Path(logs) / experiment).resolve()
     return run.name if run.name.startswith(VERSION) and run.parent == home else None
+
+
+def contents(run: Path) -> dict[Path, float]:
+    """Every file and folder in ``run`` now, with its modification time (to undo what a
+    refused resume added)."""
+    return {p: p.stat().st_mtime for p in run.rglob("*")}
+
+
+def remove_added(run: Path, before: dict[Path, float]) -> None:
+    """A resumed run that was refused before it saved a checkpoint: remove what it added to
+    ``run`` since ``contents`` gave ``before`` (a new event file, ...), so the run is as it was.
+    Once a checkpoint is new, the run has progressed and everything stays."""
+    if any(before.get(c) != c.stat().st_mtime for c in checkpoints(run)):
+        return
+    for path in sorted(set(contents(run)) - set(before), key=lambda p: -len(p.parts)):
+        if path.is_file():
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
 
 
 def remove_unfinished(run: Path) -> None:

@@ -4,6 +4,7 @@ line is ``commands/ffnn.py``).
 ``DEFAULTS`` is the one place that holds the default hyperparameters of the numpy network.
 """
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -37,8 +38,8 @@ class Options:
 
     def validate(self) -> "Options":
         """Raise ValueError naming the first bad option."""
-        if not self.lr > 0:
-            raise ValueError(f"--lr must be positive, got {self.lr}")
+        if not 0 < self.lr < math.inf:
+            raise ValueError(f"--lr must be a positive finite number, got {self.lr}")
         if self.hidden < 1:
             raise ValueError(f"--hidden must be at least 1, got {self.hidden}")
         if not 0 <= self.momentum < 1:
@@ -47,6 +48,8 @@ class Options:
             raise ValueError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.seed < 0:
+            raise ValueError(f"--seed must be a non-negative integer, got {self.seed}")
         if self.activation not in ACTIVATION_NAMES:
             raise ValueError(
                 f"--activation {self.activation!r} is unknown: choose one of {', '.join(ACTIVATION_NAMES)}"

@@ -6,6 +6,7 @@
 Every hyperparameter is here, with its reason; the command line is ``commands/cnn.py``.
 """
 
+import math
 import time
 
 from numpy_nn.datasets import Data, load_fashion_mnist
@@ -52,13 +53,17 @@ def run(
     progress: bool = True,
 ) -> dict:
     """Train, test, and save the run to ``save_dir/fashion_cnn/`` (curves, parameters, results)."""
-    if epochs < 1 or batch_size < 1 or not lr > 0:
+    if epochs < 1 or batch_size < 1 or not 0 < lr < math.inf:
         raise ValueError(
-            f"--epochs and --batch-size must be at least 1 and --lr positive, got {epochs}, "
-            f"{batch_size}, {lr}"
+            f"--epochs and --batch-size must be at least 1 and --lr a positive finite number, "
+            f"got {epochs}, {batch_size}, {lr}"
+        )
+    if seed < 0 or (limit is not None and limit < 1):
+        raise ValueError(
+            f"--seed must be non-negative and --limit at least 1, got {seed} and {limit}"
         )
     dataset = load_fashion_mnist(data_dir, batch_size=batch_size, seed=seed)
-    if limit:  # a quick look: the first `limit` training images
+    if limit is not None:  # a quick look: the first `limit` training images
         train = dataset.train
         dataset.train = Data(train.data[:limit], batch_size, train.labels[:limit], seed=train.seed)
     options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "limit": limit}

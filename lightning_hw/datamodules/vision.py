@@ -144,7 +144,7 @@ class VisionDataModule(pl.LightningDataModule):
         eval_batch_size: int = 1024,
         num_workers: int = 0,
         pin_memory: bool = False,
-        val_split: str | int = "test",
+        val_split: int | Literal["test"] = "test",
         seed: int | None = None,
         flip: bool | Literal["alternating"] = False,
         translate: int = 0,

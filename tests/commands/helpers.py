@@ -59,3 +59,15 @@ class RecordSteps(pl.Callback):
 
         path = Path(self.out_dir) / f"rank{trainer.global_rank}.json"
         path.write_text(json.dumps(self.steps))
+
+
+class SignalAfterEpoch(pl.Callback):
+    """Send this process ``signal_name`` (SIGTERM, SIGINT) once epoch ``epoch`` (0-based) is
+    complete and checkpointed, as ``kill`` or Ctrl+C would during the next epoch's first step."""
+
+    def __init__(self, epoch: int, signal_name: str):
+        self.epoch, self.signum = epoch, getattr(signal, signal_name)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.current_epoch == self.epoch + 1 and batch_idx == 0:
+            os.kill(os.getpid(), self.signum)

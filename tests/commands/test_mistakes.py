@@ -23,10 +23,42 @@ TRAIN = [str(ROOT / "train.py")]
 COMPARE = [str(ROOT / "train.py"), "compare"]
 PREDICT = [str(ROOT / "predict.py")]
 FFNN = [str(ROOT / "train_ffnn.py"), "--no-progress"]
+CNN = [str(ROOT / "train_cnn.py"), "--no-progress"]
 APPENDIX = [str(ROOT / "generate_submission.py")]
 REPORT = ["-m", "deliverables.report"]
 PACKAGE = ["-m", "deliverables.package"]
 BENCH = [str(ROOT / "bench" / "__main__.py")]
+
+# Half-edited YAML, outputs that are folders (or under a file), Lightning's own refusals,
+# infinite and out-of-range numbers, resuming a finished run (issue 29)
+MORE_MISTAKES = [
+    ("blank defaults entry", TRAIN, ["--config", "{f}/blank.yaml"], "entry 2 of defaults is empty"),
+    ("empty config", TRAIN, ["--config", "{f}/empty.yaml"], "empty.yaml is empty"),
+    ("val_check_interval over an epoch", TRAIN, ["--config", IRIS, *QUIET, "--trainer.val_check_interval", "1000"],
+     "`val_check_interval` (1000) must be less than or equal to the number of the training batches"),
+    ("negative num_workers", TRAIN, ["--config", IRIS, *QUIET, "--data.init_args.num_workers", "-1"],
+     "num_workers option should be non-negative"),
+    ("resume a finished run", TRAIN, ["--config", IRIS_TORCH, *QUIET, "--ckpt_path", "{f}/iris_torch.ckpt",
+     "--trainer.max_epochs", "1"], "has finished 1 epochs and --trainer.max_epochs is 1"),
+    ("compare: blank run", COMPARE, ["--config", "{f}/blankrun.yaml"], "runs.torch is empty"),
+    ("compare: negative epochs", COMPARE, ["--config", "{f}/unequal.yaml", "--epochs", "-3"],
+     "--epochs must be at least 1, got -3"),
+    ("compare: zero epochs", COMPARE, ["--config", "{f}/unequal.yaml", "--epochs", "0"],
+     "--epochs must be at least 1, got 0"),
+    ("predict: output is a folder", PREDICT, ["--ckpt", "{f}/cifar.ckpt", "--output", "{f}"], "it is a folder"),
+    ("ffnn: infinite lr", FFNN, ["--lr", "inf"], "--lr must be a positive finite number, got inf"),
+    ("ffnn: negative seed", FFNN, ["--seed", "-1"], "--seed must be a non-negative integer"),
+    ("ffnn: save-dir is a file", FFNN, ["--save-dir", "{f}/bad.yaml"], "bad.yaml is a file, not a folder"),
+    ("cnn: infinite lr", CNN, ["--lr", "inf"], "--lr a positive finite number"),
+    ("cnn: limit 0", CNN, ["--limit", "0"], "--limit at least 1, got 0 and 0"),
+    ("cnn: negative limit", CNN, ["--limit", "-5"], "--limit at least 1"),
+    ("cnn: save-dir is a file", CNN, ["--save-dir", "{f}/bad.yaml"], "bad.yaml is a file, not a folder"),
+    ("appendix: output is a folder", APPENDIX, ["--output", "{f}"], "it is a folder"),
+    ("report: output under a file", REPORT, ["--output", "{f}/bad.yaml/report"], "bad.yaml is a file, not a folder"),
+    ("package: output is a folder", PACKAGE, ["--output", "{f}"], "it is a folder"),
+    ("bench: output is a folder", BENCH, ["--out", "{f}"], "it is a folder"),
+    ("bench: output under a missing folder", BENCH, ["--out", "nowhere/benchmarks.md"], "folder nowhere does not exist"),
+]  # fmt: skip
 
 # (name, entry point, arguments ({f}: the folder of prepared files), what the line must say)
 MISTAKES = [
@@ -235,10 +267,10 @@ MISTAKES = [
         "predict: missing folder",
         PREDICT,
         ["--ckpt", "{f}/cifar.ckpt", "--input", "{f}/ok.npy", "--output", "no/such/p.csv"],
-        "directory",
+        "folder no/such does not exist",
     ),
     # train_ffnn.py
-    ("ffnn: negative lr", FFNN, ["--lr", "-1"], "--lr must be positive"),
+    ("ffnn: negative lr", FFNN, ["--lr", "-1"], "--lr must be a positive finite number"),
     ("ffnn: zero batch", FFNN, ["--batch-size", "0"], "--batch-size must be at least 1"),
     (
         "ffnn: unknown activation",
@@ -274,6 +306,7 @@ MISTAKES = [
         "no finished Fashion-MNIST MLP run",
     ),
     ("bench: unknown suite", BENCH, ["--only", "bogus"], "no benchmark named bogus"),
+    *MORE_MISTAKES,
 ]
 FIRST_OF_EACH = {}
 for _name, _entry, _, _ in MISTAKES:
@@ -290,6 +323,9 @@ def files(tmp_path_factory):
     (f / "unknown.yaml").write_text("trainer:\n  max_epochs: 1\nbogus_section: 1\n")
     (f / "fragment.yaml").write_text("defaults: [nowhere.yaml]\n")
     (f / "noruns.yaml").write_text("output_dir: out\n")
+    (f / "blank.yaml").write_text(f"defaults:\n  - {IRIS}\n  -\n")
+    (f / "empty.yaml").write_text("")
+    (f / "blankrun.yaml").write_text(f"runs: {{numpy: {IRIS}, torch: }}\n")
     (f / "fast.yaml").write_text("defaults: [" + IRIS_TORCH + "]\ntrainer: {max_epochs: 3}\n")
     (f / "unequal.yaml").write_text(f"runs: {{numpy: {IRIS}, torch: {f / 'fast.yaml'}}}\n")
     (f / "random.ckpt").write_bytes(np.random.default_rng(0).bytes(4096))

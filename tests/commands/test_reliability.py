@@ -42,9 +42,9 @@ def _history(run_root: Path, experiment: str = "iris_numpy"):
     return h, json.loads((version / "test_metrics.json").read_text())
 
 
-def _kill_and_resume(tmp_path, common, experiment, kill_after, resume_with="last"):
-    """Train once whole; train again, SIGKILLed when epoch ``kill_after`` (0-based) is saved, then
-    resume. Returns both runs' curves and test metrics."""
+def _kill_and_resume(tmp_path, common, experiment, kill_after, resume_with="last", signal=None):
+    """Train once whole; train again, SIGKILLed (or sent ``signal``: SIGTERM, SIGINT) when epoch
+    ``kill_after`` (0-based) is saved, then resume. Returns both runs' curves and test metrics."""
     whole, crashed = tmp_path / "whole", tmp_path / "crashed"
     whole.mkdir(), crashed.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the test helpers' callbacks
@@ -52,14 +52,48 @@ def _kill_and_resume(tmp_path, common, experiment, kill_after, resume_with="last
     assert done.returncode == 0, done.stderr[-2000:]
     kill = ["--trainer.callbacks+=tests.commands.helpers.KillAfterEpoch",
             f"--trainer.callbacks.epoch={kill_after}"]  # fmt: skip
+    if signal:
+        kill = ["--trainer.callbacks+=tests.commands.helpers.SignalAfterEpoch",
+                f"--trainer.callbacks.epoch={kill_after}",
+                f"--trainer.callbacks.signal_name={signal}"]  # fmt: skip
     killed = _train(*common, *kill, cwd=crashed, env=env)
-    assert killed.returncode == -9, killed.stderr[-2000:]
+    if signal:
+        _stopped_by(killed, signal, crashed / "lightning_logs" / experiment, kill_after)
+    else:
+        assert killed.returncode == -9, killed.stderr[-2000:]
     last = crashed / "lightning_logs" / experiment / "version_0" / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=True)["epoch"] == kill_after
     ckpt = str(last.resolve()) if resume_with == "absolute" else "last"
     resumed = _train(*common, "--ckpt_path", ckpt, cwd=crashed, env=env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     return _history(crashed, experiment), _history(whole, experiment)
+
+
+def _stopped_by(proc, signal_name: str, experiment_dir: Path, epochs_done: int) -> None:
+    """SIGTERM/SIGINT: the shell's status (143/130), one error line saying how to continue, no
+    traceback, and the finished epochs' curves written (marked interrupted)."""
+    assert proc.returncode == {"SIGTERM": 143, "SIGINT": 130}[signal_name], proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"stopped by {signal_name}" in errors[0] and "--ckpt_path last" in errors[0], errors
+    metrics = json.loads((experiment_dir / "version_0" / "metrics.json").read_text())
+    assert metrics["interrupted"] is True and len(metrics["train/loss"]) == epochs_done + 1
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_run_with_its_status_and_resume_is_exact(signal_name, tmp_path):
+    """kill (SLURM's time limit, timeout, CI) and Ctrl+C: non-zero status, curves kept, and
+    --ckpt_path last continues as if nothing happened."""
+    common = [
+        "--config",
+        IRIS,
+        "--trainer.max_epochs",
+        "8",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
+    resumed, whole = _kill_and_resume(tmp_path, common, "iris_numpy", 3, signal=signal_name)
+    assert resumed == whole
 
 
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
@@ -237,3 +271,18 @@ def test_ddp_two_processes_reach_single_process_accuracy(config, batch, target, 
     assert proc.returncode == 0, proc.stderr[-3000:]
     (metrics,) = tmp_path.glob("lightning_logs/*/version_*/test_metrics.json")
     assert json.loads(metrics.read_text())["test/acc"] >= target
+
+
+def test_runs_started_together_get_distinct_versions(tmp_path):
+    """8 train.py processes into one save_dir at once: 8 version folders, each a whole run."""
+    args = [sys.executable, str(ROOT / "train.py"), "--config", IRIS, "--trainer.max_epochs", "1",
+            "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    procs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for _ in range(8)]  # fmt: skip
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+    versions = sorted((tmp_path / "lightning_logs" / "iris_numpy").iterdir())
+    assert [v.name for v in versions] == [f"version_{i}" for i in range(8)]
+    assert all((v / "test_metrics.json").is_file() for v in versions)
+    assert all(len(list(v.glob("events.out.tfevents.*"))) >= 1 for v in versions)
