@@ -202,7 +202,7 @@ class CLI(LightningCLI):
             ]
 
     def _claim_version(self) -> None:
-        """A new run takes its ``version_N`` folder with an atomic mkdir, once everything is
+        """A new run takes its own folder (``runs.claim_version``: an atomic mkdir), once everything is
         built (a refusal up to here leaves no folder), so that runs started together into one
         save_dir never share one. The config keeps ``version: null``: rerunning a saved config
         starts a new run."""
