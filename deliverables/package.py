@@ -192,7 +192,7 @@ def execute_notebook(nb, cwd: Path, env: dict | None = None, timeout: int = 900)
 def _train_briefly(logs: Path, entries: list[Shown]) -> None:
     """A 1-epoch run of each shown experiment that has no finished run under ``logs``."""
     for entry in entries:
-        if entry.latest_run(logs) is None:
+        if entry.latest_run(logs, accept_short=True) is None:
             train(["--config", str(ROOT / entry.config), "--trainer.max_epochs", "1",
                    "--trainer.logger.init_args.save_dir", str(logs),
                    "--trainer.enable_progress_bar", "false"])  # fmt: skip
@@ -242,9 +242,10 @@ def run_members(run: Path, max_checkpoint_mb: float) -> tuple[dict[str, bytes], 
     return members, small
 
 
-def shown_runs(logs: Path, entries: list[Shown]) -> dict[Shown, Path]:
-    """The run each shown experiment ships, or a UserError naming the command that makes it."""
-    found = {entry: entry.latest_run(logs) for entry in entries}
+def shown_runs(logs: Path, entries: list[Shown], accept_short: bool = False) -> dict[Shown, Path]:
+    """The run each shown experiment ships, or a UserError naming the command that makes it
+    (a run shorter than one full epoch is refused unless ``accept_short``)."""
+    found = {entry: entry.latest_run(logs, accept_short) for entry in entries}
     for entry, run in found.items():
         if run is None or not runs.last_checkpoint(run).exists():
             raise UserError(
@@ -315,12 +316,13 @@ def build(
     data_dir=None,
     train_briefly=False,
     max_checkpoint_mb: float = 10.0,
+    accept_short: bool = False,
 ) -> list:
     """Write the archive; return its member names."""
     entries = shown()
     if train_briefly:
         _train_briefly(logs, entries)
-    found = shown_runs(logs, entries)
+    found = shown_runs(logs, entries, accept_short)
     members = code_members()
     left_out = []
     for run in found.values():
@@ -351,6 +353,9 @@ def main(argv=None) -> int:
         "--train-briefly", action="store_true", help="train 1-epoch runs first if none exist"
     )
     p.add_argument(
+        "--accept-short", action="store_true", help="ship runs shorter than one full epoch"
+    )
+    p.add_argument(
         "--max-checkpoint-mb",
         type=float,
         default=10.0,
@@ -367,6 +372,7 @@ def main(argv=None) -> int:
             args.data_dir,
             args.train_briefly,
             args.max_checkpoint_mb,
+            args.accept_short,
         )
         size = Path(args.output).stat().st_size / 2**20
         print(f"wrote {args.output}: {len(members)} files, {size:.1f} MB")

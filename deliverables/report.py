@@ -107,10 +107,10 @@ def compare_section(logs: Path) -> Section:
     return s
 
 
-def vision_section(logs: Path, docs: Path, shown: Shown) -> Section:
+def vision_section(logs: Path, docs: Path, shown: Shown, accept_short: bool = False) -> Section:
     """4.1 / 4.2: the newest finished run of a shown experiment: its numbers and pictures."""
     s = Section(shown.title, number=shown.question)
-    run = shown.latest_run(logs)
+    run = shown.latest_run(logs, accept_short)
     if run is None:
         s.missing = _missing(
             f"a finished {shown.title} run", f"python train.py --config {shown.config}"
@@ -119,7 +119,8 @@ def vision_section(logs: Path, docs: Path, shown: Shown) -> Section:
     test = json.loads((run / "test_metrics.json").read_text())
     h = json.loads((run / "metrics.json").read_text())
     other = h.get("val_label", "validation")  # "test": the configs validate on the test split
-    best = max(h["val/acc"]) if h["val/acc"] else float("nan")
+    nan = float("nan")
+    best = max(h["val/acc"]) if h["val/acc"] else nan
     where = TEST_SPLIT if other == "test" else "The curves called *validation* are held-out images."
     s.body = (
         f"Run `{run.relative_to(logs.parent) if run.is_relative_to(logs.parent) else run}`: "
@@ -129,7 +130,7 @@ def vision_section(logs: Path, docs: Path, shown: Shown) -> Section:
         f"| test accuracy (final weights) | {test.get('test/acc', float('nan')):.4f} |\n"
         f"| test loss | {test.get('test/loss', float('nan')):.4f} |\n"
         f"| best {other} accuracy after an epoch | {best:.4f} |\n"
-        f"| final train accuracy (during the epoch) | {h['train/acc'][-1]:.4f} |\n\n"
+        f"| final train accuracy (during the epoch) | {(h['train/acc'] or [nan])[-1]:.4f} |\n\n"
         "The confusion matrix of the test split (rows: true class, columns: predicted) and the "
         "first misclassified test images (titled predicted / true) follow the curves."
     )
@@ -247,7 +248,7 @@ def appendix_sections() -> list[Section]:
     return out
 
 
-def collect(experiments: Path, logs: Path, docs: Path) -> list[Section]:
+def collect(experiments: Path, logs: Path, docs: Path, accept_short: bool = False) -> list[Section]:
     notation = Section("Notation", new_page=False)
     if (docs / "derivations.md").exists():
         notation.body = doc_sections(docs / "derivations.md")[""].strip()
@@ -255,7 +256,7 @@ def collect(experiments: Path, logs: Path, docs: Path) -> list[Section]:
         notation,
         *derivation_sections(docs),
         two_layer_section(experiments),
-        *(vision_section(logs, docs, entry) for entry in shown()),
+        *(vision_section(logs, docs, entry, accept_short) for entry in shown()),
         *extra_sections(logs, docs),
         *appendix_sections(),
     ]
@@ -416,11 +417,12 @@ def build(
     docs: Path,
     allow_missing: bool = False,
     pdf: bool = False,
+    accept_short: bool = False,
 ) -> dict:
     if output.exists() and not output.is_dir():
         raise UserError(f"--output {output} is a file: pass a folder for report.md and report.html")
     output_folder(output)  # nor under a file
-    sections = collect(experiments, logs, docs)
+    sections = collect(experiments, logs, docs, accept_short)
     missing = [s.missing for s in sections if s.missing]
     if missing and not allow_missing:
         raise UserError(
@@ -464,11 +466,14 @@ def main(argv=None) -> int:
         "--logs", default="lightning_logs", help="Lightning runs (default lightning_logs/)"
     )
     p.add_argument("--docs", default=str(ROOT / "docs"), help="folder holding derivations.md")
+    p.add_argument(
+        "--accept-short", action="store_true", help="show runs shorter than one full epoch"
+    )
     args = p.parse_args(argv)
 
     def body() -> int:
         paths = (args.output, args.experiments, args.logs, args.docs)
-        r = build(*map(Path, paths), args.allow_missing, args.pdf)
+        r = build(*map(Path, paths), args.allow_missing, args.pdf, args.accept_short)
         for m in r["missing"]:
             print(f"missing: {m}", file=sys.stderr)
         out = Path(args.output)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from commands.configs import ConfigError, read
+from commands.entry import UserError
 from lightning_hw import runs
 
 SHOWN = Path(__file__).with_name("shown.yaml")
@@ -36,8 +37,18 @@ class Shown:
         """The config that trains it (the first experiment's), relative to the repository."""
         return f"configs/{self.experiments[0]}.yaml"
 
-    def latest_run(self, logs: Path) -> Path | None:
-        return runs.latest_finished(logs, self.experiments)
+    def latest_run(self, logs: Path, accept_short: bool = False) -> Path | None:
+        """The newest finished run (None if there is none). One that stopped before a full
+        epoch of training and validation (``lightning_hw.runs.is_short``) is a UserError unless
+        ``accept_short``."""
+        run = runs.latest_finished(logs, self.experiments)
+        if run is not None and not accept_short and runs.is_short(run):
+            raise UserError(
+                f"{run} stopped before one full epoch of training and validation: train it "
+                f"longer (python train.py --config {self.config}), or pass --accept-short to "
+                "show it as it is"
+            )
+        return run
 
 
 def shown(path: Path = SHOWN) -> list[Shown]:

@@ -33,6 +33,7 @@ class CurvesCallback(pl.Callback):
         self.history["seconds"], self.history["step_ms"] = [], []
         self._start = self._step_start = None
         self._step_seconds, self._steps = 0.0, 0
+        self._partial = False  # an epoch ended before its last batch (max_steps)
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._start = time.perf_counter()
@@ -54,6 +55,7 @@ class CurvesCallback(pl.Callback):
         self.history["seconds"].append(time.perf_counter() - self._start)
         ms = 1000 * self._step_seconds / self._steps if self._steps else float("nan")
         self.history.setdefault("step_ms", []).append(ms)
+        self._partial |= self._steps < trainer.num_training_batches
 
     def state_dict(self):
         return {"history": self.history}
@@ -81,7 +83,10 @@ class CurvesCallback(pl.Callback):
             return  # a smoke run (or one without a logger) leaves no files behind
         os.makedirs(log_dir, exist_ok=True)
         val_label = evaluation_label(trainer.datamodule)
-        history = {**self.history, "val_label": val_label, **marks}
+        h = self.history
+        short = self._partial or not h["train/loss"] or len(h["val/loss"]) != len(h["train/loss"])
+        marks = {**marks, **({"short": True} if short else {})}  # see lightning_hw.runs.is_short
+        history = {**h, "val_label": val_label, **marks}
         write_json(os.path.join(log_dir, "metrics.json"), history)
         if not self.plot:
             return

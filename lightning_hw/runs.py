@@ -10,6 +10,7 @@ Everything that looks for runs or checkpoints (``train.py --ckpt_path last``, ``
 messages, the report, hw3.zip, the benchmarks) asks this module.
 """
 
+import json
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,6 +32,15 @@ def runs(logs: str | Path, experiment: str) -> list[Path]:
 def is_finished(run: Path) -> bool:
     """Did the run get as far as its test (curves and test metrics written)?"""
     return (run / FINISHED).exists() and (run / "metrics.json").exists()
+
+
+def is_short(run: Path) -> bool:
+    """Did the run stop before one full epoch of training and validation (``max_epochs 0``,
+    ``max_steps`` inside an epoch, ``limit_val_batches 0``, a signal)? Its curves cannot be
+    drawn as a run's; ``metrics.json`` says ``"short": true`` (older runs: judged by the curves)."""
+    h = json.loads((run / "metrics.json").read_text())
+    train, val = h.get("train/loss") or [], h.get("val/loss") or []
+    return bool(h.get("short") or h.get("interrupted") or not train or len(val) != len(train))
 
 
 def latest_finished(logs: str | Path, experiments: Iterable[str]) -> Path | None:

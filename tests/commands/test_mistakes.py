@@ -12,7 +12,7 @@ import torch
 
 from commands.entry import UserError, run_main
 from tests.conftest import ROOT
-from tests.lightning_hw.fake_data import make_cifar
+from tests.lightning_hw.fake_data import make_cifar, make_fashion
 
 IRIS = str(ROOT / "configs/iris_numpy.yaml")
 IRIS_TORCH = str(ROOT / "configs/iris_torch.yaml")
@@ -58,6 +58,10 @@ MORE_MISTAKES = [
     ("package: output is a folder", PACKAGE, ["--output", "{f}"], "it is a folder"),
     ("bench: output is a folder", BENCH, ["--out", "{f}"], "it is a folder"),
     ("bench: output under a missing folder", BENCH, ["--out", "nowhere/benchmarks.md"], "folder nowhere does not exist"),
+    ("report: a run shorter than an epoch", REPORT, ["--logs", "{f}/short", "--experiments", "{f}", "--output", "r"],
+     "stopped before one full epoch of training and validation"),
+    ("package: a run shorter than an epoch", PACKAGE, ["--logs", "{f}/short", "--output", "hw3.zip"],
+     "stopped before one full epoch of training and validation"),
 ]  # fmt: skip
 
 # (name, entry point, arguments ({f}: the folder of prepared files), what the line must say)
@@ -352,6 +356,21 @@ def files(tmp_path_factory):
                    "--data.init_args.data_dir", str(make_cifar(f / "cifar")),
                    "--trainer.logger.init_args.save_dir", str(logs)])  # fmt: skip
     (f / "cifar.ckpt").write_bytes(Path(r["best_checkpoint"]).read_bytes())
+    train(
+        [
+            "--config",
+            FASHION,
+            *QUIET,
+            "--trainer.max_steps",
+            "2",
+            "--data.init_args.batch_size",
+            "32",
+            "--data.init_args.data_dir",
+            str(make_fashion(f / "fashion")),
+            "--trainer.logger.init_args.save_dir",
+            str(f / "short"),
+        ]
+    )  # fmt: skip: 2 of 4 steps
     np.savez(f / "x.npz", images=np.zeros((2, 3072), np.uint8))
     np.save(f / "zero_d.npy", np.array(7, np.uint8))
     (f / "text.npy").write_text("1,2,3\n4,5,6\n")
@@ -433,3 +452,18 @@ def test_missing_data_is_reported_before_the_trainer_is_set_up(tmp_path):
     assert not [line for line in said if "available" in line or "precision" in line], said
     assert said[-1].startswith("error: FashionMNIST not found in"), said
     assert "downloading is off" in said[-1] and "data.download true" in said[-1], said[-1]
+
+
+def test_a_short_run_is_marked_and_shown_when_accepted(files, tmp_path):
+    """A run stopped inside its first epoch (max_steps) says so in metrics.json; the report
+    refuses it (above) unless --accept-short, and then draws it without failing."""
+    import json
+
+    (run,) = (files / "short" / "fashion_mlp").iterdir()
+    assert json.loads((run / "metrics.json").read_text())["short"] is True
+    args = ["--logs", str(files / "short"), "--experiments", str(files), "--output", "r",
+            "--accept-short", "--allow-missing"]  # fmt: skip
+    proc = _run(REPORT, args, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "## 4.1 Fashion-MNIST MLP" in report and "0 epochs," in report  # none validated
