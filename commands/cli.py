@@ -282,39 +282,20 @@ def _fit(cli: CLI) -> None:
     log_dir = getattr(trainer.logger, "log_dir", None)  # None without a logger, or in fast_dev_run
     run_dir = Path(log_dir) if log_dir else None
     new_run = run_dir is not None and (not run_dir.exists() or run_dir == cli.claimed)
-    before = runs.contents(run_dir) if run_dir is not None and not new_run else None
+    before = runs.snapshot(run_dir) if run_dir is not None and not new_run else None
     try:
         trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.ckpt_path)
     except BaseException as e:
         stopped = _stopped(trainer, e, cli.experiment, run_dir)
-        refused = _lightning_refusal(e)
-        mistake = refused is not None or user_message(e) is not None
+        mistake = user_message(e) is not None
         if trainer.global_rank == 0 and run_dir is not None and (stopped or mistake):
             if new_run:
                 runs.remove_unfinished(run_dir)  # unless it saved a checkpoint to resume from
             elif mistake and before is not None:
-                runs.remove_added(run_dir, before)
+                runs.restore(run_dir, before)
         if stopped:
             raise stopped from None
-        if refused:
-            raise UserError(refused) from None
         raise
-
-
-def _lightning_refusal(e: BaseException) -> str | None:
-    """The one line for a setting that Lightning or torch's DataLoader refused while fitting
-    (``--trainer.val_check_interval`` over an epoch, ``num_workers -1``, resuming past
-    ``max_epochs``, ...): a ValueError or MisconfigurationException raised in their code."""
-    if not isinstance(e, ValueError | MisconfigurationException):
-        return None
-    tb = e.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    where = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
-    if not where.startswith(("pytorch_lightning", "lightning_fabric", "torch.utils.data")):
-        return None
-    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return f"{first} (a setting Lightning refused: change it on the command line or in the config)"
 
 
 def _stopped(trainer, e: BaseException, experiment: Experiment, run_dir) -> Stopped | None:

@@ -43,7 +43,29 @@ def user_message(e: Exception, mistakes: tuple[type[Exception], ...] = ()) -> st
         return str(e)
     if parser is not None and isinstance(e, parser.ArgumentError):
         return parser_message(str(e))
-    return None
+    return _lightning_refusal(e)
+
+
+def _lightning_refusal(e: BaseException) -> str | None:
+    """The one line for a setting that Lightning or torch's DataLoader refused while fitting
+    (``--trainer.val_check_interval`` over an epoch, ``num_workers -1``, resuming past
+    ``max_epochs``, ...): a ValueError or MisconfigurationException raised in their code."""
+    if not (isinstance(e, ValueError) or _is_misconfiguration(e)):
+        return None
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    if not where.startswith(("pytorch_lightning", "lightning_fabric", "torch.utils.data")):
+        return None
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return f"{first} (a setting Lightning refused: change it on the command line or in the config)"
+
+
+def _is_misconfiguration(e: BaseException) -> bool:
+    """Lightning's MisconfigurationException (looked up only where Lightning was imported)."""
+    exceptions = sys.modules.get("lightning_fabric.utilities.exceptions")
+    return exceptions is not None and isinstance(e, exceptions.MisconfigurationException)
 
 
 # jsonargparse explains a rejected value by every type it tried; these parts say nothing to a user

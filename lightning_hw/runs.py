@@ -11,6 +11,7 @@ messages, the report, hw3.zip, the benchmarks) asks this module.
 """
 
 import json
+import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -94,23 +95,36 @@ def run_of(checkpoint: str | Path, logs: str | Path, experiment: str) -> str | N
     return run.name if run.name.startswith(VERSION) and run.parent == home else None
 
 
-def contents(run: Path) -> dict[Path, float]:
-    """Every file and folder in ``run`` now, with its modification time (to undo what a
-    refused resume added)."""
-    return {p: p.stat().st_mtime for p in run.rglob("*")}
+SMALL = 2**20  # files a refused resume may rewrite (config.yaml, hparams.yaml): kept to restore
 
 
-def remove_added(run: Path, before: dict[Path, float]) -> None:
-    """A resumed run that was refused before it saved a checkpoint: remove what it added to
-    ``run`` since ``contents`` gave ``before`` (a new event file, ...), so the run is as it was.
-    Once a checkpoint is new, the run has progressed and everything stays."""
-    if any(before.get(c) != c.stat().st_mtime for c in checkpoints(run)):
+def snapshot(run: Path) -> dict[Path, tuple[float, bytes | None]]:
+    """Every file and folder in ``run`` now: its modification time, and a small file's bytes
+    (to undo what a refused resume did to the run)."""
+    return {
+        p: (
+            p.stat().st_mtime,
+            p.read_bytes() if p.is_file() and p.stat().st_size <= SMALL else None,
+        )
+        for p in run.rglob("*")
+    }
+
+
+def restore(run: Path, before: dict[Path, tuple[float, bytes | None]]) -> None:
+    """A resumed run refused before it saved a checkpoint: put ``run`` back as ``snapshot``
+    found it (remove what was added, such as a new event file; rewrite the small files it
+    changed, such as config.yaml). Once a checkpoint is new, the run has progressed: it stays."""
+    if any(before.get(c, (None,))[0] != c.stat().st_mtime for c in checkpoints(run)):
         return
-    for path in sorted(set(contents(run)) - set(before), key=lambda p: -len(p.parts)):
+    for path in sorted(set(run.rglob("*")) - set(before), key=lambda p: -len(p.parts)):
         if path.is_file():
             path.unlink()
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+    for path, (mtime, data) in before.items():
+        if data is not None and path.is_file() and path.stat().st_mtime != mtime:
+            path.write_bytes(data)
+            os.utime(path, (mtime, mtime))
 
 
 def remove_unfinished(run: Path) -> None:

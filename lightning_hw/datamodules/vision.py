@@ -207,11 +207,29 @@ class VisionDataModule(pl.LightningDataModule):
                 online = "run once with internet access"
             else:
                 why, online = "downloading is off", "let it download (data.download true)"
+            missing = self._missing_files(cls)
+            if (Path(self.data_dir) / self.folder).is_dir() and missing:  # a partial copy
+                more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+                raise DataMissingError(
+                    f"{self.dataset_name} in {Path(self.data_dir) / self.folder} is incomplete: "
+                    f"{missing[0]}{more} is missing and {why}. Put the official files there, "
+                    f"or {online}."
+                ) from None
             raise DataMissingError(
                 f"{self.dataset_name} not found in {Path(self.data_dir).resolve()} and {why}. "
                 f"Put the official files in {Path(self.data_dir) / self.folder}, point data.data_dir "
                 f"or DATA_DIR at a folder that holds them, or {online}."
             ) from None
+
+    def _missing_files(self, cls) -> list[str]:
+        """The official files torchvision reads that are not in the data directory (CIFAR's
+        pickled batches, the MNIST family's raw IDX files)."""
+        root = Path(self.data_dir)
+        if hasattr(cls, "train_list"):
+            files = [root / cls.base_folder / name for name, _ in cls.train_list + cls.test_list]
+        else:
+            files = [root / self.folder / "raw" / Path(name).stem for name, _ in cls.resources]
+        return [str(f) for f in files if not f.exists()]
 
     @staticmethod
     def as_nchw(images: torch.Tensor) -> torch.Tensor:

@@ -117,3 +117,16 @@ def test_the_backend_is_read_before_torch_loads():
     for name in ("iris_numpy", "iris_torch", "fashion_cnn_numpy", "fashion_mlp"):
         argv = ["--config", str(ROOT / f"configs/{name}.yaml")]
         assert backend(*argv) == backend_of(resolve_config(*argv[1:])), name
+
+
+def test_val_split_takes_a_number_on_the_command_line():
+    """README: val_split 5000 holds out 5,000 training images; the command line reads it as a
+    number, as the YAML form does (it was read as the string '5000' and refused)."""
+    config = resolve_config(
+        str(ROOT / "configs/fashion_mlp.yaml"), "--data.init_args.val_split", "5000"
+    )
+    assert config["data"]["init_args"]["val_split"] == 5000
+    assert (
+        resolve_config(str(ROOT / "configs/fashion_mlp.yaml"))["data"]["init_args"]["val_split"]
+        == "test"
+    )

@@ -56,8 +56,11 @@ MORE_MISTAKES = [
     ("appendix: output is a folder", APPENDIX, ["--output", "{f}"], "it is a folder"),
     ("report: output under a file", REPORT, ["--output", "{f}/bad.yaml/report"], "bad.yaml is a file, not a folder"),
     ("package: output is a folder", PACKAGE, ["--output", "{f}"], "it is a folder"),
+    ("package: output under a missing folder", PACKAGE, ["--output", "no/such/hw3.zip"], "folder no/such does not exist"),
     ("bench: output is a folder", BENCH, ["--out", "{f}"], "it is a folder"),
     ("bench: output under a missing folder", BENCH, ["--out", "nowhere/benchmarks.md"], "folder nowhere does not exist"),
+    ("predict: a partial CIFAR-10 copy", PREDICT, ["--ckpt", "{f}/cifar.ckpt", "--data_dir", "{f}/partial"],
+     "cifar-10-batches-py is incomplete: {f}/partial/cifar-10-batches-py/data_batch_3 is missing"),
     ("report: a run shorter than an epoch", REPORT, ["--logs", "{f}/short", "--experiments", "{f}", "--output", "r"],
      "stopped before one full epoch of training and validation"),
     ("package: a run shorter than an epoch", PACKAGE, ["--logs", "{f}/short", "--output", "hw3.zip"],
@@ -356,6 +359,7 @@ def files(tmp_path_factory):
                    "--data.init_args.data_dir", str(make_cifar(f / "cifar")),
                    "--trainer.logger.init_args.save_dir", str(logs)])  # fmt: skip
     (f / "cifar.ckpt").write_bytes(Path(r["best_checkpoint"]).read_bytes())
+    (make_cifar(f / "partial") / "cifar-10-batches-py" / "data_batch_3").unlink()
     train(
         [
             "--config",
@@ -403,6 +407,7 @@ def _run(entry, args, cwd, debug=False):
 @pytest.mark.parametrize("name, entry, args, fragment", MISTAKES, ids=[m[0] for m in MISTAKES])
 def test_one_line_exit_2_nothing_left(name, entry, args, fragment, files, tmp_path):
     args = [a.replace("{f}", str(files)) for a in args]
+    fragment = fragment.replace("{f}", str(files))
     before = sorted(files.rglob("*"))
     proc = _run(entry, args, tmp_path)
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])

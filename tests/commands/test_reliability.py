@@ -286,3 +286,23 @@ def test_runs_started_together_get_distinct_versions(tmp_path):
     assert [v.name for v in versions] == [f"version_{i}" for i in range(8)]
     assert all((v / "test_metrics.json").is_file() for v in versions)
     assert all(len(list(v.glob("events.out.tfevents.*"))) >= 1 for v in versions)
+
+
+def test_a_refused_resume_leaves_the_run_as_it_was(tmp_path):
+    """Resuming with a setting Lightning refuses while fitting: one line, exit 2, and not one
+    file of the run it was resuming is added or changed."""
+    common = [
+        "--config",
+        IRIS,
+        "--trainer.max_epochs",
+        "3",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
+    assert _train(*common, cwd=tmp_path).returncode == 0
+    run = tmp_path / "lightning_logs" / "iris_numpy" / "version_0"
+    before = {p: p.stat().st_mtime for p in run.rglob("*")}
+    refused = _train("--config", IRIS, "--trainer.max_epochs", "6", "--ckpt_path", "last",
+                     "--trainer.val_check_interval", "1000", cwd=tmp_path)  # fmt: skip
+    _one_line_error(refused, "`val_check_interval` (1000)")
+    assert {p: p.stat().st_mtime for p in run.rglob("*")} == before
