@@ -207,8 +207,9 @@ class VisionDataModule(pl.LightningDataModule):
                 online = "run once with internet access"
             else:
                 why, online = "downloading is off", "let it download (data.download true)"
-            missing = self._missing_files(cls)
-            if (Path(self.data_dir) / self.folder).is_dir() and missing:  # a partial copy
+            expected = self._official_files(cls)
+            missing = [str(f) for f in expected if not f.exists()]
+            if 0 < len(missing) < len(expected):  # a partial copy: name what is missing
                 more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
                 raise DataMissingError(
                     f"{self.dataset_name} in {Path(self.data_dir) / self.folder} is incomplete: "
@@ -221,15 +222,13 @@ class VisionDataModule(pl.LightningDataModule):
                 f"or DATA_DIR at a folder that holds them, or {online}."
             ) from None
 
-    def _missing_files(self, cls) -> list[str]:
-        """The official files torchvision reads that are not in the data directory (CIFAR's
-        pickled batches, the MNIST family's raw IDX files)."""
+    def _official_files(self, cls) -> list[Path]:
+        """The official files torchvision reads from the data directory (CIFAR's pickled
+        batches, the MNIST family's raw IDX files)."""
         root = Path(self.data_dir)
         if hasattr(cls, "train_list"):
-            files = [root / cls.base_folder / name for name, _ in cls.train_list + cls.test_list]
-        else:
-            files = [root / self.folder / "raw" / Path(name).stem for name, _ in cls.resources]
-        return [str(f) for f in files if not f.exists()]
+            return [root / cls.base_folder / name for name, _ in cls.train_list + cls.test_list]
+        return [root / self.folder / "raw" / Path(name).stem for name, _ in cls.resources]
 
     @staticmethod
     def as_nchw(images: torch.Tensor) -> torch.Tensor:
