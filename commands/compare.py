@@ -1,16 +1,18 @@
 """Twin networks trained from one seed, side by side.
 
-    python train.py compare --config configs/iris_compare.yaml [--epochs N]
+    python train.py compare --config configs/iris_compare.yaml [--epochs N] [--output_dir DIR]
     python train.py compare --config configs/fashion_cnn_compare.yaml
 
 A compare config names Lightning experiments under ``runs:`` (e.g. ``numpy:`` the numpy_nn
 layers through the autograd bridge, ``torch:`` the torch-native twin from the same initial
-weights); they must resolve to identical settings apart from the backend and the run's name.
+weights), each a path relative to the compare config's folder (or to the working directory);
+they must resolve to identical settings apart from the backend and the run's name.
 ``numpy_nn: true`` (Iris only) adds numpy_nn's own training loop (softmax layer + CrossEntropy,
 its SGD) with the same values. Every run is tested on its final weights. Writes
 ``comparison.md`` (losses, test accuracy, seconds per epoch and milliseconds per training step
 of each), ``comparison.json`` and ``comparison.png`` (every run's train and validation loss)
-into ``output_dir``.
+into the config's ``output_dir``; ``--output_dir DIR`` puts them and every run under ``DIR``
+instead.
 """
 
 import copy
@@ -23,7 +25,7 @@ from commands.cli import resolve_config, train
 from commands.configs import BACKEND_KEY, Experiment, read
 from commands.entry import UserError, argument_parser, run_main
 from lightning_hw.callbacks import evaluation_label
-from lightning_hw.io import plot_curves, write_json, write_text
+from lightning_hw.io import output_folder, plot_curves, write_json, write_text
 from numpy_nn.experiment import Options
 from numpy_nn.experiment import run as run_numpy_nn
 
@@ -63,12 +65,24 @@ def numpy_nn_options(config: dict, epochs=None) -> Options:
     )
 
 
-def _experiments(runs: dict, epochs) -> tuple[dict[str, Experiment], dict]:
+def run_config(config_path: str, path: str) -> str:
+    """A run's experiment file: relative to the compare config's folder, else to the working
+    directory (as older compare configs wrote it), else a UserError naming both."""
+    candidates = [Path(config_path).parent / path, Path(path)]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        tried = " or ".join(str(c) for c in dict.fromkeys(candidates))
+        raise UserError(f"{config_path}: run file {path} not found (looked for {tried})")
+    return str(found)
+
+
+def _experiments(runs: dict, epochs, save_dir=None) -> tuple[dict[str, Experiment], dict]:
     """Each run's experiment, read once, and the first one's resolved config. They train
     without a monitored checkpoint (the final weights are tested, as numpy_nn does), and must
     have the same settings but the backend."""
     quiet = ["--trainer.enable_progress_bar", "false", "--checkpoint.monitor", "null"]
     quiet += ["--trainer.max_epochs", str(epochs)] if epochs else []
+    quiet += ["--trainer.logger.init_args.save_dir", save_dir] if save_dir else []
     experiments = {n: Experiment.from_argv(["--config", p, *quiet]) for n, p in runs.items()}
     resolved = {name: resolve_config(e) for name, e in experiments.items()}
     first = next(iter(resolved))
@@ -115,7 +129,7 @@ def _lightning_row(name: str, experiment: Experiment) -> tuple[dict, tuple, str]
     return row, (h["train/loss"], h["val/loss"]), evaluation_label(r["trainer"].datamodule)
 
 
-def compare(config_path: str, epochs=None) -> dict:
+def compare(config_path: str, epochs=None, output_dir: str | None = None) -> dict:
     """Train every run of a compare config; write and return the table (see the docstring)."""
     spec = read(config_path)
     runs = spec.get("runs")
@@ -129,8 +143,13 @@ def compare(config_path: str, epochs=None) -> dict:
         raise UserError(f"{config_path}: runs.{blank[0]} is empty: give it an experiment file")
     if epochs is not None and epochs < 1:
         raise UserError(f"--epochs must be at least 1, got {epochs}")
-    experiments, first = _experiments(runs, epochs)
-    out_dir = spec.get("output_dir") or os.path.join("lightning_logs", Path(config_path).stem)
+    runs = {name: run_config(config_path, path) for name, path in runs.items()}
+    experiments, first = _experiments(runs, epochs, output_dir)
+    out_dir = (
+        output_dir
+        or spec.get("output_dir")
+        or os.path.join("lightning_logs", Path(config_path).stem)
+    )
     os.makedirs(out_dir, exist_ok=True)
     rows, curves, labels = [], {}, set()
     with_numpy_nn = bool(spec.get("numpy_nn", True))
@@ -198,10 +217,17 @@ def main(argv=None) -> int:
     p = argument_parser("train.py compare", __doc__)
     p.add_argument("--config", required=True, help="e.g. configs/iris_compare.yaml")
     p.add_argument("--epochs", type=int, default=None, help="override max_epochs of every run")
+    p.add_argument(
+        "--output_dir",
+        default=None,
+        help="folder for the comparison and every run (default: the config's output_dir)",
+    )
     args = p.parse_args(argv)
 
     def body() -> int:
-        result = compare(args.config, args.epochs)
+        if args.output_dir:
+            output_folder(args.output_dir)  # refused before any training
+        result = compare(args.config, args.epochs, args.output_dir)
         print("\n" + result["table"])
         print(f"\nsaved {result['output_dir']}/comparison.md and comparison.png")
         return 0

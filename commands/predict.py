@@ -2,10 +2,12 @@
 
     python predict.py --ckpt PATH [--input FILE.npy] [--output predictions.csv]
 
-The checkpoint holds the network's description, its weights and the DataModule's normalization
-constants: the DataModule is rebuilt from it (any image DataModule: ``lightning_hw.checkpoints``), and ``trainer.predict`` runs its predict loader, so
-the images go through exactly the eval transform of training (x / 255, then the training set's
-per-channel mean and std) and the network's test-time augmentation.
+The checkpoint holds the network's description, its weights, the DataModule's normalization
+constants and the precision it was tested at: the DataModule is rebuilt from it (any image
+DataModule: ``lightning_hw.checkpoints``) and ``trainer.predict`` runs its predict loader at that
+precision, so the images go through exactly the eval transform of training (x / 255, then the
+training set's per-channel mean and std) and the network's test-time augmentation, and the
+printed accuracy is the run's test accuracy.
 
 ``--input``: an unlabeled uint8 ``.npy`` of N images, stored as rows of C*H*W values
 (channel-planar), as N x C x H x W, or as N x H x W x C. Without it, the
@@ -25,6 +27,7 @@ from lightning_hw import checkpoints
 from lightning_hw.classifier import Classifier
 from lightning_hw.datamodules import VisionDataModule
 from lightning_hw.io import atomic_path, output_file
+from lightning_hw.precision import auto_precision
 
 NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"
 
@@ -91,10 +94,21 @@ def load_images(path: str, shape) -> np.ndarray:
     )
 
 
-def predict(model: Classifier, datamodule: VisionDataModule) -> np.ndarray:
+def cpu_precision(trained: str | None) -> str:
+    """The precision to predict at: the one the run was tested at, so the accuracy matches its
+    test accuracy to the last digit; but not bf16 on a CPU that would emulate it (4-16x slower:
+    ``lightning_hw.precision``), nor for a checkpoint that does not say (the CPU's choice then)."""
+    native, _ = auto_precision("cpu")
+    if trained is None or (trained.startswith("bf16") and native != "bf16-mixed"):
+        return native
+    return trained
+
+
+def predict(model: Classifier, datamodule: VisionDataModule, precision="32-true") -> np.ndarray:
     """Labels for the DataModule's predict images, by ``trainer.predict`` on the CPU."""
     trainer = pl.Trainer(
         accelerator="cpu",
+        precision=precision,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -121,7 +135,7 @@ def run(ckpt: str, input_path: str | None, output: str, data_dir: str | None = N
         dm.predict_images = torch.from_numpy(load_images(input_path, dm.image_shape))
     else:
         dm.predict_images, labels = dm.load_split(train=False)
-    predictions = predict(model, dm)
+    predictions = predict(model, dm, cpu_precision(checkpoints.precision(saved)))
     write_csv(output, predictions)
     result = {"n": len(predictions), "output": output, "predictions": predictions}
     if labels is not None:

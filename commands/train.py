@@ -38,6 +38,8 @@ def prepare_environment(numpy_backed: bool) -> None:
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
+    # the parameter count is exact; only its size in MB is estimated at 32 bits
+    warnings.filterwarnings("ignore", message=r"Precision .* is not supported by the model summary")
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoAdvert())
 
 

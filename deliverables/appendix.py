@@ -1,16 +1,19 @@
-"""Generate the code appendix of the write-up from the project's source.
+"""Generate the code appendix of the write-up: all the code that reproduces the results, as
+shipped in hw3/ (``numpy_nn`` under the handout's name, ``neural_networks``).
 
     python generate_submission.py --format markdown --heading_level 1 --output appendix.md
     python generate_submission.py --format latex --heading_level 2 --output appendix.tex
 
-``PIECES`` is the one list of what goes in: (section, subsection, dotted name); every name must
-resolve to a class, function or method (a test imports each one). Sections follow the
-homework's questions (3.1 activation functions ... 4.2 the CIFAR-10 CNN), then the extras (the
-autograd bridge, numpy_nn's image layers).
+``APPENDIX`` is the one list of what goes in, question by question: whole files (``*.py``, each
+listed once, under the first question that needs it), single classes or functions (a dotted
+name, where a question's code sits in an earlier file), and ``config:<entry>``, the YAML of a
+shown experiment (``deliverables/shown.yaml``): the run's resolved config in the report; here,
+without a run, the experiment file and the fragments it builds on. Together they hold every
+module that ``train_ffnn.py`` and ``train.py`` load (a test checks it).
 
-Markdown: headings '#' ... '###' starting at --heading_level, code in ```python fences; the file
-renders on its own. LaTeX: \\section / \\subsection / \\subsubsection starting at --heading_level
-(1 = \\section), code in lstlisting environments; meant for \\input{} in a document that loads
+Markdown: headings '#' ... '###' starting at --heading_level, code in fences; the file renders on
+its own. LaTeX: \\section / \\subsection / \\subsubsection starting at --heading_level (1 =
+\\section), code in lstlisting environments; meant for \\input{} in a document that loads
 \\usepackage{listings}.
 """
 
@@ -18,47 +21,62 @@ import importlib
 import inspect
 import sys
 import textwrap
+from dataclasses import dataclass
+from pathlib import Path
 
+from commands.configs import fragments
 from commands.entry import argument_parser, run_main
+from deliverables.shown import handout_names, shown
 from deliverables.tex import ascii_only, tex_escape
 from lightning_hw.io import output_file, write_text
 
-PIECES = [
-    # the homework's questions, in order; the report puts each group on a page of its own
-    ("3.1 Activation functions", "Sigmoid", "numpy_nn.activations.Sigmoid"),
-    ("3.1 Activation functions", "TanH", "numpy_nn.activations.TanH"),
-    ("3.1 Activation functions", "ReLU", "numpy_nn.activations.ReLU"),
-    ("3.1 Activation functions", "ArcTan", "numpy_nn.activations.ArcTan"),
-    ("3.2 Fully-connected layer", "Layer", "numpy_nn.base.Layer"),
-    ("3.2 Fully-connected layer", "WeightedLayer", "numpy_nn.base.WeightedLayer"),
-    ("3.2 Fully-connected layer", "FullyConnected", "numpy_nn.layers.FullyConnected"),
-    ("3.2 Fully-connected layer", "initialize_weights", "numpy_nn.weights.initialize_weights"),
-    ("3.3 Softmax", "SoftMax", "numpy_nn.activations.SoftMax"),
-    ("3.4 Cross-entropy", "CrossEntropy", "numpy_nn.losses.CrossEntropy"),
-    ("3.4 Cross-entropy", "L2", "numpy_nn.losses.L2"),
-    ("3.5 Two-layer networks", "SGD", "numpy_nn.optimizers.SGD"),
-    ("3.5 Two-layer networks", "NeuralNetwork.forward", "numpy_nn.models.NeuralNetwork.forward"),
-    ("3.5 Two-layer networks", "NeuralNetwork.backward", "numpy_nn.models.NeuralNetwork.backward"),
-    ("3.5 Two-layer networks", "NeuralNetwork.update", "numpy_nn.models.NeuralNetwork.update"),
-    ("3.5 Two-layer networks", "NeuralNetwork.predict", "numpy_nn.models.NeuralNetwork.predict"),
-    ("3.5 Two-layer networks", "NeuralNetwork.train", "numpy_nn.models.NeuralNetwork.train"),
-    ("4.1 Fashion-MNIST MLP", "Classifier", "lightning_hw.classifier.Classifier"),
-    ("4.1 Fashion-MNIST MLP", "MLP", "lightning_hw.networks.mlp.MLP"),
-    ("4.2 CIFAR-10 CNN", "CifarCNN", "lightning_hw.networks.cnn.CifarCNN"),
-    ("4.2 CIFAR-10 CNN", "ConvGroup", "lightning_hw.networks.cnn.ConvGroup"),
+ROOT = Path(__file__).resolve().parents[1]
+APPENDIX: list[tuple[str, tuple[str, ...]]] = [
+    # the homework's questions, in order; the report puts each on a page of its own
+    ("3.1 Activation functions", ("numpy_nn/activations.py",)),
+    ("3.2 Fully-connected layer", ("numpy_nn/base.py", "numpy_nn/layers.py", "numpy_nn/weights.py")),
+    ("3.3 Softmax", ("numpy_nn.activations.SoftMax",)),
+    ("3.4 Cross-entropy", ("numpy_nn/losses.py",)),
+    ("3.5 Two-layer networks", (
+        "train_ffnn.py", "commands/ffnn.py", "numpy_nn/experiment.py", "numpy_nn/models.py",
+        "numpy_nn/optimizers.py", "numpy_nn/schedulers.py", "numpy_nn/datasets.py",
+        "numpy_nn/logs.py", "numpy_nn/utils.py", "numpy_nn/__init__.py",
+    )),
+    ("4.1 Fashion-MNIST MLP", (
+        "config:fashion", "lightning_hw/networks/mlp.py", "lightning_hw/classifier.py",
+        "lightning_hw/datamodules/vision.py", "lightning_hw/datamodules/sampling.py",
+        "lightning_hw/schedules.py", "lightning_hw/callbacks.py", "lightning_hw/error_analysis.py",
+        "train.py", "commands/train.py", "commands/cli.py", "commands/configs.py",
+        "commands/entry.py", "commands/allocator.py", "lightning_hw/precision.py",
+        "lightning_hw/seeding.py", "lightning_hw/runs.py", "lightning_hw/io.py",
+        "lightning_hw/paths.py", "lightning_hw/checkpoints.py", "lightning_hw/networks/base.py",
+        "lightning_hw/networks/__init__.py", "lightning_hw/datamodules/__init__.py",
+        "lightning_hw/__init__.py", "commands/__init__.py",
+    )),
+    ("4.2 CIFAR-10 CNN", (
+        "config:cifar", "lightning_hw/networks/cnn.py", "predict.py", "commands/predict.py",
+    )),
     # not course questions
-    (
-        "Extra: numpy layers inside PyTorch",
-        "NumpyLayerFunction",
-        "lightning_hw.bridge.NumpyLayerFunction",
-    ),
-    ("Extra: numpy layers inside PyTorch", "NumpyModule", "lightning_hw.bridge.NumpyModule"),
-    ("Extra: image layers in numpy", "Conv2D", "numpy_nn.conv.Conv2D"),
-    ("Extra: image layers in numpy", "Pool2D", "numpy_nn.conv.Pool2D"),
-    ("Extra: image layers in numpy", "Flatten", "numpy_nn.layers.Flatten"),
-    ("Extra: image layers in numpy", "BatchNorm1D", "numpy_nn.normalization.BatchNorm1D"),
-    ("Extra: image layers in numpy", "Dropout", "numpy_nn.regularization.Dropout"),
-]
+    ("Extra: numpy layers inside PyTorch", (
+        "lightning_hw/bridge.py", "lightning_hw/networks/stack.py", "lightning_hw/networks/iris.py",
+        "lightning_hw/datamodules/iris.py", "commands/compare.py",
+    )),
+    ("Extra: image layers in numpy", (
+        "numpy_nn/conv.py", "numpy_nn/normalization.py", "numpy_nn/regularization.py",
+    )),
+]  # fmt: skip
+NOTES = {  # a line under a question's heading
+    "3.3 Softmax": "`SoftMax` again, from `neural_networks/activations.py` (listed whole in 3.1).",
+    "4.2 CIFAR-10 CNN": "The LightningModule, DataModule, augmentation, schedule and training "
+    "command are those of 4.1: the same files.",
+}
+
+
+@dataclass(frozen=True)
+class Listing:
+    title: str  # a path as shipped in hw3/, or a name and its file
+    language: str  # python or yaml
+    code: str
 
 
 def resolve(dotted: str):
@@ -79,39 +97,71 @@ def source(dotted: str) -> str:
     return textwrap.dedent(inspect.getsource(resolve(dotted))).rstrip() + "\n"
 
 
-def _grouped():
-    sections: dict = {}
-    for section, title, dotted in PIECES:
-        sections.setdefault(section, []).append((title, dotted))
-    return sections
+def config_text(key: str) -> tuple[str, str]:
+    """(title, text) of a shown experiment's files: the experiment and the fragments it builds
+    on, as written (the report shows a run's resolved config instead)."""
+    entry = next(e for e in shown() if e.key == key)
+    path = ROOT / entry.config
+    parts = [*fragments(path), path]
+    text = "\n".join(f"# --- {p.relative_to(ROOT)}\n{p.read_text().rstrip()}\n" for p in parts)
+    return f"{entry.config} and the fragments it builds on", text
 
 
-def markdown(heading_level: int = 1) -> str:
+def listing(item: str, configs: dict[str, str] | None = None) -> Listing:
+    """One entry of ``APPENDIX``; ``configs`` ({shown key: resolved YAML}) replaces a config item."""
+    if item.startswith("config:"):
+        key = item.split(":", 1)[1]
+        if configs and key in configs:
+            title = f"{next(e for e in shown() if e.key == key).title}: the run's resolved config"
+            return Listing(title, "yaml", configs[key])
+        title, text = config_text(key)
+        return Listing(title, "yaml", text)
+    if item.endswith(".py"):
+        return Listing(handout_names(item), "python", handout_names((ROOT / item).read_text()))
+    obj = resolve(item)
+    where = Path(inspect.getfile(obj)).resolve().relative_to(ROOT).as_posix()
+    title = f"{obj.__qualname__} ({handout_names(where)})"
+    return Listing(title, "python", handout_names(source(item)))
+
+
+def groups(configs: dict[str, str] | None = None) -> list[tuple[str, str, list[Listing]]]:
+    """(question, its note, its listings), in order."""
+    return [
+        (section, NOTES.get(section, ""), [listing(i, configs) for i in items])
+        for section, items in APPENDIX
+    ]
+
+
+def markdown(heading_level: int = 1, configs=None) -> str:
     h = "#" * heading_level
     out = [f"{h} Code appendix\n"]
-    for section, items in _grouped().items():
-        out.append(f"{h}# {section}\n")
-        for title, dotted in items:
-            out.append(f"{h}## {title}\n\n`{dotted}`\n\n```python\n{source(dotted)}```\n")
+    for section, note, items in groups(configs):
+        out.append(f"{h}# {section}\n" + (f"\n{note}\n" if note else ""))
+        for item in items:
+            out.append(f"{h}## {item.title}\n\n```{item.language}\n{item.code.rstrip()}\n```\n")
     return "\n".join(out)
 
 
 LATEX_LEVELS = ("section", "subsection", "subsubsection", "paragraph", "subparagraph")
 
 
-def latex(heading_level: int = 1) -> str:
+def latex(heading_level: int = 1, configs=None) -> str:
     """Headings from \\section (level 1) down; listings in ``lstlisting`` (needs \\usepackage{listings})."""
     top, sub, subsub = LATEX_LEVELS[heading_level - 1 : heading_level + 2]
     out = [f"\\{top}{{Code appendix}}\n"]
-    for section, items in _grouped().items():
-        out.append(f"\\{sub}{{{tex_escape(section)}}}\n")
-        for title, dotted in items:
-            code = ascii_only(source(dotted))
+    for section, note, items in groups(configs):
+        out.append(
+            f"\\{sub}{{{tex_escape(section)}}}\n"
+            + (f"{tex_escape(note.replace('`', ''))}\n" if note else "")
+        )
+        for item in items:
+            code = ascii_only(item.code.rstrip() + "\n")
             if "\\end{lstlisting}" in code:
-                raise ValueError(f"{dotted} contains \\end{{lstlisting}} and cannot be listed")
+                raise ValueError(f"{item.title} contains \\end{{lstlisting}} and cannot be listed")
+            language = "[language=Python]" if item.language == "python" else ""
             out.append(
-                f"\\{subsub}{{{tex_escape(title)}}}\n\\texttt{{{tex_escape(dotted)}}}\n\n"
-                f"\\begin{{lstlisting}}[language=Python]\n{code}\\end{{lstlisting}}\n"
+                f"\\{subsub}{{{tex_escape(item.title)}}}\n\n"
+                f"\\begin{{lstlisting}}{language}\n{code}\\end{{lstlisting}}\n"
             )
     return "\n".join(out)
 

@@ -1,7 +1,7 @@
 """Build the course's submission archive, hw3.zip: it stands alone.
 
-    python -m deliverables.package --output hw3.zip [--input test.npy] [--train-briefly]
-                                   [--max-checkpoint-mb 10]
+    python -m deliverables.package --output hw3.zip [--input test.npy] [--data_dir DIR]
+                                   [--draft] [--train-briefly] [--max-checkpoint-mb 10]
 
 Unzipped, ``hw3/`` holds everything needed to reproduce the results, run from that folder:
 
@@ -23,16 +23,20 @@ Unzipped, ``hw3/`` holds everything needed to reproduce the results, run from th
                                it is under --max-checkpoint-mb; else the notebook and README say
                                how to make it
 
-``--train-briefly`` first trains 1-epoch Fashion-MNIST and CIFAR-10 runs when none exist.
-No __pycache__, .DS_Store, data, or path of the build machine goes into the archive.
+A run shorter than the homework's minimum (``min_epochs`` in deliverables/shown.yaml: 8 epochs)
+is refused, with the command that trains the full run; ``--draft`` ships it, flagged in the
+notebook and README. ``--train-briefly`` (a draft) first trains 1-epoch Fashion-MNIST and
+CIFAR-10 runs when none exist, from ``--data_dir``. No __pycache__, .DS_Store, data, or path of the build machine goes into the archive.
 """
 
 import importlib.metadata
 import json
 import re
+import stat
 import sys
 import tempfile
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -41,7 +45,8 @@ import yaml
 from commands.cli import train
 from commands.entry import UserError, argument_parser, run_main
 from commands.predict import run as predict
-from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, shown
+from commands.train import prepare_environment
+from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, handout_names, shown
 from lightning_hw import runs
 from lightning_hw.checkpoints import weights_only, without_local_paths
 from lightning_hw.io import atomic_path, output_file
@@ -137,14 +142,10 @@ def isolated_command(script: str, *args: str) -> list[str]:
     return [sys.executable, "-c", ISOLATION + run, script, *args]
 
 
-def handout_names(text: str) -> str:
-    """``text`` with numpy_nn renamed to the handout's ``neural_networks``."""
-    return re.sub(r"\bnumpy_nn\b", "neural_networks", text)
-
-
-def course_notebook(experiments: dict[str, str]):
-    """CS189_HW_NN.ipynb for the runs under ``runs/<experiment>`` ({title: experiment}), with
-    the prose it shares with the report and the README."""
+def course_notebook(experiments: dict[str, str], min_epochs: dict[str, int] | None = None):
+    """CS189_HW_NN.ipynb for the runs under ``runs/<experiment>`` ({title: experiment}; a run
+    shorter than ``min_epochs[title]`` is flagged), with the prose it shares with the report and
+    the README."""
     import nbformat
 
     nb = nbformat.read(COURSE_NOTEBOOK, as_version=4)
@@ -155,6 +156,9 @@ def course_notebook(experiments: dict[str, str]):
         elif "EXPERIMENTS = {}" in cell.source:
             cell.source = re.sub(
                 r"EXPERIMENTS = \{\}.*", f"EXPERIMENTS = {experiments!r}", cell.source
+            )
+            cell.source = re.sub(
+                r"MIN_EPOCHS = \{\}.*", f"MIN_EPOCHS = {min_epochs or {}!r}", cell.source
             )
     return nb
 
@@ -173,7 +177,16 @@ def execute_notebook(nb, cwd: Path, env: dict | None = None, timeout: int = 900)
         (spec / "kernel.json").write_text(
             json.dumps(
                 {
-                    "argv": [sys.executable, "-c", launch, "-f", "{connection_file}"],
+                    # errors only: its notices (TCP on localhost, the parent gone at shutdown)
+                    # are not the student's concern
+                    "argv": [
+                        sys.executable,
+                        "-c",
+                        launch,
+                        "-f",
+                        "{connection_file}",
+                        "--IPKernelApp.log_level=ERROR",
+                    ],
                     "display_name": "hw3 (this folder's code only)",
                     "language": "python",
                     "env": {"PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
@@ -189,13 +202,15 @@ def execute_notebook(nb, cwd: Path, env: dict | None = None, timeout: int = 900)
     return nb
 
 
-def _train_briefly(logs: Path, entries: list[Shown]) -> None:
+def _train_briefly(logs: Path, entries: list[Shown], data_dir=None) -> None:
     """A 1-epoch run of each shown experiment that has no finished run under ``logs``."""
+    data = ["--data.init_args.data_dir", str(data_dir)] if data_dir else []
     for entry in entries:
         if entry.latest_run(logs, accept_short=True) is None:
             train(["--config", str(ROOT / entry.config), "--trainer.max_epochs", "1",
                    "--trainer.logger.init_args.save_dir", str(logs),
-                   "--trainer.enable_progress_bar", "false"])  # fmt: skip
+                   "--trainer.enable_progress_bar", "false",
+                   "--trainer.enable_model_summary", "false", *data])  # fmt: skip
 
 
 def code_members() -> dict[str, bytes]:
@@ -212,10 +227,19 @@ def code_members() -> dict[str, bytes]:
             members[f"hw3/{handout_names(rel)}"] = data
     for script in SCRIPTS:
         members[f"hw3/{script}"] = handout_names((ROOT / script).read_text()).encode()
-    requirements = [r for r in importlib.metadata.requires("nn-hw") if "extra ==" not in r]
-    members["hw3/requirements.txt"] = ("\n".join(requirements) + "\n").encode()
+    members["hw3/requirements.txt"] = ("\n".join(requirements()) + "\n").encode()
     members.update(suite_members())
     return members
+
+
+def requirements() -> list[str]:
+    """hw3/requirements.txt: the pinned packages, and Jupyter for the README's notebooks."""
+    wanted = []
+    for r in importlib.metadata.requires("nn-hw"):
+        name, _, marker = r.partition(";")
+        if not marker or 'extra == "notebook"' in marker:
+            wanted.append(name.strip())
+    return wanted
 
 
 def suite_members() -> dict[str, bytes]:
@@ -242,16 +266,20 @@ def run_members(run: Path, max_checkpoint_mb: float) -> tuple[dict[str, bytes], 
     return members, small
 
 
-def shown_runs(logs: Path, entries: list[Shown], accept_short: bool = False) -> dict[Shown, Path]:
+def shown_runs(
+    logs: Path, entries: list[Shown], accept_short: bool = False, draft: bool = False
+) -> dict[Shown, Path]:
     """The run each shown experiment ships, or a UserError naming the command that makes it
-    (a run shorter than one full epoch is refused unless ``accept_short``)."""
-    found = {entry: entry.latest_run(logs, accept_short) for entry in entries}
+    (a run shorter than one full epoch is refused unless ``accept_short``; one shorter than
+    the homework's minimum unless ``draft``)."""
+    found = {entry: entry.latest_run(logs, accept_short or draft) for entry in entries}
     for entry, run in found.items():
         if run is None or not runs.last_checkpoint(run).exists():
             raise UserError(
                 f"no finished {entry.title} run with a checkpoint under {logs}: run "
                 f"`python train.py --config {entry.config}` (or pass --train-briefly)"
             )
+        entry.check_full(run, draft)
     return found
 
 
@@ -283,6 +311,7 @@ def staged_members(members: dict, found: dict[Shown, Path], input_npy, data_dir)
 
     predicted = next(run for e, run in found.items() if e.predictions)
     experiments = {e.title: run.parent.name for e, run in found.items()}
+    min_epochs = {e.title: e.min_epochs for e in found}
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -293,7 +322,8 @@ def staged_members(members: dict, found: dict[Shown, Path], input_npy, data_dir)
         for name, data in members.items():
             (stage / name).parent.mkdir(parents=True, exist_ok=True)
             (stage / name).write_bytes(data)
-        nb = execute_notebook(course_notebook(experiments), stage / "hw3", {"HW3_MODE": "archive"})
+        notebook = course_notebook(experiments, min_epochs)
+        nb = execute_notebook(notebook, stage / "hw3", {"HW3_MODE": "archive"})
         out["hw3/CS189_HW_NN.ipynb"] = nbformat.writes(nb).encode()
         checks = execute_notebook(nbformat.read(GRADIENT_NOTEBOOK, as_version=4), stage / "hw3")
         out["hw3/check_gradients.ipynb"] = nbformat.writes(checks).encode()
@@ -317,12 +347,14 @@ def build(
     train_briefly=False,
     max_checkpoint_mb: float = 10.0,
     accept_short: bool = False,
+    draft: bool = False,
 ) -> list:
-    """Write the archive; return its member names."""
+    """Write the archive; return its member names. ``train_briefly`` makes it a draft."""
     entries = shown()
+    draft = draft or train_briefly
     if train_briefly:
-        _train_briefly(logs, entries)
-    found = shown_runs(logs, entries, accept_short)
+        _train_briefly(logs, entries, data_dir)
+    found = shown_runs(logs, entries, accept_short, draft)
     members = code_members()
     left_out = []
     for run in found.values():
@@ -331,12 +363,28 @@ def build(
         if not small:
             left_out.append(run.parent.name)
     members["hw3/README"] = readme(found, left_out, max_checkpoint_mb)
+    flags = [
+        f"runs/{run.parent.name}: {flag}" for e, run in found.items() if (flag := e.brief(run))
+    ]
+    if flags:  # a draft: it says so first
+        members["hw3/README"] = ("DRAFT: " + "\nDRAFT: ".join(flags) + "\n\n").encode() + members[
+            "hw3/README"
+        ]
     members.update(staged_members(members, found, input_npy, data_dir))
     refuse_local_paths(members, ROOT, Path.home(), logs.resolve())
+    write_zip(output, members)
+    return list(members)
+
+
+def write_zip(output: Path, members: dict[str, bytes]) -> None:
+    """The archive, atomically; every member a plain file readable by all (mode 0644)."""
+    now = time.localtime()[:6]
     with atomic_path(output) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in sorted(members.items()):
-            z.writestr(name, data)
-    return list(members)
+            info = zipfile.ZipInfo(name, date_time=now)
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
 
 
 def main(argv=None) -> int:
@@ -350,7 +398,14 @@ def main(argv=None) -> int:
     )
     p.add_argument("--data_dir", default=None, help="data directory for the official test split")
     p.add_argument(
-        "--train-briefly", action="store_true", help="train 1-epoch runs first if none exist"
+        "--train-briefly",
+        action="store_true",
+        help="a draft: train 1-epoch runs first if none exist",
+    )
+    p.add_argument(
+        "--draft",
+        action="store_true",
+        help="ship runs shorter than the homework's minimum, flagged",
     )
     p.add_argument(
         "--accept-short", action="store_true", help="ship runs shorter than one full epoch"
@@ -365,6 +420,7 @@ def main(argv=None) -> int:
 
     def body() -> int:
         output_file(args.output)  # refused before the minutes of building
+        prepare_environment(numpy_backed=False)  # Lightning's notices that are not the student's
         members = build(
             Path(args.output),
             Path(args.logs),
@@ -373,9 +429,11 @@ def main(argv=None) -> int:
             args.train_briefly,
             args.max_checkpoint_mb,
             args.accept_short,
+            args.draft,
         )
         size = Path(args.output).stat().st_size / 2**20
-        print(f"wrote {args.output}: {len(members)} files, {size:.1f} MB")
+        draft = " (a DRAFT: brief runs flagged)" if args.draft or args.train_briefly else ""
+        print(f"wrote {args.output}{draft}: {len(members)} files, {size:.1f} MB")
         return 0
 
     return run_main(body)

@@ -28,15 +28,20 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from commands.entry import UserError, argument_parser, run_main
-from deliverables.appendix import PIECES, source
-from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, shown
+from deliverables import answers as written
+from deliverables import appendix, references, student
+from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, handout_names, shown
 from deliverables.tex import PREAMBLE, markdown_to_latex
+from lightning_hw.callbacks import plot_history
+from lightning_hw.checkpoints import without_local_paths
 from lightning_hw.io import atomic_path, output_folder, write_bytes, write_text
 from numpy_nn.experiment import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
-TITLE = "Neural networks: report"
+TITLE = "CS189 homework: neural networks"
 
 
 @dataclass
@@ -48,6 +53,8 @@ class Section:
     number: str = ""  # the course's question number ("3.1"), "" for the rest
     new_page: bool = True  # starts a new page in print
     after: str = ""  # text that follows the images
+    required: bool = True  # a course question: missing, it stops the build (extras are left out)
+    plain: bool = False  # no heading of its own (the cover page)
 
     @property
     def heading(self) -> str:
@@ -58,8 +65,9 @@ def _missing(what: str, command: str) -> str:
     return f"{what} not found: create it with `{command}`"
 
 
-def two_layer_section(experiments: Path) -> Section:
-    """3.5: the default Iris network (numpy_nn's own loop) and the lr x hidden sweep."""
+def two_layer_section(experiments: Path, answer: str | None) -> Section:
+    """3.5: the default Iris network (the package's own loop), the lr x hidden sweep and the
+    written comment on it."""
     s = Section("Two-layer networks", number="3.5")
     run, sweep = experiments / DEFAULTS.run_name, experiments / "sweep"
     missing = []
@@ -74,8 +82,9 @@ def two_layer_section(experiments: Path) -> Section:
     opts = ", ".join(f"{k}={v}" for k, v in r["options"].items())
     s.body = (
         "### The default network on Iris\n\n"
-        f"One hidden layer, trained by numpy_nn's own loop ({opts}). Test error: "
-        f"**{r['test_error']:.3f}** ({round(r['test_error'] * 30)} of the 30 test flowers).\n\n"
+        f"One hidden layer, trained by the package's own loop (`train_ffnn.py`; {opts}) on the "
+        f"Iris data [@iris]. Test error: **{r['test_error']:.3f}** "
+        f"({round(r['test_error'] * 30)} of the 30 test flowers).\n\n"
         "| split | loss | error |\n|---|---:|---:|\n"
         + "".join(
             f"| {k} | {r[k + '_loss']:.4f} | {r[k + '_error']:.3f} |\n"
@@ -85,17 +94,19 @@ def two_layer_section(experiments: Path) -> Section:
         + _demote((sweep / "results.md").read_text(), 2)
     )
     s.images = [run / "loss.png", run / "error.png", sweep / "loss.png"]
+    if answer:
+        s.after = f"### How the learning rate and the hidden size moved the test error\n\n{answer}"
     return s
 
 
 def compare_section(logs: Path) -> Section:
-    """Extra: the Iris network three ways (numpy_nn, numpy layers in Lightning, torch)."""
-    s = Section("Extra: numpy layers inside Lightning, and torch (Iris)")
+    """Extra: the Iris network three ways (the numpy package, its layers in Lightning, torch)."""
+    s = Section("Extra: numpy layers inside Lightning, and torch (Iris)", required=False)
     compare = logs / "iris_compare"
     if (compare / "comparison.md").exists():
         s.body = (
-            "Not a course question. The same network from the same seed: numpy_nn's own loop, "
-            "numpy_nn's layers run inside Lightning through a `torch.autograd.Function` "
+            "Not a course question. The same network from the same seed: the numpy package's own "
+            "loop, its layers run inside Lightning through a `torch.autograd.Function` "
             "(`lightning_hw/bridge.py`, appendix *Extra: numpy layers inside PyTorch*), and the "
             "torch-native twin.\n\n" + (compare / "comparison.md").read_text()
         )
@@ -107,13 +118,25 @@ def compare_section(logs: Path) -> Section:
     return s
 
 
-def vision_section(logs: Path, docs: Path, shown: Shown, accept_short: bool = False) -> Section:
-    """4.1 / 4.2: the newest finished run of a shown experiment: its numbers and pictures."""
-    s = Section(shown.title, number=shown.question)
-    run = shown.latest_run(logs, accept_short)
+@dataclass
+class ShownRun:
+    """A shown experiment's run, as the report presents it."""
+
+    entry: Shown
+    run: Path | None
+    flag: str | None = None  # a brief run's flag (drafts only)
+    answer: str | None = None  # the written answer for its question
+
+
+def vision_section(logs: Path, docs: Path, shown_run: ShownRun, scratch: Path) -> Section:
+    """4.1 / 4.2: the newest finished run of a shown experiment: its numbers, its pictures and
+    the written answer (4.2: then the measured ablation). A brief run (a draft) is flagged in
+    the text and on its curves."""
+    entry, run = shown_run.entry, shown_run.run
+    s = Section(entry.title, number=entry.question)
     if run is None:
         s.missing = _missing(
-            f"a finished {shown.title} run", f"python train.py --config {shown.config}"
+            f"a finished {entry.title} run", f"python train.py --config {entry.config}"
         )
         return s
     test = json.loads((run / "test_metrics.json").read_text())
@@ -122,24 +145,31 @@ def vision_section(logs: Path, docs: Path, shown: Shown, accept_short: bool = Fa
     nan = float("nan")
     best = max(h["val/acc"]) if h["val/acc"] else nan
     where = TEST_SPLIT if other == "test" else "The curves called *validation* are held-out images."
+    shown_at = run.relative_to(logs.parent) if run.is_relative_to(logs.parent) else run
+    flag = f"**DRAFT: {shown_run.flag}.**\n\n" if shown_run.flag else ""
     s.body = (
-        f"Run `{run.relative_to(logs.parent) if run.is_relative_to(logs.parent) else run}`: "
-        f"{len(h['val/acc'])} epoch{'s' * (len(h['val/acc']) != 1)}, "
+        f"{flag}Run `{shown_at}`: {len(h['val/acc'])} epoch{'s' * (len(h['val/acc']) != 1)}, "
         f"{sum(h['seconds']):.0f} s of training. {where} {PLAIN_LOSS}\n\n"
         "| metric | value |\n|---|---:|\n"
-        f"| test accuracy (final weights) | {test.get('test/acc', float('nan')):.4f} |\n"
-        f"| test loss | {test.get('test/loss', float('nan')):.4f} |\n"
+        f"| test accuracy (final weights) | {test.get('test/acc', nan):.4f} |\n"
+        f"| test loss | {test.get('test/loss', nan):.4f} |\n"
         f"| best {other} accuracy after an epoch | {best:.4f} |\n"
         f"| final train accuracy (during the epoch) | {(h['train/acc'] or [nan])[-1]:.4f} |\n\n"
         "The confusion matrix of the test split (rows: true class, columns: predicted) and the "
         "first misclassified test images (titled predicted / true) follow the curves."
     )
-    s.images = [
-        run / name
-        for name in ("loss.png", "accuracy.png", "confusion_matrix.png", "misclassified.png")
-    ]
-    if shown.design:
-        s.after = network_design(docs / shown.design)
+    curves = [run / "loss.png", run / "accuracy.png"]
+    if shown_run.flag and h["val/acc"]:  # the curves say it too
+        folder = scratch / run.parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        n = len(h["val/acc"])
+        title = f"{run.parent.name}: DRAFT, {n} of {entry.min_epochs} epochs"
+        curves = [Path(p) for p in plot_history(h, folder, title)]
+    s.images = curves + [run / "confusion_matrix.png", run / "misclassified.png"]
+    after = [f"### The network and its training\n\n{shown_run.answer}" if shown_run.answer else ""]
+    if entry.ablation:
+        after.append(ablation_section(docs / entry.ablation))
+    s.after = "\n\n".join(a for a in after if a)
     return s
 
 
@@ -205,13 +235,16 @@ def derivation_sections(docs: Path) -> list[Section]:
     return out
 
 
-def network_design(path: Path) -> str:
-    """A design page's network and its measured ablation (docs/cifar_cnn.md, for 4.2)."""
+def ablation_section(path: Path) -> str:
+    """The measured ablation's table and how it was measured (docs/cifar_ablation.md, written
+    by ``python -m bench.cifar_ablation``), for 4.2."""
     if not path.exists():
         return ""
-    parts = doc_sections(path)
-    keep = [h for h in parts if h.startswith(("The network", "Why each choice helps"))]
-    return "\n\n".join(f"### {h}\n\n{_demote(parts[h].strip(), 2)}" for h in keep)
+    table = written.ablation_table(path.read_text())
+    if not table:
+        return ""
+    _, how = written.ablation(path)
+    return f"### The measured ablation\n\n{how[:1].upper() + how[1:]}.\n\n{table}"
 
 
 def extra_sections(logs: Path, docs: Path) -> list[Section]:
@@ -233,33 +266,96 @@ def extra_sections(logs: Path, docs: Path) -> list[Section]:
     return [compare_section(logs), later]
 
 
-def appendix_sections() -> list[Section]:
-    """The code appendix, one section (and page) per question of ``PIECES``."""
-    groups: dict[str, list] = {}
-    for section, title, dotted in PIECES:
-        groups.setdefault(section, []).append((title, dotted))
+def appendix_sections(configs: dict[str, str]) -> list[Section]:
+    """The code appendix, one section (and page) per question of ``appendix.APPENDIX``; a shown
+    experiment's YAML is its run's resolved config (``configs``: {shown key: YAML})."""
     out = []
-    for section, items in groups.items():
+    for section, note, items in appendix.groups(configs):
         body = "\n\n".join(
-            f"### {title}\n\n`{dotted}`\n\n```python\n{source(dotted)}```"
-            for title, dotted in items
+            f"### {item.title}\n\n```{item.language}\n{item.code.rstrip()}\n```" for item in items
         )
-        out.append(Section(f"Appendix {section}", body))
+        out.append(Section(f"Appendix {section}", (f"{note}\n\n" if note else "") + body))
     return out
 
 
-def collect(experiments: Path, logs: Path, docs: Path, accept_short: bool = False) -> list[Section]:
-    notation = Section("Notation", new_page=False)
+def resolved_config(run: Path) -> str:
+    """A run's saved config without this machine's paths, as the appendix shows it."""
+    config = without_local_paths(yaml.safe_load((run / "config.yaml").read_text()))
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+@dataclass
+class Inputs:
+    """What the report is built from, and how strictly."""
+
+    experiments: Path  # numpy_nn runs (train_ffnn.py)
+    logs: Path  # Lightning runs
+    docs: Path  # derivations.md, cifar_ablation.md
+    who: student.Student = field(default_factory=student.Student)
+    draft: bool = False  # brief runs and no name allowed, and flagged
+    accept_short: bool = False  # runs shorter than one epoch allowed (drafts allow them too)
+    answers: Path | None = None  # answers.md; None: the generated answers, kept in no file
+
+
+def shown_runs(inputs: Inputs) -> list[ShownRun]:
+    """Each shown experiment's newest finished run, brief ones refused unless a draft."""
+    found = []
+    for entry in shown():
+        run = entry.latest_run(inputs.logs, inputs.accept_short or inputs.draft)
+        found.append(ShownRun(entry, run, entry.check_full(run, inputs.draft) if run else None))
+    return found
+
+
+@dataclass
+class Collected:
+    sections: list[Section]
+    notes: list[str]  # for the student: answers written, or written from older measurements
+    answers_text: str | None  # answers.md's new text (sections added), written with the report
+
+
+def written_answers(inputs: Inputs, found: list[ShownRun]):
+    """({question: answer} from answers.md, or generated for the missing ones; the notes;
+    answers.md's new text or None)."""
+    have = {r.entry: r.run for r in found if r.run is not None}
+    generated = written.generate(inputs.experiments, have, inputs.docs)
+    if inputs.answers is None:
+        return {q: text for q, (_, _, text) in generated.items()}, [], None
+    return written.sync(inputs.answers, generated)
+
+
+def collect(inputs: Inputs, scratch: Path) -> Collected:
+    """Every section in order, with what to tell the student."""
+    docs = inputs.docs
+    found = shown_runs(inputs)
+    answers, notes, answers_text = written_answers(inputs, found)
+    for r in found:
+        r.answer = answers.get(r.entry.question)
+    cover = Section("Cover page", student.cover_markdown(inputs.who, TITLE, inputs.draft))
+    cover.new_page, cover.plain = False, True
+    notation = Section("Notation")
     if (docs / "derivations.md").exists():
         notation.body = doc_sections(docs / "derivations.md")[""].strip()
-    return [
+    configs = {r.entry.key: resolved_config(r.run) for r in found if r.run is not None}
+    sections = [
+        cover,
         notation,
         *derivation_sections(docs),
-        two_layer_section(experiments),
-        *(vision_section(logs, docs, entry, accept_short) for entry in shown()),
-        *extra_sections(logs, docs),
-        *appendix_sections(),
+        two_layer_section(inputs.experiments, answers.get("3.5")),
+        *(vision_section(inputs.logs, docs, r, scratch) for r in found),
+        *extra_sections(inputs.logs, docs),
     ]
+    sections += [references_section(sections), *appendix_sections(configs)]
+    return Collected(sections, notes, answers_text)
+
+
+def references_section(sections: list[Section]) -> Section:
+    """Numbers the ``[@key]`` citations of every section (in place) and lists the sources."""
+    known = references.load()
+    texts = [t for s in sections for t in (s.body, s.after)]
+    cited, order = references.cite(texts, known)
+    for s, (body, after) in zip(sections, zip(cited[::2], cited[1::2])):
+        s.body, s.after = body, after
+    return Section("References", references.references_markdown(order, known))
 
 
 def _image_name(section: Section, img: Path) -> str:
@@ -271,20 +367,21 @@ def _image_name(section: Section, img: Path) -> str:
 
 
 def section_markdown(s: Section) -> str:
-    """A section's Markdown: heading, body (or what is missing), its images."""
-    out = [f"## {s.heading}\n"]
+    """A section's Markdown: heading, body (or what is missing), its images; the numpy package
+    called by its shipped name, ``neural_networks``."""
+    out = [] if s.plain else [f"## {s.heading}\n"]
     if s.missing:
         out.append(f"*Missing: {s.missing}.*\n")
-        return "\n".join(out)
+        return handout_names("\n".join(out))
     out.append(s.body.strip() + "\n")
     out += [f"![{img.stem}]({_image_name(s, img)})\n" for img in s.images if img.exists()]
     if s.after:
         out.append(s.after.strip() + "\n")
-    return "\n".join(out)
+    return handout_names("\n".join(out))
 
 
 def to_markdown(sections: list[Section]) -> str:
-    return "\n".join([f"# {TITLE}\n"] + [section_markdown(s) for s in sections])
+    return "\n".join(section_markdown(s) for s in sections)
 
 
 # -- HTML: Markdown -> HTML with python-markdown, LaTeX math -> MathML with latex2mathml --------
@@ -304,6 +401,13 @@ def to_mathml(formula: str) -> str:
     display = formula.startswith("$$")
     latex = formula[2:-2] if display else formula[1:-1]
     return convert(latex.strip(), display="block" if display else "inline")
+
+
+def _hanging(m: re.Match) -> str:
+    """A code line's span, which in print wraps 4 columns deeper than the line's own indent."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", m.group(1)))
+    indent = len(text) - len(text.lstrip(" ")) + 4
+    return f'<span class="ln" style="--i:{indent}ch">{m.group(1)}\n</span>'
 
 
 def markdown_html(md_text: str) -> str:
@@ -330,8 +434,12 @@ def markdown_html(md_text: str) -> str:
         protected,
         extensions=["tables", "fenced_code", "codehilite"],
         # Pygments colours inlined (no stylesheet to ship), the language as the fence names it
-        extension_configs={"codehilite": {"noclasses": True, "guess_lang": False}},
+        # each code line in its own span (class ln): printed, a long line wraps indented
+        extension_configs={
+            "codehilite": {"noclasses": True, "guess_lang": False, "linespans": "LINE"}
+        },
     )
+    body = re.sub(r'<span id="LINE-\d+">(.*?)\n</span>', _hanging, body, flags=re.S)
     return re.sub(r"MATHSTASH(\d+)END", lambda m: maths[int(m.group(1))], body)
 
 
@@ -341,8 +449,12 @@ STYLE = (
     "pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem;line-height:1.3}"
     "code{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace}"
     "img{max-width:100%}math[display=block]{margin:.6rem 0}"
+    # a math font: its stretchy accents (the hat of Y-hat) and operators are drawn as such
+    "math{font-family:'DejaVu Math TeX Gyre','STIX Two Math','Latin Modern Math','Cambria Math',math}"
     "section.page{break-before:page}"
-    "@media print{body{margin:0;max-width:none}pre{white-space:pre-wrap;break-inside:auto}"
+    # print: 100 columns of code fit the page; a longer line wraps under itself, indented
+    "@media print{body{margin:0;max-width:none}pre{white-space:pre-wrap;break-inside:auto;"
+    "font-size:7.6pt}pre span.ln{display:block;padding-left:var(--i);text-indent:calc(-1*var(--i))}"
     "img{max-height:45vh}h2,h3{break-after:avoid}}"
 )
 
@@ -366,14 +478,14 @@ def to_html(sections: list[Section], image_dir: Path) -> str:
     body = re.sub(r'src="([^"]+\.png)"', inline, body)
     return (
         f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{TITLE}</title>"
-        f"<style>{STYLE}</style></head><body>\n<h1>{TITLE}</h1>\n{body}\n</body></html>\n"
+        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
     )
 
 
 def to_latex(sections: list[Section]) -> str:
     """report.tex: the same sections and figures (the PNGs beside it), each question on a new
     page; compiles with pdflatex (amsmath, amssymb, graphicx, listings, geometry)."""
-    out = [PREAMBLE, "\\title{" + TITLE + "}\n\\date{}\n\\begin{document}\n\\maketitle\n"]
+    out = [PREAMBLE, "\\begin{document}\n"]
     for s in sections:
         if s.new_page:
             out.append("\\clearpage\n")
@@ -418,16 +530,49 @@ def build(
     allow_missing: bool = False,
     pdf: bool = False,
     accept_short: bool = False,
+    *,
+    who: student.Student | None = None,
+    draft: bool = False,
+    answers: Path | None = None,
 ) -> dict:
+    """Write the report into ``output``; a final one (not ``draft``) needs ``who.name`` and
+    full runs. ``answers``: the student's answers.md (missing sections are added to it)."""
     if output.exists() and not output.is_dir():
         raise UserError(f"--output {output} is a file: pass a folder for report.md and report.html")
     output_folder(output)  # nor under a file
-    sections = collect(experiments, logs, docs, accept_short)
-    missing = [s.missing for s in sections if s.missing]
-    if missing and not allow_missing:
-        raise UserError(
-            f"report not built: {'; '.join(missing)}; or pass --allow-missing to build the rest"
-        )
+    who = who or student.Student()
+    student.require_name(who, None, draft)
+    inputs = Inputs(experiments, logs, docs, who, draft, accept_short, answers)
+    with tempfile.TemporaryDirectory() as scratch:
+        got = collect(inputs, Path(scratch))
+        sections = got.sections
+        missing = [s.missing for s in sections if s.missing and s.required]
+        if missing and not allow_missing:
+            raise UserError(
+                f"report not built: {'; '.join(missing)}; or pass --allow-missing to build the rest"
+            )
+        left_out = [f"left out: {s.missing}" for s in sections if s.missing and not s.required]
+        sections = [s for s in sections if s.required or not s.missing]  # absent extras: left out
+        write_report(output, sections)
+    if got.answers_text is not None:
+        write_text(answers, got.answers_text)
+    result = {"missing": missing, "written": True, "sections": [s.heading for s in sections]}
+    result.update(notes=left_out + got.notes, pdf=None)
+    if pdf:
+        browser = find_browser()
+        if browser is None:
+            raise UserError(
+                f"report.pdf not written: no Chromium found (install the Debian packages "
+                f"`chromium fonts-dejavu-extra`: sudo apt-get install chromium fonts-dejavu-extra); "
+                f"{output / 'report.html'} was written"
+            )
+        print_pdf(output / "report.html", output / "report.pdf", browser)
+        result["pdf"] = output / "report.pdf"
+    return result
+
+
+def write_report(output: Path, sections: list[Section]) -> None:
+    """report.md, .html, .tex and the PNGs they show."""
     output.mkdir(parents=True, exist_ok=True)
     for s in sections:
         for img in s.images:
@@ -436,18 +581,6 @@ def build(
     write_text(output / "report.md", to_markdown(sections))
     write_text(output / "report.html", to_html(sections, output))
     write_text(output / "report.tex", to_latex(sections))
-    result = {"missing": missing, "written": True, "sections": [s.heading for s in sections]}
-    result["pdf"] = None
-    if pdf:
-        browser = find_browser()
-        if browser is None:
-            raise UserError(
-                f"report.pdf not written: no Chromium found (install the Debian package "
-                f"`chromium`: sudo apt-get install chromium); {output / 'report.html'} was written"
-            )
-        print_pdf(output / "report.html", output / "report.pdf", browser)
-        result["pdf"] = output / "report.pdf"
-    return result
 
 
 def main(argv=None) -> int:
@@ -469,19 +602,50 @@ def main(argv=None) -> int:
     p.add_argument(
         "--accept-short", action="store_true", help="show runs shorter than one full epoch"
     )
+    add_student_arguments(p)
+    p.add_argument(
+        "--answers", default="answers.md", help="your written answers (default answers.md; "
+        "missing sections are written there from the measurements)",
+    )  # fmt: skip
     args = p.parse_args(argv)
 
     def body() -> int:
+        who = student_of(args)
         paths = (args.output, args.experiments, args.logs, args.docs)
-        r = build(*map(Path, paths), args.allow_missing, args.pdf, args.accept_short)
+        r = build(*map(Path, paths), args.allow_missing, args.pdf, args.accept_short,
+                  who=who, draft=args.draft, answers=Path(args.answers))  # fmt: skip
         for m in r["missing"]:
             print(f"missing: {m}", file=sys.stderr)
+        for note in r["notes"]:
+            print(note, file=sys.stderr)
         out = Path(args.output)
         written = "report.md, report.html, report.tex" + (", report.pdf" if r["pdf"] else "")
-        print(f"wrote {written} in {out}/ ({len(r['sections'])} sections)")
+        draft = " (a DRAFT)" if args.draft else ""
+        print(f"wrote {written} in {out}/{draft} ({len(r['sections'])} sections)")
         return 0
 
     return run_main(body)
+
+
+def add_student_arguments(p) -> None:
+    """--student, --name, --sid, --collaborators and --draft (the report and the hand-in)."""
+    p.add_argument(
+        "--student", default="student.yaml", help="name, sid, collaborators (default student.yaml)"
+    )
+    p.add_argument("--name", default=None, help="your name (overrides student.yaml)")
+    p.add_argument("--sid", default=None, help="your student ID (optional)")
+    p.add_argument("--collaborators", default=None, help='with whom you worked: "none" or "A, B"')
+    p.add_argument(
+        "--draft",
+        action="store_true",
+        help="a draft: no name needed, brief runs flagged not refused",
+    )
+
+
+def student_of(args) -> student.Student:
+    who = student.load(args.student, args.name, args.sid, args.collaborators)
+    student.require_name(who, args.student, args.draft)
+    return who
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What the deliverables show, and the words they share: the report and hw3.zip both read
-``deliverables/shown.yaml`` (which experiments, under which title and question) and say what
-the curves are measured on in the same sentences."""
+``deliverables/shown.yaml`` (which experiments, under which title and question, the homework's
+minimum epochs), say what the curves are measured on in the same sentences, and call the numpy
+package by the handout's name."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,12 @@ PLAIN_LOSS = (
 )
 
 
+def handout_names(text: str) -> str:
+    """``text`` with numpy_nn renamed to the handout's ``neural_networks`` (what hw3/ ships),
+    also inside longer names (``run_numpy_nn``): every shipped file is renamed alike."""
+    return text.replace("numpy_nn", "neural_networks")
+
+
 @dataclass(frozen=True)
 class Shown:
     """One entry of ``deliverables/shown.yaml``."""
@@ -29,8 +36,9 @@ class Shown:
     title: str
     question: str
     experiments: tuple[str, ...]
-    design: str | None = None  # a page of docs/ whose network and ablation follow the results
+    ablation: str | None = None  # a page of docs/ whose measured ablation follows the answer
     predictions: bool = False  # hw3/predictions.csv comes from this run
+    min_epochs: int = 1  # the homework's minimum; a shorter run is "brief"
 
     @property
     def config(self) -> str:
@@ -50,9 +58,30 @@ class Shown:
             )
         return run
 
+    def brief(self, run: Path) -> str | None:
+        """None for a run of at least ``min_epochs``; else the line that flags it."""
+        n = runs.epochs(run)
+        if n >= self.min_epochs:
+            return None
+        return (
+            f"a brief run: {n} epoch{'s' * (n != 1)} of the {self.min_epochs} the homework asks "
+            f"for, not a result to hand in (train it: python train.py --config {self.config})"
+        )
 
-def shown(path: Path = SHOWN) -> list[Shown]:
-    """The entries of ``deliverables/shown.yaml``, in order."""
+    def check_full(self, run: Path, draft: bool) -> str | None:
+        """The brief-run flag (a draft shows it), or a UserError for a final hand-in."""
+        flag = self.brief(run)
+        if flag and not draft:
+            raise UserError(
+                f"{self.title}: {run} is {flag.replace(' (train it: ', '; train the full run: ')}"
+                "), or pass --draft to build a draft"
+            )
+        return flag
+
+
+def shown(path: Path | None = None) -> list[Shown]:
+    """The entries of ``deliverables/shown.yaml`` (or ``path``), in order."""
+    path = path or SHOWN
     try:
         entries = [
             Shown(
@@ -60,12 +89,13 @@ def shown(path: Path = SHOWN) -> list[Shown]:
                 e["title"],
                 str(e["question"]),
                 tuple(e["experiments"]),
-                e.get("design"),
+                e.get("ablation"),
                 bool(e.get("predictions", False)),
+                int(e.get("min_epochs", 1)),
             )  # fmt: skip
             for key, e in read(path).items()
         ]
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         raise ConfigError(
             f"{path}: each entry needs title, question and experiments ({e})"
         ) from None

@@ -88,19 +88,22 @@ class CurvesCallback(pl.Callback):
         marks = {**marks, **({"short": True} if short else {})}  # see lightning_hw.runs.is_short
         history = {**h, "val_label": val_label, **marks}
         write_json(os.path.join(log_dir, "metrics.json"), history)
-        if not self.plot:
-            return
-        for kind, label in (
-            ("loss", "cross-entropy loss (no label smoothing)"),
-            ("acc", "accuracy"),
-        ):
-            curves = {
-                "train": self.history[f"train/{kind}"],
-                val_label: self.history[f"val/{kind}"],
-            }
-            name = "loss.png" if kind == "loss" else "accuracy.png"
-            title = os.path.basename(os.path.dirname(log_dir))
-            plot_curves(os.path.join(log_dir, name), curves, label, title=title)
+        if self.plot:
+            plot_history(history, log_dir, title=os.path.basename(os.path.dirname(log_dir)))
+
+
+def plot_history(history: dict, folder: str | os.PathLike, title: str) -> list[str]:
+    """``loss.png`` and ``accuracy.png`` of a run's ``metrics.json`` history in ``folder``: train
+    and validation (or per-epoch test: its ``val_label``) on each. Returns their paths."""
+    paths = []
+    for kind, label in (("loss", "cross-entropy loss (no label smoothing)"), ("acc", "accuracy")):
+        curves = {
+            "train": history[f"train/{kind}"],
+            history.get("val_label", "val"): history[f"val/{kind}"],
+        }
+        paths.append(os.path.join(folder, "loss.png" if kind == "loss" else "accuracy.png"))
+        plot_curves(paths[-1], curves, label, title=title)
+    return paths
 
 
 def evaluation_label(datamodule) -> str:

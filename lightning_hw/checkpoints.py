@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from lightning_hw.classifier import Classifier
+from lightning_hw.classifier import PRECISION_KEY, Classifier
 from lightning_hw.datamodules.vision import VisionDataModule, image_datamodules
 from lightning_hw.networks.base import build_network
 from lightning_hw.runs import LAST_CHECKPOINT
@@ -120,6 +120,11 @@ def image_datamodule(path: str | Path, ckpt: dict, data_dir: str | None = None) 
     )
     datamodule.load_state_dict(ckpt[names[0]])
     return datamodule
+
+
+def precision(ckpt: dict) -> str | None:
+    """The precision a checkpoint was trained and tested at (None: written before it was kept)."""
+    return ckpt.get(PRECISION_KEY)
 
 
 def weights_only(path: str | Path) -> bytes:

@@ -24,6 +24,7 @@ from lightning_hw.networks.base import Network
 SPLITS = ("train", "val", "test")
 CHECK_AT_ONCE = ("cpu",)  # devices whose losses are checked every step (no device to wait for)
 NORM_LAYERS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+PRECISION_KEY = "precision"  # a checkpoint's entry: the precision it was trained and tested at
 
 
 def _plain_sgd(params):
@@ -159,6 +160,11 @@ class Classifier(pl.LightningModule):
 
     def on_test_epoch_end(self):
         self._raise_if_nonfinite("test")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Record the precision (e.g. ``bf16-mixed``): ``predict.py`` runs at the same one, so
+        its accuracy is the test accuracy to the last digit."""
+        checkpoint[PRECISION_KEY] = str(self.trainer.precision)
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, "train")[0]

@@ -37,6 +37,23 @@ def output_folder(path: str | os.PathLike) -> Path:
 
 
 @contextmanager
+def no_new_empty_folders(folder: str | os.PathLike) -> Iterator[None]:
+    """If the body fails, the folders it created on the way to ``folder`` and below it are
+    removed again when they are empty: a failed download leaves no empty ``data/...`` behind."""
+    top = Path(folder).absolute()
+    missing = [p for p in (top, *top.parents) if not p.exists()]
+    before = {p for p in top.rglob("*") if p.is_dir()} if top.is_dir() else set()
+    try:
+        yield
+    except BaseException:
+        made = [p for p in top.rglob("*") if p.is_dir() and p not in before] if top.is_dir() else []
+        for p in sorted(made + missing, key=lambda p: len(p.parts), reverse=True):
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+        raise
+
+
+@contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same folder, same extension); when the block ends
     normally it is renamed onto ``path`` in one step, when it raises it is removed.

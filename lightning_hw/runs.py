@@ -44,6 +44,12 @@ def is_short(run: Path) -> bool:
     return bool(h.get("short") or h.get("interrupted") or not train or len(val) != len(train))
 
 
+def epochs(run: Path) -> int:
+    """How many epochs the run trained and validated (its curves' length)."""
+    h = json.loads((run / "metrics.json").read_text())
+    return min(len(h.get("train/loss") or []), len(h.get("val/loss") or []))
+
+
 def latest_finished(logs: str | Path, experiments: Iterable[str]) -> Path | None:
     """The newest finished run of any of ``experiments`` (exact names), or None."""
     done = [r for name in experiments for r in runs(logs, name) if is_finished(r)]

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from deliverables.package import handout_names
+from deliverables.shown import handout_names
 from tests.conftest import ROOT
 from tests.course import generate_fixtures
 

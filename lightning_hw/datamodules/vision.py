@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from lightning_hw.datamodules.sampling import EpochShuffle, world_of
+from lightning_hw.io import no_new_empty_folders
 from lightning_hw.paths import DataMissingError, resolve_data_dir
 from lightning_hw.seeding import current_seed, derived_seed
 
@@ -242,9 +243,11 @@ class VisionDataModule(pl.LightningDataModule):
         return images.contiguous(), torch.as_tensor(ds.targets, dtype=torch.long)
 
     def download(self) -> None:
-        """Make both splits present (downloading where allowed), or raise DataMissingError."""
-        self._torchvision(True)
-        self._torchvision(False)
+        """Make both splits present (downloading where allowed), or raise DataMissingError and
+        leave no empty folder behind."""
+        with no_new_empty_folders(self.data_dir):
+            self._torchvision(True)
+            self._torchvision(False)
 
     def prepare_data(self):
         """Download (where allowed) and check both splits, once: fit and test both ask."""

@@ -1,5 +1,7 @@
 """predict.py: rows in input order, .npy path == DataModule path, and clear refusals of bad input."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -96,3 +98,31 @@ def test_checkpoint_alone_is_enough(cifar_ckpt):
     ckpt, _ = cifar_ckpt
     state = torch.load(ckpt, weights_only=True)
     assert state["CIFAR10DataModule"]["mean"] and state["hyper_parameters"]["network"]["class_path"]
+
+
+def test_predict_runs_at_the_precision_the_run_was_tested_at(monkeypatch):
+    from commands import predict
+
+    monkeypatch.setattr(predict, "auto_precision", lambda accelerator: ("bf16-mixed", "native"))
+    assert predict.cpu_precision("bf16-mixed") == "bf16-mixed"
+    assert predict.cpu_precision("32-true") == "32-true"
+    assert predict.cpu_precision(None) == "bf16-mixed"  # an older checkpoint: the CPU's choice
+    monkeypatch.setattr(predict, "auto_precision", lambda accelerator: ("32-true", "emulated"))
+    assert predict.cpu_precision("bf16-mixed") == "32-true"  # no emulated bf16 (4-16x slower)
+
+
+def test_printed_accuracy_is_the_test_accuracy(fashion_dir, tmp_path, capsys):
+    """A Fashion-MNIST run tested on all 10,000 test images: predict.py prints its test accuracy
+    to the digits it prints (the same precision, the same images, the same weights)."""
+    import json
+
+    r = train(["--config", str(ROOT / "configs/fashion_mlp.yaml"), "--trainer.max_epochs", "1",
+               "--trainer.limit_train_batches", "20", "--trainer.enable_progress_bar", "false",
+               "--data.init_args.data_dir", str(fashion_dir),
+               "--trainer.logger.init_args.save_dir", str(tmp_path)])  # fmt: skip
+    tested = json.loads((Path(r["log_dir"]) / "test_metrics.json").read_text())["test/acc"]
+    capsys.readouterr()
+    ckpt = Path(r["log_dir"]) / "checkpoints" / "last.ckpt"
+    assert predict_main(["--ckpt", str(ckpt), "--output", str(tmp_path / "p.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert f"accuracy on the labeled test split: {tested:.4f}" in printed, (tested, printed)

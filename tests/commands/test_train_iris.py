@@ -102,6 +102,21 @@ def test_compare_writes_table_and_plot(tmp_path, monkeypatch):
     assert "| final val loss |" in table  # Iris validates on its own 15 held-out flowers
 
 
+def test_compare_from_anywhere_with_an_absolute_config_and_an_output_dir(tmp_path):
+    """Run paths resolve against the compare config's folder; --output_dir holds everything."""
+    elsewhere, out = tmp_path / "elsewhere", tmp_path / "out"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "compare", "--config",
+         str(ROOT / "configs/iris_compare.yaml"), "--epochs", "2", "--output_dir", str(out)],
+        capture_output=True, text=True, cwd=elsewhere,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Lightning, torch backend" in (out / "comparison.md").read_text()
+    assert {"iris_numpy", "iris_torch", "numpy_nn"} <= {p.name for p in out.iterdir()}
+    assert list(elsewhere.iterdir()) == []  # nothing written where it was run from
+
+
 def test_cli_overrides_and_print_config(tmp_path):
     out = subprocess.run(
         [

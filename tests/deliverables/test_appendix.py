@@ -1,23 +1,79 @@
 """The code appendix (deliverables/appendix.py, python generate_submission.py)."""
 
 import inspect
+import json
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from deliverables.appendix import PIECES, generate, resolve
+from deliverables.appendix import APPENDIX, generate, groups, resolve
+from deliverables.shown import shown
 from tests.conftest import ROOT
 from tests.deliverables.test_tex import check_balanced
 
+ITEMS = [item for _, items in APPENDIX for item in items]
+LISTINGS = sum(len(items) for _, _, items in groups())
 
-def test_every_piece_resolves():
-    for _, _, dotted in PIECES:
-        obj = resolve(dotted)
-        assert inspect.isclass(obj) or inspect.isfunction(obj), dotted
-        assert f"{obj.__module__}.{obj.__qualname__}" == dotted  # the name says where it lives
+# Every project module that the commands behind the reported results load: train_ffnn.py (3.x),
+# train.py with each shown experiment's classes (4.1, 4.2), predict.py (predictions.csv).
+LOADED = """
+import importlib, json, sys
+sys.argv = ["train_ffnn.py"]
+import train_ffnn, commands.train, commands.predict
+from commands.cli import resolve_config
+from deliverables.shown import shown
+
+def class_paths(node):
+    if isinstance(node, dict):
+        if isinstance(node.get("class_path"), str):
+            yield node["class_path"]
+        for v in node.values():
+            yield from class_paths(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from class_paths(v)
+
+for entry in shown():
+    for path in class_paths(resolve_config(entry.config)):
+        importlib.import_module(path.rpartition(".")[0])
+root = sys.path[0] or "."
+files = {m.__file__ for name, m in list(sys.modules.items())
+         if name.split(".")[0] in ("numpy_nn", "lightning_hw", "commands", "train_ffnn")}
+print(json.dumps(sorted(files)))
+"""
+
+
+def test_every_item_resolves():
+    keys = {entry.key for entry in shown()}
+    for item in ITEMS:
+        if item.startswith("config:"):
+            assert item.split(":", 1)[1] in keys, item
+        elif item.endswith(".py"):
+            assert (ROOT / item).is_file(), item
+        else:
+            obj = resolve(item)
+            assert inspect.isclass(obj) or inspect.isfunction(obj), item
+            assert f"{obj.__module__}.{obj.__qualname__}" == item  # the name says where it lives
+    files = [i for i in ITEMS if i.endswith(".py")]
+    assert len(files) == len(set(files))  # each file once
+
+
+def test_the_appendix_holds_every_module_behind_the_results():
+    out = subprocess.run(
+        [sys.executable, "-c", LOADED], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    loaded = {Path(f).resolve().relative_to(ROOT).as_posix() for f in json.loads(out.stdout)}
+    listed = {i for i in ITEMS if i.endswith(".py")}
+    assert len(loaded) > 30
+    assert loaded - listed == set()
+    # a question's YAML: the shown experiment's config and its fragments, as shipped
+    md = generate("markdown", 1)
+    for entry in shown():
+        assert f"# --- {entry.config}" in md
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])
@@ -25,9 +81,12 @@ def test_markdown_appendix(level):
     md = generate("markdown", level)
     h = "#" * level
     assert md.startswith(f"{h} Code appendix")
-    assert len(re.findall(rf"^{h}## ", md, flags=re.M)) == len(PIECES)
-    assert md.count("```python") == len(PIECES) and md.count("```") == 2 * len(PIECES)
+    assert len(re.findall(rf"^{h}## ", md, flags=re.M)) == LISTINGS
+    assert md.count("```python") + md.count("```yaml") == LISTINGS
+    assert md.count("```") == 2 * LISTINGS
     assert "class FullyConnected(WeightedLayer):" in md and "def backward(ctx, grad_out):" in md
+    assert "numpy_nn" not in md and "from neural_networks.layers import" in md  # as shipped
+    assert f"{h}## train_ffnn.py" in md and "def sweep(" in md
 
 
 @pytest.mark.parametrize(
@@ -36,7 +95,7 @@ def test_markdown_appendix(level):
 def test_latex_appendix(level, command, tmp_path):
     tex = generate("latex", level)
     assert tex.startswith(f"\\{command}{{Code appendix}}")
-    assert tex.count("\\begin{lstlisting}") == len(PIECES)
+    assert tex.count("\\begin{lstlisting}") == LISTINGS
     check_balanced(tex)
     assert all(ord(c) < 128 for c in tex)  # listings cannot typeset multi-byte UTF-8
 

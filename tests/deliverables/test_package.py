@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -68,7 +69,45 @@ def test_hw3_zip_keeps_the_course_structure_and_no_local_paths(hw3_zip, tiny_run
     assert 7 * 2**20 < buffer.tell() < 8.5 * 2**20
     rows = z.read("hw3/predictions.csv").decode().splitlines()
     assert rows[0] == "Id,Category" and len(rows) == 31
-    assert "torch==2.14.1" in z.read("hw3/requirements.txt").decode()
+    requirements = z.read("hw3/requirements.txt").decode()
+    assert "torch==2.14.1" in requirements and "notebook==" in requirements  # jupyter notebook
+    assert {info.external_attr >> 16 for info in z.infolist()} == {0o100644}  # readable by all
+
+
+def test_a_draft_archive_flags_its_brief_runs(hw3_zip):
+    path, hw3, _ = hw3_zip
+    readme = (hw3 / "README").read_text()
+    assert readme.startswith("DRAFT: runs/")  # the tiny runs: 1 epoch of the homework's 8
+    assert "1 epoch of the 8 the homework asks for" in readme
+    assert "python train.py --config configs/cifar_cnn.yaml" in readme.split("\n\n")[0]
+    nb = json.loads((hw3 / "CS189_HW_NN.ipynb").read_text())
+    text = json.dumps(_notebook_outputs(nb))
+    assert "BRIEF RUN: 1 of 8 epochs" in text and "those of full runs" in text
+
+
+def _package_cli(tmp_path, *flags):
+    command = [sys.executable, "-m", "deliverables.package", "--output", str(tmp_path / "h.zip")]
+    env = {k: v for k, v in os.environ.items() if k != "DATA_DIR"}
+    return subprocess.run([*command, *flags], capture_output=True, text=True, cwd=tmp_path, env=env)
+
+
+def test_a_final_archive_refuses_brief_runs_naming_the_full_run(tiny_runs, tmp_path):
+    _, _, logs = tiny_runs
+    done = _package_cli(tmp_path, "--logs", str(logs))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "the homework asks for" in done.stderr and "--draft" in done.stderr
+    assert "train the full run: python train.py --config configs/fashion_mlp.yaml" in done.stderr
+    assert not (tmp_path / "h.zip").exists()
+
+
+def test_train_briefly_uses_data_dir_and_leaves_nothing_on_refusal(tmp_path):
+    empty = tmp_path / "empty" / "data"
+    done = _package_cli(tmp_path, "--logs", str(tmp_path / "logs"), "--train-briefly",
+                        "--data_dir", str(empty))  # fmt: skip
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and len(errors) == 1 and "Traceback" not in done.stderr
+    assert f"FashionMNIST not found in {empty}" in done.stderr  # the --data_dir, not data/
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no data/, no run, no zip
 
 
 def _notebook_outputs(nb) -> list:
@@ -183,7 +222,7 @@ def test_hw3_zip_without_large_checkpoints_says_how_to_make_them(tiny_runs, tmp_
     _, _, logs = tiny_runs
     with pytest.MonkeyPatch.context() as mp:
         accept_fake_cifar(mp)
-        members = package.build(tmp_path / "hw3.zip", logs, max_checkpoint_mb=0.01)
+        members = package.build(tmp_path / "hw3.zip", logs, max_checkpoint_mb=0.01, draft=True)
     assert not [m for m in members if m.endswith(".ckpt")]
     z = zipfile.ZipFile(tmp_path / "hw3.zip")
     assert (

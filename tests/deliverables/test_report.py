@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from deliverables import report
-from deliverables.appendix import PIECES
+from deliverables import report, shown
+from deliverables.student import CERTIFICATION, Student
 from tests.conftest import ROOT
+from tests.deliverables.test_appendix import LISTINGS
 from tests.deliverables.test_tex import check_balanced
 
 QUESTIONS = (
@@ -25,14 +26,29 @@ QUESTIONS = (
 EXTRAS = (
     "Extra: numpy layers inside Lightning, and torch (Iris)",
     "Extra: derivations of the later layers",
+    "References",
 )
+HOMEWORK_SHOWN = shown.SHOWN  # min_epochs: 8
+ADA = Student("Ada Lovelace", "3030000000", ("Grace Hopper", "Alan Turing"))
 
 
 @pytest.fixture(scope="module")
-def built_report(tiny_runs, tmp_path_factory):
+def one_epoch_is_full(tmp_path_factory):
+    """deliverables/shown.yaml with a minimum of 1 epoch: the tiny runs count as full runs."""
+    path = tmp_path_factory.mktemp("shown") / "shown.yaml"
+    path.write_text(re.sub(r"min_epochs: \d+", "min_epochs: 1", shown.SHOWN.read_text()))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(shown, "SHOWN", path)
+        yield
+
+
+@pytest.fixture(scope="module")
+def built_report(tiny_runs, one_epoch_is_full, tmp_path_factory):
+    """A final report (a name, full runs) with its answers written to answers.md."""
     _, experiments, logs = tiny_runs
-    out = tmp_path_factory.mktemp("report") / "report"
-    r = report.build(out, experiments, logs, ROOT / "docs")
+    base = tmp_path_factory.mktemp("report")
+    out, answers = base / "report", base / "answers.md"
+    r = report.build(out, experiments, logs, ROOT / "docs", who=ADA, answers=answers)
     assert r["written"] and not r["missing"]
     return out, r
 
@@ -62,9 +78,14 @@ def test_report_follows_the_questions_in_order(built_report):
     assert "cifar_10_cnn_misclassified.png" in images
     assert "The curves called *test* are the official test split" in md
     assert "best validation accuracy" not in md
-    # each appendix page holds its question's code
-    assert re.search(r"## Appendix 3.1 Activation functions\n+### Sigmoid", md)
-    assert md.count("```python") == len(PIECES)
+    # each appendix page holds its question's code, the files as shipped in hw3/
+    assert re.search(
+        r"## Appendix 3.1 Activation functions\n+### neural_networks/activations.py", md
+    )
+    assert md.count("```python") + md.count("```yaml") == LISTINGS
+    assert "numpy_nn" not in md  # the shipped name, everywhere
+    for name in ("report.html", "report.tex"):
+        assert "numpy_nn" not in (out / name).read_text(), name
 
 
 def test_report_html_is_typeset_self_contained_and_paged(built_report):
@@ -97,16 +118,17 @@ def test_report_tex_has_the_same_sections_and_figures(built_report):
     out, r = built_report
     tex = (out / "report.tex").read_text()
     heads = re.findall(r"\\section\*\{([^}]*)\}", tex)
-    expected = [report.markdown_to_latex(f"## {h}", top=2).strip() for h in r["sections"]]
-    assert [f"\\section*{{{h}}}" for h in heads] == expected  # the same sections, in order
+    expected = [report.markdown_to_latex(f"## {h}", top=2).strip() for h in r["sections"][1:]]
+    assert heads[0] == report.TITLE  # the cover page, then every section in order
+    assert [f"\\section*{{{h}}}" for h in heads[1:]] == expected
     for q in QUESTIONS:
         assert f"\\section*{{{q}}}" in tex, q
     figures = re.findall(r"\\includegraphics\[[^\]]*\]\{([^}]+)\}", tex)
     md_images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (out / "report.md").read_text())
     assert figures == md_images and all((out / f).exists() for f in figures)
     assert tex.count("\\clearpage") >= len(QUESTIONS) + len(EXTRAS) + len(QUESTIONS)
-    fences = (out / "report.md").read_text().count("```") // 2  # the appendix and 4.2's sketch
-    assert tex.count("\\begin{lstlisting}") == fences >= len(PIECES)
+    fences = (out / "report.md").read_text().count("```") // 2  # the appendix
+    assert tex.count("\\begin{lstlisting}") == fences >= LISTINGS
     check_balanced(tex)
     assert all(ord(c) < 128 for c in tex)  # plain pdflatex
 
@@ -133,6 +155,7 @@ def _report_cli(tmp_path, *flags, env=None):
     """``python -m deliverables.report`` into tmp_path/r, with no runs to report."""
     command = [sys.executable, "-m", "deliverables.report", "--output", str(tmp_path / "r")]
     command += ["--experiments", str(tmp_path / "none"), "--logs", str(tmp_path / "none")]
+    command += ["--answers", str(tmp_path / "answers.md"), "--student", str(tmp_path / "s.yaml")]
     return subprocess.run([*command, *flags], capture_output=True, text=True, cwd=ROOT, env=env)
 
 
@@ -142,7 +165,7 @@ def test_report_pdf_without_chromium_names_the_package(tmp_path):
     bin_dir = tmp_path / "bin"  # a PATH with no browser on it
     bin_dir.mkdir()
     out = _report_cli(
-        tmp_path, "--allow-missing", "--pdf", env={**os.environ, "PATH": str(bin_dir)}
+        tmp_path, "--draft", "--allow-missing", "--pdf", env={**os.environ, "PATH": str(bin_dir)}
     )
     assert out.returncode == 2
     errors = [line for line in out.stderr.splitlines() if not line.startswith("missing:")]
@@ -178,9 +201,131 @@ def test_report_pdf_in_chromium_starts_each_question_on_a_page(built_report, tmp
 
 
 def test_report_names_the_missing_command(tmp_path):
-    out = _report_cli(tmp_path)
+    out = _report_cli(tmp_path, "--name", "Ada Lovelace")
     assert out.returncode == 2
     assert "python train_ffnn.py --sweep" in out.stderr and "configs/cifar_cnn.yaml" in out.stderr
     assert not (tmp_path / "r").exists()
-    out = _report_cli(tmp_path, "--allow-missing")
+    out = _report_cli(tmp_path, "--allow-missing", "--name", "Ada Lovelace")
     assert out.returncode == 0 and "Missing:" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_cover_page_first_and_references_last_before_the_appendix(built_report):
+    out, r = built_report
+    md = (out / "report.md").read_text()
+    assert md.startswith(f"# {report.TITLE}\n")
+    cover = md.split("## Notation")[0]
+    assert "**Name:** Ada Lovelace" in cover and "**SID:** 3030000000" in cover
+    assert "**Collaborators:** Grace Hopper, Alan Turing" in cover and CERTIFICATION in cover
+    assert "DRAFT" not in md
+    assert (
+        r["sections"].index("References")
+        == r["sections"].index("Appendix 3.1 Activation functions") - 1
+    )
+    refs = md.split("## References")[1].split("## Appendix")[0]
+    airbench = re.search(r"\[(\d+)\] Keller Jordan", refs).group(1)
+    assert f"airbench [{airbench}]" in md.split("## 4.2")[1]  # the pointer where it is used
+    assert "[@" not in md  # every citation numbered
+
+
+def test_answers_are_written_once_then_the_students(built_report, tiny_runs, tmp_path):
+    _, experiments, logs = tiny_runs
+    out, _ = built_report
+    text = (out.parent / "answers.md").read_text()
+    assert re.findall(r"^## (\S+)", text, flags=re.M) == ["3.5", "4.1", "4.2"]
+    md = (out / "report.md").read_text()
+    assert "the test split played no part in the choice" in md.split("## 4.1")[0]  # 3.5
+    assert "784 -> 1024 -> 1024 -> 10" in md.split("## 4.1")[1].split("## 4.2")[0]
+    head, rest = text.split("## 4.1", 1)
+    mine = tmp_path / "answers.md"
+    mine.write_text(
+        head
+        + "## 4.1 Mine\n\nMy MLP, in my words [@dropout].\n\n## 4.2"
+        + rest.split("## 4.2", 1)[1]
+    )
+    kept = mine.read_text()
+    r = report.build(tmp_path / "r", experiments, logs, ROOT / "docs", who=ADA, answers=mine)
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert re.search(r"My MLP, in my words \[\d+\]\.", md) and "784 -> 1024" not in md
+    assert mine.read_text() == kept and not any("answers.md" in n for n in r["notes"])
+
+
+def test_brief_runs_are_refused_in_a_final_report_and_flagged_in_a_draft(
+    tiny_runs, tmp_path, monkeypatch
+):
+    _, experiments, logs = tiny_runs  # 1-epoch runs; the homework asks for 8
+    monkeypatch.setattr(shown, "SHOWN", HOMEWORK_SHOWN)
+    with pytest.raises(
+        report.UserError,
+        match=r"1 epoch of the 8.*python train.py --config configs/fashion_mlp.yaml.*--draft",
+    ):
+        report.build(tmp_path / "final", experiments, logs, ROOT / "docs", who=ADA)
+    assert not (tmp_path / "final").exists()
+    report.build(tmp_path / "draft", experiments, logs, ROOT / "docs", draft=True)
+    md = (tmp_path / "draft" / "report.md").read_text()
+    assert "**DRAFT: not for submission.**" in md and "(no name given)" in md
+    for question in ("## 4.1", "## 4.2"):
+        assert "**DRAFT: a brief run: 1 epoch of the 8" in md.split(question)[1]
+    flagged = tmp_path / "draft" / "fashion_mnist_mlp_loss.png"
+    original = next(logs.glob("fashion_mlp/version_*/loss.png"))
+    assert flagged.read_bytes() != original.read_bytes()  # redrawn, its title flagged
+
+
+def test_the_comparison_is_an_extra_and_not_required(tiny_runs, tmp_path):
+    base, experiments, logs = tiny_runs
+    bare = tmp_path / "logs"
+    shutil.copytree(logs, bare, ignore=shutil.ignore_patterns("iris_compare"))
+    r = report.build(tmp_path / "r", experiments, bare, ROOT / "docs", draft=True)
+    assert not r["missing"] and any("the Iris comparison not found" in n for n in r["notes"])
+    assert "Extra: numpy layers inside Lightning" not in r["sections"]
+
+
+def _chromium_and_poppler() -> str:
+    browser = report.find_browser()
+    if browser is None:
+        pytest.skip("Chromium not installed: apt-get install chromium fonts-dejavu-extra")
+    if not shutil.which("pdftotext") or not shutil.which("pdffonts"):
+        pytest.skip("pdftotext not installed: apt-get install poppler-utils")
+    return browser
+
+
+def _pdf_text(pdf, *pages: str) -> str:
+    command = ["pdftotext", "-layout", *pages, str(pdf), "-"]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def test_report_pdf_page_one_is_the_cover_and_it_credits_its_sources(built_report, tmp_path):
+    """Printed as --pdf prints it and read back: page 1 is the cover page, a references section
+    lists airbench, and the math is set in a math font (a real hat on Y-hat, not a fallback
+    glyph)."""
+    browser = _chromium_and_poppler()
+    out, _ = built_report
+    report.print_pdf(out / "report.html", tmp_path / "report.pdf", browser)
+    first = " ".join(_pdf_text(tmp_path / "report.pdf", "-f", "1", "-l", "1").split())
+    assert first.startswith(report.TITLE)
+    assert "Name: Ada Lovelace" in first and "SID: 3030000000" in first
+    assert "Collaborators: Grace Hopper, Alan Turing" in first
+    assert CERTIFICATION in first and "Signed (typed): Ada Lovelace" in first
+    pages = _pdf_text(tmp_path / "report.pdf").split("\f")
+    refs = next(p for p in pages if p.strip().startswith("References"))
+    assert "Keller Jordan" in refs and "94% on CIFAR-10" in refs
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "report.pdf")], capture_output=True, text=True
+    )
+    assert "Math" in fonts.stdout, fonts.stdout  # the report's MathML in a math font
+
+
+def test_a_long_code_line_wraps_under_itself_in_print(tmp_path):
+    browser = _chromium_and_poppler()
+    long_line = (
+        "value = compute(" + ", ".join(f"argument_{i}" for i in range(14)) + ")  # " + "x" * 20
+    )
+    assert len(long_line) > 130
+    section = report.Section("Code", f"```python\ndef f():\n    {long_line}\n    return value\n```")
+    (tmp_path / "c.html").write_text(report.to_html([section], tmp_path))
+    report.print_pdf(tmp_path / "c.html", tmp_path / "c.pdf", browser)
+    lines = [line for line in _pdf_text(tmp_path / "c.pdf").splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(lines) if "value = compute(" in line)
+    end = next(i for i, line in enumerate(lines) if "return value" in line)
+    indent = [len(line) - len(line.lstrip()) for line in lines[start : end + 1]]
+    assert end - start >= 2 and indent[0] == indent[-1] == 4  # wrapped, and the next line as it was
+    assert set(indent[1:-1]) == {8}  # each wrapped part under the line's own indent, 4 deeper

@@ -13,8 +13,8 @@ def test_every_shown_experiment_has_its_config():
     assert sum(e.predictions for e in entries) == 1
     for entry in entries:
         assert (ROOT / entry.config).is_file(), entry.config
-        if entry.design:
-            assert (ROOT / "docs" / entry.design).is_file(), entry.design
+        if entry.ablation:
+            assert (ROOT / "docs" / entry.ablation).is_file(), entry.ablation
 
 
 def test_a_malformed_entry_is_a_config_error(tmp_path):

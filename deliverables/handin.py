@@ -1,0 +1,153 @@
+"""The whole hand-in, in order, skipping what is already done: ``make handin``.
+
+    python -m deliverables.handin [--draft] [--data_dir DIR] [--student student.yaml]
+
+Steps: the default Iris run and the lr x hidden sweep (``train_ffnn.py``), the Iris comparison
+(an extra), each shown experiment's full run (``train.py --config ...``: the Fashion-MNIST MLP
+and the CIFAR-10 CNN), the report with its PDF, and hw3.zip. A step whose result exists is
+skipped (a run counts when it is finished and, unless ``--draft``, at least the homework's
+minimum of epochs); the report and the archive are always rebuilt, so they show the latest runs
+and answers. Each step prints one progress line, and its time when done; the total comes last.
+
+The name for the cover page and Chromium for the PDF are checked before anything runs, so a
+missing one costs seconds, not the training. ``--draft``: no name needed, brief runs accepted
+and flagged, no PDF when Chromium is missing.
+"""
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from commands import ffnn
+from commands import train as train_command
+from commands.entry import UserError, argument_parser, run_main
+from deliverables import package, report
+from deliverables.shown import shown
+from lightning_hw import runs
+from numpy_nn.experiment import DEFAULTS
+
+
+@dataclass
+class Step:
+    title: str
+    command: str  # what it runs, as a person would type it
+    done: Callable[[], bool]  # its result is already there
+    run: Callable[[], int]  # an exit status
+
+
+def _minutes(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def _full_run(entry, logs: Path, draft: bool) -> Callable[[], bool]:
+    def done() -> bool:
+        run = runs.latest_finished(logs, entry.experiments)
+        return run is not None and (draft or entry.brief(run) is None)
+
+    return done
+
+
+def steps(args) -> list[Step]:
+    """The hand-in's steps, in order."""
+    experiments, logs = Path(args.experiments), Path(args.logs)
+    data = ["--data.init_args.data_dir", args.data_dir] if args.data_dir else []
+    save = ["--trainer.logger.init_args.save_dir", str(logs)]
+    found = [
+        Step("Iris, the default network", "python train_ffnn.py",
+             lambda: (experiments / DEFAULTS.run_name / "results.json").exists(),
+             lambda: ffnn.main(["--save-dir", str(experiments)])),
+        Step("Iris, the lr x hidden sweep", "python train_ffnn.py --sweep",
+             lambda: (experiments / "sweep" / "results.json").exists(),
+             lambda: ffnn.main(["--sweep", "--save-dir", str(experiments)])),
+        Step("Iris, three ways (an extra)", "python train.py compare --config configs/iris_compare.yaml",
+             lambda: (logs / "iris_compare" / "comparison.md").exists(),
+             lambda: train_command.main(["compare", "--config",
+                                         str(report.ROOT / "configs/iris_compare.yaml"),
+                                         "--output_dir", str(logs / "iris_compare")])),
+    ]  # fmt: skip
+    for entry in shown():
+        argv = ["--config", str(report.ROOT / entry.config), *save, *data]
+        found.append(
+            Step(
+                entry.title,
+                f"python train.py --config {entry.config}",
+                _full_run(entry, logs, args.draft),
+                lambda argv=argv: train_command.main(argv),
+            )  # fmt: skip
+        )
+    return found + _deliverables(args)
+
+
+def _deliverables(args) -> list[Step]:
+    """The report (with its PDF where Chromium is) and hw3.zip: always rebuilt."""
+    given = {"--name": args.name, "--sid": args.sid, "--collaborators": args.collaborators}
+    who = ["--student", args.student] + (["--draft"] if args.draft else [])
+    who += [x for flag, value in given.items() if value is not None for x in (flag, value)]
+    pdf = ["--pdf"] if report.find_browser() else []
+    data = ["--data_dir", args.data_dir] if args.data_dir else []
+    paths = ["--experiments", args.experiments, "--logs", args.logs, "--answers", args.answers]
+    draft = ["--draft"] if args.draft else []
+    return [
+        Step("the report", "python -m deliverables.report " + " ".join(pdf + draft), lambda: False,
+             lambda: report.main(["--output", args.report, *paths, *who, *pdf])),
+        Step("hw3.zip", "python -m deliverables.package " + " ".join(draft), lambda: False,
+             lambda: package.main(["--output", args.output, "--logs", args.logs, *data, *draft])),
+    ]  # fmt: skip
+
+
+def preflight(args) -> None:
+    """What would stop the hand-in at its end, checked at its start."""
+    report.student_of(args)  # a name, unless --draft
+    if not args.draft and report.find_browser() is None:
+        raise UserError(
+            "the hand-in needs Chromium to print report.pdf: sudo apt-get install chromium "
+            "fonts-dejavu-extra (or pass --draft to build without the PDF)"
+        )
+
+
+def hand_in(args) -> int:
+    preflight(args)
+    train_command.prepare_environment(numpy_backed=False)  # Lightning's notices stay out
+    todo = steps(args)
+    start = time.perf_counter()
+    for i, step in enumerate(todo, start=1):
+        head = f"[{i}/{len(todo)}] {step.title}"
+        if step.done():
+            print(f"{head}: done already, skipped ({step.command})", flush=True)
+            continue
+        print(f"{head}: {step.command} ...", flush=True)
+        began = time.perf_counter()
+        status = step.run()
+        if status != 0:
+            print(f"{head}: failed (exit status {status}); fix it and run again", file=sys.stderr)
+            return status
+        print(f"{head}: done in {_minutes(time.perf_counter() - began)}", flush=True)
+    pdf = Path(args.report) / "report.pdf"
+    made = f"{pdf if pdf.exists() else Path(args.report) / 'report.html'} and {args.output}"
+    kind = "draft " if args.draft else ""
+    print(f"{kind}hand-in ready in {_minutes(time.perf_counter() - start)}: {made}")
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argument_parser("python -m deliverables.handin", __doc__)
+    report.add_student_arguments(p)
+    p.add_argument("--data_dir", default=None, help="datasets (default: $DATA_DIR, else data/)")
+    p.add_argument("--experiments", default="experiments", help="numpy runs (default experiments/)")
+    p.add_argument(
+        "--logs", default="lightning_logs", help="Lightning runs (default lightning_logs/)"
+    )
+    p.add_argument(
+        "--answers", default="answers.md", help="your written answers (default answers.md)"
+    )
+    p.add_argument("--report", default="report", help="the report's folder (default report/)")
+    p.add_argument("--output", default="hw3.zip", help="the archive (default hw3.zip)")
+    args = p.parse_args(argv)
+    return run_main(lambda: hand_in(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
