@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all lint bench clean
+.PHONY: demo test test-all lint bench handin clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test-all: $(STAMP)  ## every test, slow ones included
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+handin: $(STAMP)  ## the whole hand-in in order, what is done skipped: runs, report.pdf, hw3.zip (needs student.yaml)
+	$(PY) -m deliverables.handin $(ARGS)
 
 bench: $(STAMP)  ## benchmarks -> docs/benchmarks.md (never part of the tests)
 	$(PY) -m bench

@@ -109,6 +109,18 @@ def _init(config: dict, *keys: str) -> dict:
     return node.get("init_args", node)
 
 
+def _schedule(sched: dict) -> str:
+    if not sched:
+        return "the learning rate stays constant"
+    s = sched.get("init_args", {})
+    if sched.get("class_path", "").endswith("WarmupLinearDecay"):
+        return (
+            f"the learning rate rises linearly from {s.get('start_factor', 0):g} times its peak "
+            f"over the first {s.get('warmup_fraction', 0):.0%} of the steps, then falls linearly to 0"
+        )
+    return f"the learning rate follows {sched['class_path']}"
+
+
 def _training(config: dict, epochs: int) -> str:
     """The optimizer, schedule, loss and data of a resolved config, in one paragraph."""
     model, data = config["model"], _init(config, "data")
@@ -120,16 +132,7 @@ def _training(config: dict, epochs: int) -> str:
         if o.get("momentum")
         else ""
     )
-    sched = model.get("lr_scheduler") or {}
-    s = sched.get("init_args", {})
-    schedule = (
-        f"the learning rate rises linearly from {s.get('start_factor', 0):g} x to its peak over the first "
-        f"{s.get('warmup_fraction', 0):.0%} of the steps, then falls linearly to 0"
-        if sched.get("class_path", "").endswith("WarmupLinearDecay")
-        else "a constant learning rate"
-        if not sched
-        else f"the schedule {sched['class_path']}"
-    )
+    schedule = _schedule(model.get("lr_scheduler") or {})
     smoothing = model.get("label_smoothing") or 0
     loss = f"cross-entropy with label smoothing {smoothing:g}" if smoothing else "cross-entropy"
     flip, shift = data.get("flip"), data.get("translate") or 0
@@ -144,14 +147,15 @@ def _training(config: dict, epochs: int) -> str:
 
 
 def _results(test: dict, history: dict, noisy: str) -> str:
-    """The run's results; ``noisy``: what was on while the training accuracy was measured."""
+    """The run's results; ``noisy``: what was on while the training accuracy was measured
+    (dropout, augmentation)."""
     other = history.get("val_label", "validation")
     best = max(history["val/acc"])
     return (
         f"Test accuracy of the final weights: **{test['test/acc']:.2%}** (test loss "
         f"{test['test/loss']:.4f}); the best {other} accuracy after an epoch was {best:.2%}, and "
         f"the training accuracy of the last epoch {history['train/acc'][-1]:.2%} (measured during "
-        f"the epoch, with {noisy} on)."
+        f"the epoch, {noisy})."
     )
 
 
@@ -171,8 +175,8 @@ def mlp_answer(config: dict, test: dict, history: dict) -> str:
         + _training(config, len(history["val/acc"]))
         + " Fashion-MNIST [@fashion_mnist] has 60,000 training and 10,000 test images."
     )
-    on = "dropout" if dropout else "the updates"
-    return text + "\n\n" + _results(test, history, on)
+    during = "with dropout on" if dropout else "as the weights changed"
+    return text + "\n\n" + _results(test, history, during)
 
 
 def ablation(path: Path) -> tuple[dict[str, tuple[float, float, float]], str]:
@@ -323,7 +327,7 @@ def cnn_answer(config: dict, test: dict, history: dict, ablation_path: Path) -> 
     )
     if rows:
         text += f" The effects above were measured in an ablation: {how}."
-    return text + "\n\n" + _results(test, history, "augmentation")
+    return text + "\n\n" + _results(test, history, "on augmented images")
 
 
 def parse(text: str) -> dict[str, tuple[str | None, str]]:

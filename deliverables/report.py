@@ -3,18 +3,25 @@
 same sections and figures, for LaTeX/Overleaf) and, with ``--pdf``, ``report.pdf`` printed by
 headless Chromium.
 
-    python -m deliverables.report --output report/ [--allow-missing] [--pdf]
+    python -m deliverables.report --output report/ [--pdf] [--draft] [--allow-missing]
+                                  [--student student.yaml] [--answers answers.md]
 
-Sections follow the assignment: 3.1 activation functions, 3.2 fully-connected layer, 3.3
-softmax, 3.4 cross-entropy (the derivations, from docs/derivations.md, with pointers to the
-code), 3.5 two-layer networks (the Iris run and the lr x hidden sweep), 4.1 the Fashion-MNIST MLP,
-4.2 the CIFAR-10 CNN (curves, test accuracy, pictures, and its design from docs/cifar_cnn.md's
-measured ablation); then extra sections that are not course questions (numpy layers inside
-Lightning and the three-way comparison, the derivations of the later layers), then the code
-appendix, one question's code per page. Every question starts a new printed page.
+First the cover page (``deliverables/student.py``: name, SID, collaborators, the course's
+certification); then the assignment's questions: 3.1 activation functions, 3.2 fully-connected
+layer, 3.3 softmax, 3.4 cross-entropy (the derivations, from docs/derivations.md, with pointers
+to the code), 3.5 two-layer networks (the Iris run, the lr x hidden sweep and its comment), 4.1
+the Fashion-MNIST MLP, 4.2 the CIFAR-10 CNN (curves, test accuracy, pictures, the written answer
+and the measured ablation); then extra sections that are not course questions (numpy layers
+inside Lightning and the three-way comparison, the derivations of the later layers), the
+references (``[@key]``, deliverables/references.yaml) and the code appendix, one question's code
+per page (``deliverables/appendix.py``). Every question starts a new printed page. The written
+answers are the student's ``answers.md`` (``deliverables/answers.py`` writes missing ones from
+the measurements).
 
-A missing input stops the build with a message naming the command that creates it;
-``--allow-missing`` builds the rest and says what is absent.
+A final report needs a name and runs of the homework's length; ``--draft`` builds without them,
+and says so on the cover page, in the text and on the curves. A missing input stops the build
+with a message naming the command that creates it; ``--allow-missing`` builds the rest and says
+what is absent (a missing extra is left out).
 """
 
 import base64
@@ -534,14 +541,15 @@ def build(
     who: student.Student | None = None,
     draft: bool = False,
     answers: Path | None = None,
+    student_file: Path | None = None,
 ) -> dict:
-    """Write the report into ``output``; a final one (not ``draft``) needs ``who.name`` and
-    full runs. ``answers``: the student's answers.md (missing sections are added to it)."""
+    """Write the report into ``output``; a final one (not ``draft``) needs ``who.name`` (from
+    ``student_file``) and full runs. ``answers``: the student's answers.md (missing sections are
+    added to it)."""
     if output.exists() and not output.is_dir():
         raise UserError(f"--output {output} is a file: pass a folder for report.md and report.html")
     output_folder(output)  # nor under a file
     who = who or student.Student()
-    student.require_name(who, None, draft)
     inputs = Inputs(experiments, logs, docs, who, draft, accept_short, answers)
     with tempfile.TemporaryDirectory() as scratch:
         got = collect(inputs, Path(scratch))
@@ -553,6 +561,7 @@ def build(
             )
         left_out = [f"left out: {s.missing}" for s in sections if s.missing and not s.required]
         sections = [s for s in sections if s.required or not s.missing]  # absent extras: left out
+        student.require_name(who, student_file, draft)
         write_report(output, sections)
     if got.answers_text is not None:
         write_text(answers, got.answers_text)
@@ -610,10 +619,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
-        who = student_of(args)
+        who = student.load(args.student, args.name, args.sid, args.collaborators)
         paths = (args.output, args.experiments, args.logs, args.docs)
-        r = build(*map(Path, paths), args.allow_missing, args.pdf, args.accept_short,
-                  who=who, draft=args.draft, answers=Path(args.answers))  # fmt: skip
+        r = build(*map(Path, paths), args.allow_missing, args.pdf, args.accept_short, who=who,
+                  draft=args.draft, answers=Path(args.answers), student_file=args.student)  # fmt: skip
         for m in r["missing"]:
             print(f"missing: {m}", file=sys.stderr)
         for note in r["notes"]:

@@ -27,6 +27,7 @@ CNN = [str(ROOT / "train_cnn.py"), "--no-progress"]
 APPENDIX = [str(ROOT / "generate_submission.py")]
 REPORT = ["-m", "deliverables.report"]
 PACKAGE = ["-m", "deliverables.package"]
+HANDIN = ["-m", "deliverables.handin"]
 BENCH = [str(ROOT / "bench" / "__main__.py")]
 
 # Half-edited YAML, outputs that are folders (or under a file), Lightning's own refusals,
@@ -65,6 +66,11 @@ MORE_MISTAKES = [
      "stopped before one full epoch of training and validation"),
     ("package: a run shorter than an epoch", PACKAGE, ["--logs", "{f}/short", "--output", "hw3.zip"],
      "stopped before one full epoch of training and validation"),
+    ("report: no name for the cover page", REPORT, ["--experiments", "none", "--logs", "none", "--allow-missing"],
+     "no name for the cover page: copy student.example.yaml to student.yaml"),
+    ("handin: no name for the cover page", HANDIN, [], "no name for the cover page"),
+    ("compare: a run file that is not there", COMPARE, ["--config", "{f}/lost.yaml"],
+     "run file nowhere.yaml not found (looked for"),
 ]  # fmt: skip
 
 # (name, entry point, arguments ({f}: the folder of prepared files), what the line must say)
@@ -330,6 +336,7 @@ def files(tmp_path_factory):
     (f / "unknown.yaml").write_text("trainer:\n  max_epochs: 1\nbogus_section: 1\n")
     (f / "fragment.yaml").write_text("defaults: [nowhere.yaml]\n")
     (f / "noruns.yaml").write_text("output_dir: out\n")
+    (f / "lost.yaml").write_text("runs: {numpy: nowhere.yaml}\n")
     (f / "blank.yaml").write_text(f"defaults:\n  - {IRIS}\n  -\n")
     (f / "empty.yaml").write_text("")
     (f / "blankrun.yaml").write_text(f"runs: {{numpy: {IRIS}, torch: }}\n")
@@ -467,7 +474,7 @@ def test_a_short_run_is_marked_and_shown_when_accepted(files, tmp_path):
     (run,) = (files / "short" / "fashion_mlp").iterdir()
     assert json.loads((run / "metrics.json").read_text())["short"] is True
     args = ["--logs", str(files / "short"), "--experiments", str(files), "--output", "r",
-            "--accept-short", "--allow-missing"]  # fmt: skip
+            "--accept-short", "--allow-missing", "--draft"]  # fmt: skip
     proc = _run(REPORT, args, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = (tmp_path / "r" / "report.md").read_text()
