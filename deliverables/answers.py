@@ -146,14 +146,21 @@ def _training(config: dict, epochs: int) -> str:
     )
 
 
+NAN = float("nan")  # a metric a run did not log
+
+
 def _results(test: dict, history: dict, noisy: str) -> str:
     """The run's results; ``noisy``: what was on while the training accuracy was measured
     (dropout, augmentation)."""
+    head = (
+        f"Test accuracy of the final weights: **{test.get('test/acc', NAN):.2%}** (test loss "
+        f"{test.get('test/loss', NAN):.4f})"
+    )
+    if not history["val/acc"] or not history["train/acc"]:  # a run stopped inside its first epoch
+        return head + "; no epoch was completed."
     other = history.get("val_label", "validation")
-    best = max(history["val/acc"])
     return (
-        f"Test accuracy of the final weights: **{test['test/acc']:.2%}** (test loss "
-        f"{test['test/loss']:.4f}); the best {other} accuracy after an epoch was {best:.2%}, and "
+        f"{head}; the best {other} accuracy after an epoch was {max(history['val/acc']):.2%}, and "
         f"the training accuracy of the last epoch {history['train/acc'][-1]:.2%} (measured during "
         f"the epoch, {noisy})."
     )

@@ -407,7 +407,10 @@ def to_mathml(formula: str) -> str:
 
     display = formula.startswith("$$")
     latex = formula[2:-2] if display else formula[1:-1]
-    return convert(latex.strip(), display="block" if display else "inline")
+    mathml = convert(latex.strip(), display="block" if display else "inline")
+    # \hat as the combining circumflex: a hat in any font (the ASCII caret, stretched, is a hollow
+    # diamond in fonts without a MATH table)
+    return mathml.replace("<mo>&#x0005E;</mo></mover>", "<mo>&#x00302;</mo></mover>")
 
 
 def _hanging(m: re.Match) -> str:

@@ -103,6 +103,7 @@ def test_report_html_is_typeset_self_contained_and_paged(built_report):
     assert "$" not in re.sub(r"<math.*?</math>", "", text, flags=re.S)
     assert not re.search(r"\\(frac|partial|sum|mathbb|odot|sigma)\b", text)
     assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in page
+    assert "&#x00302;</mo></mover>" in page and "&#x0005E;</mo></mover>" not in page  # Y-hat
     # one page-break marker per question, extra and appendix page, each before its heading
     for heading in (*QUESTIONS, *EXTRAS, *(f"Appendix {q}" for q in QUESTIONS)):
         marker = f'<section class="page">\n<h2>{html.escape(heading, quote=False)}</h2>'
