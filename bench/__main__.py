@@ -51,6 +51,12 @@ def environment() -> str:
     )
 
 
+def _number(key: str) -> int:
+    """A section's number ("## 10." -> 10): sections in numeric order."""
+    digits = "".join(ch for ch in key if ch.isdigit())
+    return int(digits) if digits else 0
+
+
 def _sections(doc: str) -> dict:
     """{"## 1. ": text, ...}: the numbered result sections of an earlier benchmarks.md."""
     body = doc.split("## Before and after")[0]
@@ -110,7 +116,12 @@ def run(args) -> int:
         print(text, flush=True)
         sections[text.split("\n", 1)[0][:6]] = text
     doc = "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); timings on the CPU.\n\n"
-    doc += environment() + "\n\n" + "\n\n".join(sections[k] for k in sorted(sections)) + "\n"
+    doc += (
+        environment()
+        + "\n\n"
+        + "\n\n".join(sections[k] for k in sorted(sections, key=_number))
+        + "\n"
+    )
     if "## Before and after" in previous:  # keep the hand-written optimization log
         doc += "\n" + previous[previous.index("## Before and after") :]
     write_text(args.out, doc)

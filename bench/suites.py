@@ -690,6 +690,63 @@ DATASETS = {
     "allocator": ("cifar-10-batches-py", "FashionMNIST"),
 }  # what a suite reads
 
+
+# -- 10. grading the reference ------------------------------------------------------------------
+def _reference_hw3(folder: Path) -> Path:
+    """numpy_nn under the handout's name with the course-format suite beside it: hw3/ as a
+    perfect student would hand in its code."""
+    import shutil
+
+    from deliverables.package import suite_members
+    from deliverables.shown import handout_names
+
+    hw3 = folder / "hw3"
+    shutil.copytree(
+        ROOT / "numpy_nn", hw3 / "neural_networks", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for path in (hw3 / "neural_networks").rglob("*.py"):
+        path.write_text(handout_names(path.read_text()))
+    for name, data in suite_members().items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return hw3
+
+
+def grading(repeats: int = 3, **_) -> str:
+    """``python -m grading`` on the reference, end to end (each piece in its sandbox), against
+    the course's own unittest suite on the same package, alternating, in one process's turn."""
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as d:
+        hw3 = _reference_hw3(Path(d))
+        commands = {
+            "grader": [sys.executable, "-m", "grading", str(hw3 / "neural_networks")],
+            "course suite": [sys.executable, "-m", "unittest", "discover", "-s", "tests"],
+        }
+        times = {k: [] for k in commands}
+        for _ in range(repeats):
+            for name, command in commands.items():
+                cwd = ROOT if name == "grader" else hw3
+                t = time.perf_counter()
+                done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+                times[name].append(time.perf_counter() - t)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{name} failed: {done.stderr[-500:]}")
+    grader_s, suite_s = (statistics.median(times[k]) for k in commands)
+    return "\n".join([
+        "## 10. Grading the reference", "",
+        f"`python -m grading` on the reference package (every implementation piece in its own "
+        f"sandboxed process, fixtures + random inputs + gradient checks, and the Iris run) against "
+        f"the course-format unittest suite on the same package; wall time including Python's start, "
+        f"median of {repeats}, alternating. The goal: under 60 s on 2 cores.", "",
+        "| job | wall time |", "|---|---:|",
+        f"| `python -m grading hw3/neural_networks` | {grader_s:.1f} s |",
+        f"| `python -m unittest discover -s tests` (the course suite) | {suite_s:.1f} s |",
+        f"| ratio grader / suite | {grader_s / suite_s:.1f}x |",
+    ])  # fmt: skip
+
+
 SUITES = {
     "numpy": numpy_vs_torch,
     "bridge": bridge_overhead,
@@ -700,4 +757,5 @@ SUITES = {
     "bridge_cnn": bridge_cnn,
     "precision": precision,
     "allocator": allocator,
+    "grading": grading,
 }

@@ -1,6 +1,7 @@
 """The shape of the code: imports run one way, numpy_nn never meets torch, importing has no side
 effects, and every declared entry point exists."""
 
+import re
 import subprocess
 import sys
 
@@ -114,7 +115,7 @@ def test_no_function_in_commands_or_deliverables_is_longer_than_50_lines():
 
     long = [
         f"{rel}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
-        for rel, text in _sources("commands", "deliverables")
+        for rel, text in _sources("commands", "deliverables", "grading")
         for node in ast.walk(ast.parse(text))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and node.end_lineno - node.lineno + 1 > 50
@@ -130,3 +131,12 @@ def test_the_numpy_commands_import_no_torch():
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'pytorch_lightning')))"
     )
     assert _run(code) == "[]"
+
+
+def test_the_grader_never_imports_a_students_package():
+    """Student code runs only in grading/child.py's subprocess: no grading module but child.py
+    names the package students hand in (neural_networks)."""
+    imports = r"^\s*(from|import) neural_networks|import_module\([\"']neural_networks"
+    offenders = [rel for rel, text in _sources("grading")
+                 if not rel.endswith("child.py") and re.search(imports, text, flags=re.M)]  # fmt: skip
+    assert not offenders

@@ -232,3 +232,22 @@ def test_hw3_zip_without_large_checkpoints_says_how_to_make_them(tiny_runs, tmp_
     text = "".join("".join(o["text"]) for o in _notebook_outputs(nb) if "text" in o)
     assert "its checkpoint is not in the archive (too large); make it with" in text
     assert "python train.py --config configs/cifar_cnn.yaml" in text
+
+
+def test_the_grader_gives_hw3_zip_full_marks(hw3_zip, tiny_runs):
+    """hw3.zip as deliverables.package builds it, graded as a student's would be."""
+    import tempfile
+
+    from grading import grader
+    from grading.submission import locate
+
+    path, _, _ = hw3_zip
+    base, _, _ = tiny_runs
+    labels = grader.cifar_test_labels(base / "cifar")  # the fake test split its run predicted
+    with tempfile.TemporaryDirectory() as scratch:
+        results = grader.grade(locate(path, Path(scratch)), labels)
+    assert all(r.passed for r in results if r.name != "predictions.csv"), [
+        (r.name, r.output) for r in results
+    ]
+    scored = next(r for r in results if r.name == "predictions.csv")
+    assert scored.output.startswith("test accuracy")  # 30 well-formed rows, scored by the table

@@ -1,0 +1,76 @@
+"""Where a submission's code is: a ``neural_networks/`` folder, an ``hw3/`` folder, or ``hw3.zip``
+(extracted here, safely: a member with an absolute or ``..`` path, a link, or an archive that
+unpacks to more than ``MAX_UNPACKED_MB`` is refused before anything is written)."""
+
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+MAX_UNPACKED_MB = 500
+PACKAGE = "neural_networks"
+
+
+class SubmissionError(Exception):
+    """The submission cannot be graded at all: the one line that says why."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    package: Path  # the student's neural_networks/
+    hw3: Path | None  # the hw3/ folder around it, when there is one
+
+
+def _safe_members(z: zipfile.ZipFile, path: Path) -> list[zipfile.ZipInfo]:
+    members, total = z.infolist(), 0
+    for info in members:
+        name = PurePosixPath(info.filename)
+        if (
+            name.is_absolute()
+            or ".." in name.parts
+            or "\\" in info.filename
+            or ":" in info.filename
+        ):
+            raise SubmissionError(
+                f"{path}: member {info.filename!r} would unpack outside the folder"
+            )
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise SubmissionError(f"{path}: member {info.filename!r} is a symbolic link")
+        total += info.file_size
+    if total > MAX_UNPACKED_MB * 2**20:
+        raise SubmissionError(
+            f"{path}: unpacks to {total / 2**20:.0f} MB, over the {MAX_UNPACKED_MB} MB limit"
+        )
+    return members
+
+
+def extract(path: Path, into: Path) -> Path:
+    """Unpack ``path`` into ``into`` after checking every member; return ``into``."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = _safe_members(z, path)
+            for info in members:
+                z.extract(info, into)
+    except zipfile.BadZipFile:
+        raise SubmissionError(f"{path} is not a zip archive") from None
+    return into
+
+
+def locate(path: Path, scratch: Path) -> Submission:
+    """The package in ``path`` (a zip is extracted under ``scratch``)."""
+    if not path.exists():
+        raise SubmissionError(
+            f"{path} does not exist: pass hw3.zip, an hw3/ folder or neural_networks/"
+        )
+    if path.is_dir() and not (path / PACKAGE).is_dir():
+        zips = sorted(path.glob("*.zip"))  # Gradescope's folder holding the uploaded hw3.zip
+        if len(zips) == 1:
+            path = zips[0]
+    if path.is_file():
+        path = extract(path, scratch / "unzipped")
+    for hw3 in (path, path / "hw3"):
+        if (hw3 / PACKAGE / "__init__.py").is_file():
+            return Submission(hw3 / PACKAGE, hw3)
+    if path.name == PACKAGE or (path / "layers.py").is_file():
+        return Submission(path, None)
+    raise SubmissionError(f"{path} holds no {PACKAGE}/ package (with its __init__.py)")
