@@ -71,7 +71,7 @@ MUTANTS = [  # (what, module, old, new, the pieces that must fail)
     ("printing megabytes", "activations.py", "    def forward(self, Z):\n        return Z\n",
      "    def forward(self, Z):\n        print('x' * 2**24)\n        return Z\n", {"activations.Linear"}),
     ("a huge allocation", "conv.py", '        X = _check_images(X, "Conv2D")',
-     '        X = _check_images(X, "Conv2D")\n        np.ones((2**20, 2**20))', {"layers.Conv2D"}),
+     '        X = _check_images(X, "Conv2D")\n        np.ones(3 * 2**27)', {"layers.Conv2D"}),
     ("numpy monkeypatched to pass any test, and a wrong loss", "losses.py",
      "        return float(-np.sum(Y * log_p) / n)",
      "        np.allclose = lambda *a, **k: True\n"
