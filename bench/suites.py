@@ -747,6 +747,124 @@ def grading(repeats: int = 3, **_) -> str:
     ])  # fmt: skip
 
 
+# -- 11. where a numpy-backed training step goes -----------------------------------------------
+PROFILED = {  # network: (config, batch)
+    "Fashion CNN (configs/fashion_cnn_numpy.yaml)": ("fashion_cnn_numpy.yaml", 128),
+    "CIFAR-10 CNN (configs/cifar_cnn_numpy.yaml)": ("cifar_cnn_numpy.yaml", 256),
+}
+
+
+def _gemm_shapes(layer, x_shape, y_shape) -> list:
+    """The matrix products a layer's forward and backward make: (m, k, n) each."""
+    if type(layer).__name__ == "FullyConnected":
+        (n, i), o = x_shape, y_shape[1]
+        return [(n, i, o), (i, n, o), (n, o, i)]  # Z = X W; dW = X^T D; dX = D W^T
+    if type(layer).__name__ == "Conv2D":
+        kh, kw, c, f = layer.parameters["W"].shape
+        rows = y_shape[0] * y_shape[1] * y_shape[2]
+        # Z = C W; dW = C^T D; dX: kh*kw products D W_ij^T (col2im offset by offset)
+        return [(rows, kh * kw * c, f), (kh * kw * c, rows, f)] + [(rows, f, c)] * (kh * kw)
+    return []
+
+
+def _gemm_ms(shapes, dtype, repeats: int = 5) -> float:
+    """What the products alone take, called directly on arrays of their shapes."""
+    if not shapes:
+        return 0.0
+    rng = np.random.default_rng(0)
+    pairs = [(rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype))
+             for m, k, n in shapes]  # fmt: skip
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for a, b in pairs:
+            a @ b
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)
+
+
+def _profile_layers(config: str, batch: int, repeats: int = 5) -> list:
+    """(layer, output shape, forward ms, backward ms, products ms) of one training step of a
+    numpy-backed config's layers (float32, as the config trains), medians of ``repeats``."""
+    from commands.cli import resolve_config
+    from numpy_nn.layers import initialize_layer
+
+    net = resolve_config(str(ROOT / "configs" / config))["model"]["network"]["init_args"]
+    c, h, w = net["input_shape"]
+    dtype = np.dtype(net.get("dtype") or "float32")
+    x = np.random.default_rng(0).standard_normal((batch, h, w, c)).astype(dtype)
+    layers = [initialize_layer(seed=i, **spec) for i, spec in enumerate(net["layers"])]
+    shapes, fwd, bwd = [], [[] for _ in layers], [[] for _ in layers]
+    for _ in range(repeats + 1):  # the first pass builds the parameters: not timed
+        outs = [x]
+        for i, layer in enumerate(layers):
+            t = time.perf_counter()
+            outs.append(layer.forward(outs[-1]))
+            fwd[i].append(time.perf_counter() - t)
+        grad = np.ones_like(outs[-1]) / outs[-1].size
+        for i in reversed(range(len(layers))):
+            t = time.perf_counter()
+            grad = layers[i].backward(grad)
+            bwd[i].append(time.perf_counter() - t)
+        shapes = [o.shape for o in outs]
+    rows = []
+    for i, (layer, spec) in enumerate(zip(layers, net["layers"])):
+        gemm = _gemm_ms(_gemm_shapes(layer, shapes[i], shapes[i + 1]), dtype)
+        ms = [1000 * statistics.median(t[1:]) for t in (fwd[i], bwd[i])]
+        rows.append((spec["name"], shapes[i + 1][1:], ms[0], ms[1], gemm))
+    return rows
+
+
+def _mlp_profile(repeats: int = 7) -> tuple[float, float]:
+    """(numpy_nn MLP step ms, its products alone ms): 784-1024-1024-10, float32, batch 256."""
+    rng = np.random.default_rng(0)
+    sizes, n = (784, 1024, 1024, 10), 256
+    X = rng.standard_normal((n, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
+    step = _numpy_step_fn(sizes, np.float32, X, Y, 1)
+    step()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    shapes = []
+    for i, o in zip(sizes, sizes[1:]):
+        shapes += [(n, i, o), (i, n, o), (n, o, i)]
+    return 1000 * statistics.median(times), _gemm_ms(
+        shapes[:-1], np.float32, repeats
+    )  # no dX of the input
+
+
+def profile(**_) -> str:
+    """Section 11: every layer's forward and backward in one training step of each numpy-backed
+    network, beside what its matrix products take called directly (the floor)."""
+    lines = ["## 11. Where a numpy-backed training step goes", "",
+             "One training step of the numpy layers alone (no Lightning, no bridge), float32, "
+             "median of 5 after a first pass; *products* is what the layer's matrix products take "
+             "called directly on arrays of their shapes (the BLAS floor), *rest* the difference: "
+             "pooling, batch norm, activations, window copies, the col2im scatter, temporaries. "
+             "Products timed apart, on fresh arrays, can take longer than inside the layer (a "
+             "negative rest, for the small late convolutions): read *rest* to a few ms.", ""]  # fmt: skip
+    for title, (config, batch) in PROFILED.items():
+        rows = _profile_layers(config, batch)
+        lines += [f"**{title}, batch {batch}**", "",
+                  "| layer | output | forward ms | backward ms | products ms | rest ms |",
+                  "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+        for name, shape, f, b, g in rows:
+            lines.append(
+                f"| {name} | {'x'.join(map(str, shape))} | {f:.1f} | {b:.1f} | {g:.1f} | {f + b - g:.1f} |"
+            )
+        total, gemm = sum(r[2] + r[3] for r in rows), sum(r[4] for r in rows)
+        lines += [f"| **total** | | | **{total:.1f}** | **{gemm:.1f}** | **{total - gemm:.1f}** |", "",
+                  f"Step / products alone: {total / gemm:.2f}x.", ""]  # fmt: skip
+    step, gemm = _mlp_profile()
+    lines += ["**numpy_nn MLP 784-1024-1024-10, float32, batch 256** (forward, loss, backward, SGD "
+              f"with momentum): {step:.1f} ms a step; its products alone {gemm:.1f} ms: "
+              f"**{step / gemm:.2f}x** (issue 32's goal: 1.15x)."]  # fmt: skip
+    return "\n".join(lines)
+
+
 SUITES = {
     "numpy": numpy_vs_torch,
     "bridge": bridge_overhead,
@@ -758,4 +876,5 @@ SUITES = {
     "precision": precision,
     "allocator": allocator,
     "grading": grading,
+    "profile": profile,
 }

@@ -112,3 +112,16 @@ def test_numpy_step_without_update_runs_forward_and_backward_only():
         # the full step clears the gradients after using them; without it they stay as computed
         computed = [bool(np.any(layer.gradients["W"])) for layer in run.model.layers]
         assert computed == [not update] * 2
+
+
+def test_the_profile_times_every_layer_and_its_products():
+    """Section 11: a row per layer of the config, products only for the layers that make them."""
+    from bench import suites
+    from commands.cli import resolve_config
+
+    rows = suites._profile_layers("fashion_cnn_numpy.yaml", 8, repeats=1)
+    specs = resolve_config(str(suites.ROOT / "configs/fashion_cnn_numpy.yaml"))["model"]["network"]
+    assert [r[0] for r in rows] == [s["name"] for s in specs["init_args"]["layers"]]
+    for name, _, forward, backward, products in rows:
+        assert forward > 0 and backward > 0
+        assert (products > 0) == (name in ("conv2d", "fully_connected")), name
