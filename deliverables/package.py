@@ -40,15 +40,13 @@ import time
 import zipfile
 from pathlib import Path
 
-import yaml
-
 from commands.cli import train
 from commands.entry import UserError, argument_parser, run_main
 from commands.predict import run as predict
 from commands.train import prepare_environment
-from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, handout_names, shown
+from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, handout_names, resolved_config, shown
 from lightning_hw import runs
-from lightning_hw.checkpoints import weights_only, without_local_paths
+from lightning_hw.checkpoints import weights_only
 from lightning_hw.io import atomic_path, output_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,8 +255,7 @@ def run_members(run: Path, max_checkpoint_mb: float) -> tuple[dict[str, bytes], 
     Returns (members, whether model.ckpt is among them)."""
     folder = f"hw3/runs/{run.parent.name}"
     members = {f"{folder}/{n}": (run / n).read_bytes() for n in RUN_FILES if (run / n).exists()}
-    config = without_local_paths(yaml.safe_load((run / "config.yaml").read_text()))
-    members[f"{folder}/config.yaml"] = yaml.safe_dump(config, sort_keys=False).encode()
+    members[f"{folder}/config.yaml"] = resolved_config(run).encode()
     model = weights_only(runs.last_checkpoint(run))
     small = len(model) <= max_checkpoint_mb * 2**20
     if small:

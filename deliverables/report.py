@@ -35,15 +35,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from commands.entry import UserError, argument_parser, run_main
 from deliverables import answers as written
 from deliverables import appendix, references, student
-from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, handout_names, shown
+from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, handout_names, resolved_config, shown
 from deliverables.tex import PREAMBLE, markdown_to_latex
 from lightning_hw.callbacks import plot_history
-from lightning_hw.checkpoints import without_local_paths
 from lightning_hw.io import atomic_path, output_folder, write_bytes, write_text
 from numpy_nn.experiment import DEFAULTS
 
@@ -283,12 +280,6 @@ def appendix_sections(configs: dict[str, str]) -> list[Section]:
         )
         out.append(Section(f"Appendix {section}", (f"{note}\n\n" if note else "") + body))
     return out
-
-
-def resolved_config(run: Path) -> str:
-    """A run's saved config without this machine's paths, as the appendix shows it."""
-    config = without_local_paths(yaml.safe_load((run / "config.yaml").read_text()))
-    return yaml.safe_dump(config, sort_keys=False)
 
 
 @dataclass

@@ -6,6 +6,8 @@ package by the handout's name."""
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from commands.configs import ConfigError, read
 from commands.entry import UserError
 from lightning_hw import runs
@@ -20,6 +22,15 @@ TEST_SPLIT = (
 PLAIN_LOSS = (
     "Both loss curves are plain cross-entropy, also where training minimizes a label-smoothed loss."
 )
+
+
+def resolved_config(run: Path) -> str:
+    """A run's saved config without this machine's paths: what hw3/runs/ ships and the
+    appendix shows."""
+    from lightning_hw.checkpoints import without_local_paths  # torch: only when a run is shown
+
+    config = without_local_paths(yaml.safe_load((run / "config.yaml").read_text()))
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 def handout_names(text: str) -> str:

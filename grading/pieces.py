@@ -9,6 +9,7 @@ the shapes it was tried on. Points are all or nothing per piece (``grading/confi
 """
 
 import importlib.util
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,8 +99,6 @@ def _fixture(test: str) -> dict:
 
 def _case_configs(test: str) -> list[dict]:
     spec = CASES.LAYER_CASES[test]
-    import itertools
-
     product = itertools.product(spec["LayerConfigs"], spec["BatchSizes"], spec["InputSizes"])
     return [dict(config) for config, _, _ in product]
 
