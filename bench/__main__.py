@@ -4,6 +4,7 @@
     python -m bench --cifar         # also train the default CIFAR-10 config (~6 min)
     python -m bench --cifar94       # also the >= 94% config (~13 min more)
     python -m bench --only numpy,bridge
+    python -m bench --reference     # this machine's speed reference alone (compare with the docs')
 
 Each comparison runs in one process, interleaved (A, B, A, B, ...), and reports medians.
 """
@@ -75,7 +76,15 @@ def main(argv=None) -> int:
         "--data_dir", default=None, help="default: $DATA_DIR, else ../shared/data if present"
     )
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="print this machine's speed reference (the figures beside every timing) and exit",
+    )
     args = p.parse_args(argv)
+    if args.reference:
+        print(suites.reference_text(suites.speed_reference()).replace(" just before", ""))
+        return 0
     return run_main(lambda: run(args))
 
 
@@ -112,7 +121,9 @@ def run(args) -> int:
             continue
         print(f"== {name}", flush=True)
         suite = suites.SUITES[name]
-        text = suites.dated(suite(data_dir=data_dir, cifar94=args.cifar94, previous=sections))
+        reference = suites.speed_reference()  # taken right before, beside the section's figures
+        result = suite(data_dir=data_dir, cifar94=args.cifar94, previous=sections)
+        text = suites.dated(result, reference)
         print(text, flush=True)
         sections[text.split("\n", 1)[0][:6]] = text
     doc = "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); timings on the CPU.\n\n"

@@ -47,12 +47,50 @@ def cpu_features() -> str:
     )
 
 
-def dated(section: str) -> str:
-    """The section with the date and machine it was measured on, under its heading."""
+def speed_reference(repeats: int = 5) -> dict:
+    """A fixed yardstick of this machine's speed, to take right before a timing: a 1024^3
+    float32 matrix product in numpy (its BLAS) and one float32 convolution step in torch
+    (``F.conv2d`` forward and backward, 64 x 64 x 32 x 32 -> 64 channels, 3x3), median ms of
+    ``repeats`` each. Neither runs this repository's code, so when a figure moves and the
+    reference does not, the code moved; when both move, the machine did."""
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((1024, 1024), dtype=np.float32) for _ in range(2))
+    x = torch.randn(64, 64, 32, 32, requires_grad=True)
+    w = torch.randn(64, 64, 3, 3, requires_grad=True)
+
+    def conv():
+        F.conv2d(x, w, padding=1).sum().backward()
+
+    times = {}
+    for name, fn in (("gemm_ms", lambda: a @ b), ("conv_ms", conv)):
+        fn()
+        runs = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - t)
+        times[name] = 1000 * statistics.median(runs)
+    return times
+
+
+def reference_text(reference: dict) -> str:
+    return (
+        f"machine-speed reference just before: 1024^3 GEMM {reference['gemm_ms']:.1f} ms, "
+        f"torch conv step {reference['conv_ms']:.1f} ms"
+    )
+
+
+def dated(section: str, reference: dict | None = None) -> str:
+    """The section with the date and machine it was measured on (and the speed reference taken
+    right before it), under its heading."""
     heading, _, body = section.partition("\n")
+    speed = f"; {reference_text(reference)}" if reference else ""
     stamp = (
         f"*Measured {datetime.date.today()} on {cpu_model()} ({platform.machine()}, "
-        f"{os.cpu_count()} cores).*"
+        f"{os.cpu_count()} cores){speed}.*"
     )
     return f"{heading}\n\n{stamp}\n{body}"
 
@@ -754,16 +792,21 @@ PROFILED = {  # network: (config, batch)
 }
 
 
-def _gemm_shapes(layer, x_shape, y_shape) -> list:
-    """The matrix products a layer's forward and backward make: (m, k, n) each."""
+def _gemm_shapes(layer, x_shape, y_shape, input_gradient: bool = True) -> list:
+    """The matrix products a layer's forward and backward make: (m, k, n) each (without dX's
+    when ``input_gradient`` is False, as for the network's first layer)."""
     if type(layer).__name__ == "FullyConnected":
         (n, i), o = x_shape, y_shape[1]
-        return [(n, i, o), (i, n, o), (n, o, i)]  # Z = X W; dW = X^T D; dX = D W^T
+        return [(n, i, o), (i, n, o)] + [
+            (n, o, i)
+        ] * input_gradient  # Z = X W; dW = X^T D; dX = D W^T
     if type(layer).__name__ == "Conv2D":
         kh, kw, c, f = layer.parameters["W"].shape
         rows = y_shape[0] * y_shape[1] * y_shape[2]
         # Z = C W; dW = C^T D; dX: kh*kw products D W_ij^T (col2im offset by offset)
-        return [(rows, kh * kw * c, f), (kh * kw * c, rows, f)] + [(rows, f, c)] * (kh * kw)
+        return [(rows, kh * kw * c, f), (kh * kw * c, rows, f)] + [(rows, f, c)] * (
+            kh * kw * input_gradient
+        )
     return []
 
 
@@ -804,12 +847,16 @@ def _profile_layers(config: str, batch: int, repeats: int = 5) -> list:
         grad = np.ones_like(outs[-1]) / outs[-1].size
         for i in reversed(range(len(layers))):
             t = time.perf_counter()
-            grad = layers[i].backward(grad)
+            if i == 0 and layers[0].skips_input_gradient:  # the data needs no gradient
+                grad = layers[0].backward(grad, input_gradient=False)
+            else:
+                grad = layers[i].backward(grad)
             bwd[i].append(time.perf_counter() - t)
         shapes = [o.shape for o in outs]
     rows = []
     for i, (layer, spec) in enumerate(zip(layers, net["layers"])):
-        gemm = _gemm_ms(_gemm_shapes(layer, shapes[i], shapes[i + 1]), dtype)
+        products = _gemm_shapes(layer, shapes[i], shapes[i + 1], input_gradient=i > 0)
+        gemm = _gemm_ms(products, dtype)
         ms = [1000 * statistics.median(t[1:]) for t in (fwd[i], bwd[i])]
         rows.append((spec["name"], shapes[i + 1][1:], ms[0], ms[1], gemm))
     return rows
@@ -865,6 +912,76 @@ def profile(**_) -> str:
     return "\n".join(lines)
 
 
+# -- 12. the numpy-backed CNNs against their torch twins -----------------------------------------
+def twin_rows(repeats: int = 5, block: int = 4) -> list:
+    """[(network, batch, numpy-backed ms, torch twin ms)]: one training step (zero the gradients,
+    forward, cross-entropy, backward, SGD with Nesterov momentum and weight decay) of each
+    numpy-backed config's network through the bridge and of its torch-native twin, float32, on
+    the same random batch, in alternating blocks."""
+    import torch
+    import torch.nn.functional as F
+
+    from commands.cli import resolve_config
+    from lightning_hw.networks import LayerStack
+
+    rows = []
+    for label, (config, batch) in PROFILED.items():
+        net_args = resolve_config(str(ROOT / "configs" / config))["model"]["network"]["init_args"]
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(batch, *net_args["input_shape"], generator=g)
+        y = torch.randint(0, 10, (batch,), generator=g)
+        steps = {}
+        for backend in ("numpy", "torch"):
+            net = LayerStack(net_args["layers"], net_args["input_shape"], backend, seed=0)
+            opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True,
+                                  weight_decay=5e-4)  # fmt: skip
+
+            def step(net=net, opt=opt, x=x, y=y):
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(net(x), y).backward()
+                opt.step()
+
+            steps[backend] = step
+        t = _interleaved_blocks(steps, repeats, block)
+        rows.append((label, batch, t["numpy"] * 1e3, t["torch"] * 1e3))
+    return rows
+
+
+def _child_rows(function: str) -> list:
+    """``bench.suites.<function>()`` in a child process with ``OMP_WAIT_POLICY=PASSIVE`` (fixed
+    before torch is imported, as ``train.py`` runs numpy backends): its JSON rows."""
+    import json
+    import subprocess
+    import sys
+
+    code = f"import json; from bench.suites import {function}; print(json.dumps({function}()))"
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def twins(**_) -> str:
+    """Section 12: issue 32's goals, numpy-backed step / torch twin <= 1.3x (Fashion) and <= 1.5x
+    (CIFAR)."""
+    goals = {"Fashion": 1.3, "CIFAR": 1.5}
+    lines = ["## 12. Numpy-backed CNNs against their torch twins: a training step", "",
+             "One training step (zero the gradients, forward, cross-entropy, backward, SGD with "
+             "Nesterov momentum and weight decay) of each numpy-backed config's network through the "
+             "bridge (`backend: numpy`) and of its torch-native twin (`backend: torch`, the same "
+             "initial weights), float32, the same random batch, in one process with "
+             "`OMP_WAIT_POLICY=PASSIVE` (as `train.py` runs numpy backends); alternating blocks of "
+             "4 steps, 5 rounds, median of all but each block's first.", "",
+             "| network | batch | numpy-backed (ms) | torch twin (ms) | ratio | goal |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for label, batch, ours, theirs in _child_rows("twin_rows"):
+        goal = next(v for k, v in goals.items() if label.startswith(k))
+        lines.append(f"| {label} | {batch} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x | "
+                     f"<= {goal}x |")  # fmt: skip
+    return "\n".join(lines)
+
+
 SUITES = {
     "numpy": numpy_vs_torch,
     "bridge": bridge_overhead,
@@ -877,4 +994,5 @@ SUITES = {
     "allocator": allocator,
     "grading": grading,
     "profile": profile,
+    "twins": twins,
 }

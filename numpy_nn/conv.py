@@ -89,13 +89,16 @@ class Conv2D(WeightedLayer):
 
     Xp is X zero-padded by ``pad``; W is (kh, kw, c_in, n_out), b is (1, n_out). Computed as one
     matrix product per chunk of the batch: the columns C (n h_out w_out x kh kw c_in) times W
-    reshaped to (kh kw c_in x n_out). Chunks hold at most ``max_chunk_bytes`` of columns, so the
-    peak memory is the padded input, the output and one chunk of columns (64 MiB by default);
-    when the whole batch fits in one chunk its columns are kept for the backward pass. The cache
-    holds the handout's ``X`` and ``Z``, and ``Xp`` (padded) and ``cols`` for backward.
+    reshaped to (kh kw c_in x n_out). A batch whose columns fit in ``keep_cols_bytes`` is one
+    chunk, and its columns are kept for the backward pass; a larger one goes through in chunks of
+    at most ``max_chunk_bytes`` of columns, small enough to stay in the CPU's cache while the
+    chunk's product, bias and activation (and in backward its gradients) run, and recomputed in
+    backward (cheaper than a trip through memory). The cache holds the handout's ``X`` and
+    ``Z``, and ``Xp`` (padded) and ``cols`` (or ``[]`` when not kept) for backward.
     """
 
-    max_chunk_bytes = 64 * 2**20
+    keep_cols_bytes = 16 * 2**20
+    max_chunk_bytes = 4 * 2**20
 
     def __init__(
         self,
@@ -120,8 +123,12 @@ class Conv2D(WeightedLayer):
         self._set_weights(W, np.zeros((1, self.n_out), dtype=dtype), ("X", "Z", "Xp", "cols"))
 
     def _chunk(self, n: int, out_hw, c: int, itemsize: int) -> int:
+        """Examples per chunk: the whole batch if its columns fit in ``keep_cols_bytes``."""
         per_example = out_hw[0] * out_hw[1] * self.kernel_shape[0] * self.kernel_shape[1] * c
-        return max(1, min(n, self.max_chunk_bytes // max(1, per_example * itemsize)))
+        per_example = max(1, per_example * itemsize)
+        if n * per_example <= self.keep_cols_bytes:
+            return n
+        return max(1, min(n, self.max_chunk_bytes // per_example))
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         X = _check_images(X, "Conv2D")
@@ -141,19 +148,22 @@ class Conv2D(WeightedLayer):
         ho = _output_size(h, kh, ph, s, "Conv2D", X.shape)
         wo = _output_size(w, kw, pw, s, "Conv2D", X.shape)
         Xp = np.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw else X
-        Wm = W.reshape(kh * kw * c, self.n_out)
+        Wm, f = W.reshape(kh * kw * c, self.n_out), self.n_out
         chunk = self._chunk(n, (ho, wo), c, X.itemsize)
-        Z = np.empty((n, ho, wo, self.n_out), dtype=W.dtype)
-        cols = None
-        for start in range(0, n, chunk):
-            cols = _windows(Xp[start : start + chunk], self.kernel_shape, s, (ho, wo))
-            Z[start : start + chunk] = (cols.reshape(-1, kh * kw * c) @ Wm).reshape(
-                -1, ho, wo, self.n_out
-            )
-        Z += b.reshape(1, 1, 1, -1)
+        Z = np.empty((n, ho, wo, f), dtype=W.dtype)
+        Y = cols = None
+        for start in range(0, n, chunk):  # each chunk's columns, product, bias, activation
+            part = slice(start, start + chunk)
+            cols = _windows(Xp[part], self.kernel_shape, s, (ho, wo))
+            np.matmul(cols.reshape(-1, kh * kw * c), Wm, out=Z[part].reshape(-1, f))
+            Z[part] += b.reshape(-1)
+            Y_part = self.activation(Z[part])
+            if Y is None:
+                Y = np.empty(Z.shape, dtype=Y_part.dtype)
+            Y[part] = Y_part
         self.cache["X"], self.cache["Z"], self.cache["Xp"] = X, Z, Xp
         self.cache["cols"] = cols if chunk >= n else []
-        return self.activation(Z)
+        return Y
 
     skips_input_gradient = True
 
@@ -163,47 +173,56 @@ class Conv2D(WeightedLayer):
             dC = D W^T, and dX is dC scattered back to the pixels each column came from (col2im:
         a pixel receives the sum over every window and kernel offset that read it), unpadded.
         The scatter runs offset by offset, D W[i, j]^T added to the strided slice that offset
-        read, so dC is never materialized. ``input_gradient=False`` skips dX (returns None).
+        read, so dC is never materialized. All of it runs chunk by chunk, as forward did.
+        ``input_gradient=False`` skips dX (returns None).
         """
         Xp, Z = self.cache["Xp"], self.cache["Z"]
         if isinstance(Xp, list):
             raise RuntimeError("backward called before forward: run forward on a batch first")
-        dZ = self.activation.backward(Z, dLdY)
         W = self.parameters["W"]
         (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
-        n, ho, wo, f = dZ.shape
+        n, ho, wo, f = Z.shape
         c = W.shape[2]
         chunk = self._chunk(n, (ho, wo), c, Xp.itemsize)
         dW = np.zeros((kh * kw * c, f), dtype=W.dtype)
-        dXp = np.empty(Xp.shape, dtype=W.dtype) if input_gradient else None
-        for start in range(0, n, chunk):
-            cached = self.cache["cols"]
-            part = Xp[start : start + chunk]
-            cols = cached if not isinstance(cached, list) else _windows(part, (kh, kw), s, (ho, wo))
-            D = dZ[start : start + chunk].reshape(-1, f)
-            dW += cols.reshape(-1, kh * kw * c).T @ D
-            if not input_gradient:
-                continue
-            dXp_part = dXp[start : start + chunk]
-            dXp_part[...] = 0
-            for i in range(kh):  # col2im, one kernel offset at a time: D W_ij^T goes back to
-                for j in range(kw):  # the pixels that offset read
-                    dXp_part[:, i : i + s * ho : s, j : j + s * wo : s, :] += (
-                        D @ W[i, j].T
-                    ).reshape(len(part), ho, wo, c)
-        self.gradients["W"] = dW.reshape(W.shape)
-        self.gradients["b"] = dZ.reshape(-1, f).sum(axis=0, keepdims=True)
-        if not input_gradient:
-            return None
+        db = np.zeros(f, dtype=W.dtype)
+        ones = np.ones(chunk * ho * wo, dtype=W.dtype)
         h, w = Xp.shape[1] - 2 * ph, Xp.shape[2] - 2 * pw
-        return dXp[:, ph : ph + h, pw : pw + w, :]
+        dX = np.empty((n, h, w, c), dtype=W.dtype) if input_gradient else None
+        scratch = np.empty((chunk, *Xp.shape[1:]), dtype=W.dtype) if input_gradient else None
+        for start in range(0, n, chunk):
+            part, size = slice(start, start + chunk), min(chunk, n - start)
+            cols = self.cache["cols"]
+            if isinstance(cols, list):  # not kept: recompute this chunk's columns
+                cols = _windows(Xp[part], (kh, kw), s, (ho, wo))
+            D = self.activation.backward(Z[part], dLdY[part]).reshape(-1, f)
+            dW += cols.reshape(-1, kh * kw * c).T @ D
+            db += ones[: len(D)] @ D
+            if input_gradient:
+                dXp = self._col2im(D, scratch[:size], (ho, wo))
+                dX[part] = dXp[:, ph : ph + h, pw : pw + w]
+        self.gradients["W"] = dW.reshape(W.shape)
+        self.gradients["b"] = db.reshape(1, f)
+        return dX
+
+    def _col2im(self, D: np.ndarray, dXp: np.ndarray, out_hw) -> np.ndarray:
+        """dXp (padded) of one chunk from its D: one kernel offset at a time, D W_ij^T goes back
+        to the pixels that offset read."""
+        W, s, (ho, wo) = self.parameters["W"], self.stride, out_hw
+        dXp[...] = 0
+        for i in range(self.kernel_shape[0]):
+            for j in range(self.kernel_shape[1]):
+                dXp[:, i : i + s * ho : s, j : j + s * wo : s, :] += (D @ W[i, j].T).reshape(
+                    len(dXp), ho, wo, -1
+                )
+        return dXp
 
 
 class Pool2D(Layer):
     """Max or average over kh x kw windows, per channel: Y[n, r, q, c] = max (or mean) over
-    (i, j) of Xp[n, s r + i, s q + j, c], combined slice by slice over the kernel offsets. Max
-    pooling pads with -inf, average pooling with zeros that count in the mean (PyTorch's
-    defaults). No parameters."""
+    (i, j) of Xp[n, s r + i, s q + j, c], combined slice by slice over the kernel offsets (kh kw
+    strided views of the input, no window is gathered). Max pooling pads with -inf, average
+    pooling with zeros that count in the mean (PyTorch's defaults). No parameters."""
 
     def __init__(self, kernel_shape, mode: str = "max", stride: int = 1, pad=0):
         super().__init__()
@@ -214,6 +233,12 @@ class Pool2D(Layer):
         self.pad = _padding(pad, self.kernel_shape)
         self.cache = OrderedDict([("Xp", []), ("Y", [])])
 
+    def _offsets(self, out_hw) -> list:
+        """For each kernel offset (i, j), row-major, the slice of Xp it reads for every output."""
+        (kh, kw), s, (ho, wo) = self.kernel_shape, self.stride, out_hw
+        return [(slice(None), slice(i, i + s * ho, s), slice(j, j + s * wo, s))
+                for i in range(kh) for j in range(kw)]  # fmt: skip
+
     def forward(self, X: np.ndarray) -> np.ndarray:
         X = _check_images(X, "Pool2D")
         (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
@@ -222,37 +247,47 @@ class Pool2D(Layer):
         ho = _output_size(h, kh, ph, s, "Pool2D", X.shape)
         wo = _output_size(w, kw, pw, s, "Pool2D", X.shape)
         fill = -np.inf if self.mode == "max" else 0
-        Xp = np.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=fill)
+        Xp = (
+            np.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=fill) if ph or pw else X
+        )
         combine = np.maximum if self.mode == "max" else np.add
-        Y = Xp[:, 0 : s * ho : s, 0 : s * wo : s, :].copy()
-        for i in range(kh):
-            for j in range(kw):
-                if i or j:
-                    combine(Y, Xp[:, i : i + s * ho : s, j : j + s * wo : s, :], out=Y)
+        Y = None
+        for window in self._offsets((ho, wo)):
+            Y = Xp[window].copy() if Y is None else combine(Y, Xp[window], out=Y)
         if self.mode == "average":
             Y /= kh * kw
         self.cache["Xp"], self.cache["Y"] = Xp, Y
         return Y
 
     def backward(self, dLdY: np.ndarray) -> np.ndarray:
-        """Max: each output's gradient goes to the input that was the window's maximum.
-        Average: each output's gradient is shared equally, 1/(kh kw), by its window's inputs.
-        Overlapping windows add up; the padding's share is dropped."""
+        """Max: each output's gradient goes to the input that was the window's maximum (the
+        first one, in row-major order, when several tie, as PyTorch does). Average: each output's
+        gradient is shared equally, 1/(kh kw), by its window's inputs. Overlapping windows add
+        up; the padding's share is dropped. When windows do not overlap (stride >= kernel) each
+        offset's share is written straight into its slice, and where they tile the input no
+        pixel is left to zero first."""
         Xp, Y = self.cache["Xp"], self.cache["Y"]
         if isinstance(Xp, list):
             raise RuntimeError("backward called before forward: run forward on a batch first")
         (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
         ho, wo = dLdY.shape[1:3]
-        dXp = np.zeros(Xp.shape, dtype=dLdY.dtype)
+        disjoint = s >= kh and s >= kw
+        tiled = disjoint and s == kh == kw and Xp.shape[1:3] == (s * ho, s * wo)
+        dXp = (np.empty if tiled else np.zeros)(Xp.shape, dtype=dLdY.dtype)
+        share = dLdY / (kh * kw) if self.mode == "average" else None
         unclaimed = np.ones(Y.shape, dtype=bool)  # max: only a window's first maximum is routed
-        for i in range(kh):
-            for j in range(kw):
-                window = (slice(None), slice(i, i + s * ho, s), slice(j, j + s * wo, s))
-                if self.mode == "average":
-                    dXp[window] += dLdY / (kh * kw)
-                    continue
-                hit = (Xp[window] == Y) & unclaimed
-                unclaimed &= ~hit
-                dXp[window] += np.where(hit, dLdY, 0)
+        for k, window in enumerate(self._offsets((ho, wo))):
+            if self.mode == "max":
+                if k < kh * kw - 1:
+                    hit = np.equal(Xp[window], Y)
+                    hit &= unclaimed
+                    unclaimed ^= hit
+                else:  # the last offset: whatever no earlier one claimed is its maximum
+                    hit = unclaimed
+                share = np.multiply(dLdY, hit, out=dXp[window] if disjoint else None)
+            if not disjoint:
+                dXp[window] += share
+            elif self.mode == "average":
+                dXp[window] = share
         h, w = Xp.shape[1] - 2 * ph, Xp.shape[2] - 2 * pw
         return dXp[:, ph : ph + h, pw : pw + w, :]

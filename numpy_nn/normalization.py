@@ -73,7 +73,7 @@ class BatchNorm1D(Layer):
     def forward(self, X: np.ndarray, mode: str | None = None) -> np.ndarray:
         """``mode``: ``"train"`` or ``"test"`` for this call; None follows ``set_mode``."""
         X = np.asarray(X)
-        axes = self._axes(X)
+        self._axes(X)  # refuses a batch of the wrong rank
         if self.n_in is None:
             if not np.issubdtype(X.dtype, np.floating):
                 X = X.astype(np.float64)
@@ -88,46 +88,65 @@ class BatchNorm1D(Layer):
         training = self.training if mode is None else mode == "train"
         gamma, beta = self.parameters["gamma"], self.parameters["beta"]
         X = X.astype(gamma.dtype, copy=False)
-        shape = (1,) * (X.ndim - 1) + (self.n_in,)
         cache = self.cache
+        X2 = X.reshape(-1, self.n_in)  # one row per value of every channel: (m, channels)
         if training:
-            if X.size // self.n_in < 2:
+            if len(X2) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs more than one value per channel to train, got "
                     f"input of shape {X.shape}"
                 )
-            mu = X.mean(axis=axes).reshape(1, -1)
-            var = X.var(axis=axes).reshape(1, -1)
+            mu = _channel_sums(X2) / len(X2)
+            X_hat = X2 - mu  # centred first, then the variance from it (the two-pass form)
+            var = np.einsum("ij,ij->j", X_hat, X_hat) / len(X2)
+            mu, var = mu.reshape(1, -1), var.reshape(1, -1)
             m = self.momentum
             cache["running_mu"] = m * cache["running_mu"] + (1 - m) * mu
             cache["running_var"] = m * cache["running_var"] + (1 - m) * var
         else:
             mu, var = cache["running_mu"], cache["running_var"]
-        X_hat = (X - mu.reshape(shape)) * (1.0 / np.sqrt(var.reshape(shape) + self.eps))
+            X_hat = X2 - mu
+        X_hat *= 1.0 / np.sqrt(var + self.eps)
+        X_hat = X_hat.reshape(X.shape)
         cache["X"], cache["X_hat"], cache["mu"], cache["var"] = X, X_hat, mu, var
         cache["mode"] = "train" if training else "test"
-        return X_hat * gamma.reshape(shape) + beta.reshape(shape)
+        Y = X_hat * gamma.reshape(-1)
+        Y += beta.reshape(-1)
+        return Y
 
     def backward(self, dLdY: np.ndarray) -> np.ndarray:
         """dgamma = sum(dY ⊙ X_hat), dbeta = sum(dY) over every axis but the channel's, and, with
         the mean over those m values written <.>, the compact form
             dX = gamma / sqrt(var + eps) ⊙ (dY - <dY> - X_hat ⊙ <dY ⊙ X_hat>)
-        (the two subtracted terms are the paths through mu and var). After a forward in
-        evaluation mode mu and var are constants: dX = gamma / sqrt(var + eps) ⊙ dY."""
+        (the two subtracted terms are the paths through mu and var). The two means are
+        dbeta / m and dgamma / m, so the sums are made once; with s = gamma / sqrt(var + eps),
+        dX = X_hat ⊙ (-s dgamma / m) - s dbeta / m + s ⊙ dY, three passes over the batch. After
+        a forward in evaluation mode mu and var are constants: dX = gamma / sqrt(var + eps) ⊙ dY."""
         X_hat, var = self.cache["X_hat"], self.cache["var"]
         if isinstance(X_hat, list):
             raise RuntimeError("backward called before forward: run forward on a batch first")
-        axes = tuple(range(dLdY.ndim - 1))
-        shape = (1,) * (dLdY.ndim - 1) + (self.n_in,)
-        gamma = self.parameters["gamma"].reshape(shape)
-        inv_std = 1.0 / np.sqrt(np.reshape(var, shape) + self.eps)
-        self.gradients["gamma"] = (dLdY * X_hat).sum(axis=axes).reshape(1, -1)
-        self.gradients["beta"] = dLdY.sum(axis=axes).reshape(1, -1)
+        c = self.n_in
+        dY2, X_hat2 = dLdY.reshape(-1, c), np.reshape(X_hat, (-1, c))
+        scale = self.parameters["gamma"].reshape(-1) / np.sqrt(np.reshape(var, -1) + self.eps)
+        dgamma = np.einsum("ij,ij->j", dY2, X_hat2)  # sum(dY ⊙ X_hat), no temporary
+        dbeta = _channel_sums(dY2)
+        self.gradients["gamma"], self.gradients["beta"] = (
+            dgamma.reshape(1, -1),
+            dbeta.reshape(1, -1),
+        )
         if self.cache.get("mode", "train") == "test":
-            return dLdY * gamma * inv_std
-        mean_dy = dLdY.mean(axis=axes, keepdims=True)
-        mean_dy_xhat = (dLdY * X_hat).mean(axis=axes, keepdims=True)
-        return gamma * inv_std * (dLdY - mean_dy - X_hat * mean_dy_xhat)
+            return dLdY * scale
+        m = len(dY2)  # <dY> = dbeta / m and <dY ⊙ X_hat> = dgamma / m
+        dX = X_hat2 * (-scale * dgamma / m)
+        dX += -scale * dbeta / m
+        dX += dY2 * scale
+        return dX.reshape(dLdY.shape)
+
+
+def _channel_sums(A: np.ndarray) -> np.ndarray:
+    """The column sums of an (m, channels) array, as one matrix-vector product 1^T A (BLAS, on
+    every core: several times numpy's ``sum(axis=0)`` on these shapes)."""
+    return np.ones(len(A), dtype=A.dtype) @ A
 
 
 class BatchNorm2D(BatchNorm1D):

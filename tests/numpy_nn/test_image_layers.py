@@ -60,7 +60,7 @@ def test_conv2d_in_chunks_equals_in_one_piece():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(5, 6, 6, 3))
     whole, chunked = Conv2D(4, 3, "relu", seed=2), Conv2D(4, 3, "relu", seed=2)
-    chunked.max_chunk_bytes = 1  # one example per chunk
+    chunked.keep_cols_bytes = chunked.max_chunk_bytes = 1  # one example per chunk
     G = rng.normal(size=(5, 6, 6, 4))
     np.testing.assert_allclose(whole.forward(X), chunked.forward(X), rtol=1e-12)
     np.testing.assert_allclose(whole.backward(G), chunked.backward(G), rtol=1e-12)
