@@ -1,7 +1,8 @@
 """``make bench``: every benchmark, results written to docs/benchmarks.md.
 
     python -m bench                 # all but the long CIFAR runs (see --cifar)
-    python -m bench --cifar         # also train the default CIFAR-10 config (~6 min)
+    python -m bench --cifar         # also train the default CIFAR-10 config (~6 min) and the
+                                    # numpy-backed one (~15 min)
     python -m bench --cifar94       # also the >= 94% config (~13 min more)
     python -m bench --only numpy,bridge
     python -m bench --reference     # this machine's speed reference alone (compare with the docs')
@@ -122,7 +123,7 @@ def run(args) -> int:
         print(f"== {name}", flush=True)
         suite = suites.SUITES[name]
         reference = suites.speed_reference()  # taken right before, beside the section's figures
-        result = suite(data_dir=data_dir, cifar94=args.cifar94, previous=sections)
+        result = suite(data_dir=data_dir, cifar=args.cifar, cifar94=args.cifar94, previous=sections)
         text = suites.dated(result, reference)
         print(text, flush=True)
         sections[text.split("\n", 1)[0][:6]] = text

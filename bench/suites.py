@@ -124,6 +124,26 @@ def _interleaved_blocks(fns: dict, repeats: int = 7, block: int = 5) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def _child_rows(function: str) -> list:
+    """``bench.suites.<function>()`` in a fresh child process set up as ``train.py`` runs numpy
+    backends (``OMP_WAIT_POLICY=PASSIVE`` before torch is imported, freed memory kept): its JSON
+    rows. A fresh process also has a fresh heap: earlier sections' arrays do not change how
+    this one's large buffers are placed (and page-faulted)."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json; from commands.allocator import keep_freed_memory; keep_freed_memory(); "
+        f"from bench.suites import {function}; print(json.dumps({function}()))"
+    )
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 # -- 1. numpy_nn vs torch eager ------------------------------------------------------------------
 def _numpy_step_fn(sizes, dtype, X, Y, steps, update=True):
     """``steps`` training steps of numpy_nn's MLP; ``update=False`` leaves out the optimizer step
@@ -549,7 +569,7 @@ def conv(**_) -> str:
 
 
 # -- 7. the bridge on CNNs: NumpyModule vs numpy_nn's own step --------------------------------------
-CNN_CONFIGS = {  # (experiment whose network is timed, batch)
+CNN_CONFIGS = {  # the numpy-backed CNNs timed (sections 7, 11, 12): (config, batch)
     "Fashion CNN (configs/fashion_cnn_numpy.yaml)": ("fashion_cnn_numpy.yaml", 128),
     "CIFAR-10 CNN (configs/cifar_cnn_numpy.yaml)": ("cifar_cnn_numpy.yaml", 256),
 }
@@ -598,17 +618,7 @@ def bridge_cnn_rows(repeats: int = 5) -> list:
 
 
 def bridge_cnn(**_) -> str:
-    """In a child process with ``OMP_WAIT_POLICY=PASSIVE``, as ``train.py`` runs numpy backends."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    code = "import json; from bench.suites import bridge_cnn_rows; print(json.dumps(bridge_cnn_rows()))"
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    """In a child process set up as ``train.py`` runs numpy backends."""
     lines = [
         "## 7. The bridge on CNNs: numpy_nn's own step vs the same layers under torch autograd",
         "",
@@ -621,7 +631,7 @@ def bridge_cnn(**_) -> str:
         "| network | batch | numpy_nn (ms) | through the bridge (ms) | bridge / numpy_nn |",
         "|---|---:|---:|---:|---:|",
     ]
-    for label, batch, ours, bridged in json.loads(out.stdout.strip().splitlines()[-1]):
+    for label, batch, ours, bridged in _child_rows("bridge_cnn_rows"):
         lines.append(f"| {label} | {batch} | {ours:.1f} | {bridged:.1f} | {bridged / ours:.2f}x |")
     return "\n".join(lines)
 
@@ -726,6 +736,7 @@ DATASETS = {
     "cifar": ("cifar-10-batches-py",),
     "precision": ("cifar-10-batches-py",),
     "allocator": ("cifar-10-batches-py", "FashionMNIST"),
+    "numpy_cnns": ("FashionMNIST",),
 }  # what a suite reads
 
 
@@ -786,10 +797,6 @@ def grading(repeats: int = 3, **_) -> str:
 
 
 # -- 11. where a numpy-backed training step goes -----------------------------------------------
-PROFILED = {  # network: (config, batch)
-    "Fashion CNN (configs/fashion_cnn_numpy.yaml)": ("fashion_cnn_numpy.yaml", 128),
-    "CIFAR-10 CNN (configs/cifar_cnn_numpy.yaml)": ("cifar_cnn_numpy.yaml", 256),
-}
 
 
 def _gemm_shapes(layer, x_shape, y_shape, input_gradient: bool = True) -> list:
@@ -826,9 +833,10 @@ def _gemm_ms(shapes, dtype, repeats: int = 5) -> float:
     return 1000 * statistics.median(times)
 
 
-def _profile_layers(config: str, batch: int, repeats: int = 5) -> list:
+def _profile_layers(config: str, batch: int, repeats: int = 7) -> list:
     """(layer, output shape, forward ms, backward ms, products ms) of one training step of a
-    numpy-backed config's layers (float32, as the config trains), medians of ``repeats``."""
+    numpy-backed config's layers (float32, as the config trains), medians of ``repeats`` after
+    two passes untimed (the first builds the parameters, the second settles the heap)."""
     from commands.cli import resolve_config
     from numpy_nn.layers import initialize_layer
 
@@ -838,7 +846,7 @@ def _profile_layers(config: str, batch: int, repeats: int = 5) -> list:
     x = np.random.default_rng(0).standard_normal((batch, h, w, c)).astype(dtype)
     layers = [initialize_layer(seed=i, **spec) for i, spec in enumerate(net["layers"])]
     shapes, fwd, bwd = [], [[] for _ in layers], [[] for _ in layers]
-    for _ in range(repeats + 1):  # the first pass builds the parameters: not timed
+    for _ in range(repeats + 2):
         outs = [x]
         for i, layer in enumerate(layers):
             t = time.perf_counter()
@@ -857,7 +865,7 @@ def _profile_layers(config: str, batch: int, repeats: int = 5) -> list:
     for i, (layer, spec) in enumerate(zip(layers, net["layers"])):
         products = _gemm_shapes(layer, shapes[i], shapes[i + 1], input_gradient=i > 0)
         gemm = _gemm_ms(products, dtype)
-        ms = [1000 * statistics.median(t[1:]) for t in (fwd[i], bwd[i])]
+        ms = [1000 * statistics.median(t[2:]) for t in (fwd[i], bwd[i])]
         rows.append((spec["name"], shapes[i + 1][1:], ms[0], ms[1], gemm))
     return rows
 
@@ -883,18 +891,26 @@ def _mlp_profile(repeats: int = 7) -> tuple[float, float]:
     )  # no dX of the input
 
 
+def profile_rows() -> tuple:
+    """([rows of each CNN_CONFIGS network], (MLP step ms, its products ms)), for a child process."""
+    return [
+        _profile_layers(config, batch) for config, batch in CNN_CONFIGS.values()
+    ], _mlp_profile()
+
+
 def profile(**_) -> str:
     """Section 11: every layer's forward and backward in one training step of each numpy-backed
     network, beside what its matrix products take called directly (the floor)."""
     lines = ["## 11. Where a numpy-backed training step goes", "",
              "One training step of the numpy layers alone (no Lightning, no bridge), float32, "
-             "median of 5 after a first pass; *products* is what the layer's matrix products take "
+             "in a fresh process set up as `train.py` runs numpy backends, median of 7 after two "
+             "passes; the first layer skips dL/dX of the data, as the network does; *products* is what the layer's matrix products take "
              "called directly on arrays of their shapes (the BLAS floor), *rest* the difference: "
              "pooling, batch norm, activations, window copies, the col2im scatter, temporaries. "
              "Products timed apart, on fresh arrays, can take longer than inside the layer (a "
              "negative rest, for the small late convolutions): read *rest* to a few ms.", ""]  # fmt: skip
-    for title, (config, batch) in PROFILED.items():
-        rows = _profile_layers(config, batch)
+    profiles, (mlp_step, mlp_gemm) = _child_rows("profile_rows")
+    for (title, (_, batch)), rows in zip(CNN_CONFIGS.items(), profiles):
         lines += [f"**{title}, batch {batch}**", "",
                   "| layer | output | forward ms | backward ms | products ms | rest ms |",
                   "|---|---|---:|---:|---:|---:|"]  # fmt: skip
@@ -905,10 +921,9 @@ def profile(**_) -> str:
         total, gemm = sum(r[2] + r[3] for r in rows), sum(r[4] for r in rows)
         lines += [f"| **total** | | | **{total:.1f}** | **{gemm:.1f}** | **{total - gemm:.1f}** |", "",
                   f"Step / products alone: {total / gemm:.2f}x.", ""]  # fmt: skip
-    step, gemm = _mlp_profile()
     lines += ["**numpy_nn MLP 784-1024-1024-10, float32, batch 256** (forward, loss, backward, SGD "
-              f"with momentum): {step:.1f} ms a step; its products alone {gemm:.1f} ms: "
-              f"**{step / gemm:.2f}x** (issue 32's goal: 1.15x)."]  # fmt: skip
+              f"with momentum): {mlp_step:.1f} ms a step; its products alone {mlp_gemm:.1f} ms: "
+              f"**{mlp_step / mlp_gemm:.2f}x** (issue 32's goal: 1.15x)."]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -925,7 +940,7 @@ def twin_rows(repeats: int = 5, block: int = 4) -> list:
     from lightning_hw.networks import LayerStack
 
     rows = []
-    for label, (config, batch) in PROFILED.items():
+    for label, (config, batch) in CNN_CONFIGS.items():
         net_args = resolve_config(str(ROOT / "configs" / config))["model"]["network"]["init_args"]
         g = torch.Generator().manual_seed(0)
         x = torch.randn(batch, *net_args["input_shape"], generator=g)
@@ -945,21 +960,6 @@ def twin_rows(repeats: int = 5, block: int = 4) -> list:
         t = _interleaved_blocks(steps, repeats, block)
         rows.append((label, batch, t["numpy"] * 1e3, t["torch"] * 1e3))
     return rows
-
-
-def _child_rows(function: str) -> list:
-    """``bench.suites.<function>()`` in a child process with ``OMP_WAIT_POLICY=PASSIVE`` (fixed
-    before torch is imported, as ``train.py`` runs numpy backends): its JSON rows."""
-    import json
-    import subprocess
-    import sys
-
-    code = f"import json; from bench.suites import {function}; print(json.dumps({function}()))"
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def twins(**_) -> str:
@@ -982,6 +982,48 @@ def twins(**_) -> str:
     return "\n".join(lines)
 
 
+# -- 13. the numpy-backed CNN configs, trained ---------------------------------------------------
+NUMPY_CNN_GOALS = {  # config: issue 32's goal (test accuracy, wall minutes on 2 cores)
+    "fashion_cnn_numpy.yaml": (0.928, 3),
+    "cifar_cnn_numpy.yaml": (0.90, 15),
+}
+
+
+def _numpy_cnn_row(config: str, data_dir) -> str:
+    goal, minutes = NUMPY_CNN_GOALS[config]
+    reference = reference_text(speed_reference()).split("before: ")[1]  # right before the run
+    r = _train_config(config, data_dir)
+    h, acc = r["history"], r["test"]["test/acc"]
+    return (f"| `{config}` | {len(h['seconds'])} | {acc:.4f} | {sum(h['seconds']):.0f} s | "
+            f"{r['wall']:.0f} s | >= {goal:.1%} in <= {minutes} min | {reference} | "
+            f"{datetime.date.today()} |")  # fmt: skip
+
+
+def numpy_cnns(data_dir=None, cifar=False, previous=None, **_) -> str:
+    """Section 13: ``python train.py`` on each numpy-backed CNN config, with the machine-speed
+    reference taken right before each run; the CIFAR-10 one only with ``--cifar`` (else its last
+    row stays, with its date)."""
+    from lightning_hw.paths import resolve_data_dir
+
+    kept = _rows_by_config((previous or {}).get("## 13.", ""))
+    cifar = cifar and (resolve_data_dir(data_dir) / "cifar-10-batches-py").is_dir()
+    lines = ["## 13. The numpy-backed CNN configs, trained", "",
+             "Each row is one `python train.py --config configs/<config>` run in its own process "
+             "(`python -m bench --only numpy_cnns`; `--cifar` also retrains the CIFAR-10 config, "
+             "else its row stays with the date it was measured); training + validation from the "
+             "run's metrics, wall time from the outside (start-up, data, test with its TTA).", "",
+             "| config | epochs | test accuracy | training + validation | wall time | goal | "
+             "machine-speed reference just before | measured |",
+             "|---|---:|---:|---:|---:|---|---|---|"]  # fmt: skip
+    for config in NUMPY_CNN_GOALS:
+        if config.startswith("cifar") and not cifar:
+            if config in kept:
+                lines.append(kept[config])
+            continue
+        lines.append(_numpy_cnn_row(config, data_dir))
+    return "\n".join(lines)
+
+
 SUITES = {
     "numpy": numpy_vs_torch,
     "bridge": bridge_overhead,
@@ -995,4 +1037,5 @@ SUITES = {
     "grading": grading,
     "profile": profile,
     "twins": twins,
+    "numpy_cnns": numpy_cnns,
 }

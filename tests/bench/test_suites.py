@@ -33,6 +33,23 @@ def test_each_section_carries_its_date_and_cpu():
     assert rest == ["", "| a |", "|---|"]
 
 
+def test_the_speed_reference_is_taken_and_stated():
+    """Beside every timing, a yardstick that runs none of our code: a fixed GEMM and a fixed
+    torch convolution step, in ms; ``python -m bench --reference`` prints it alone."""
+    from bench import suites
+
+    reference = suites.speed_reference(repeats=1)
+    assert set(reference) == {"gemm_ms", "conv_ms"} and all(v > 0 for v in reference.values())
+    stamp = suites.dated("## 6. x\n\nbody", reference).splitlines()[2]
+    assert stamp.endswith(
+        f"; machine-speed reference just before: 1024^3 GEMM {reference['gemm_ms']:.1f} ms, "
+        f"torch conv step {reference['conv_ms']:.1f} ms.*"
+    )
+    proc = subprocess.run([sys.executable, "-m", "bench", "--reference"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout.startswith("machine-speed reference: 1024^3 GEMM")
+
+
 def test_cpu_features_name_what_decides_our_speeds():
     from bench import suites
 
@@ -54,7 +71,11 @@ def test_benchmarks_md_dates_every_section_and_names_the_cpu():
     assert len(sections) >= 9
     for section in sections:
         heading, body = section.split("\n", 1)
-        assert re.match(r"\s*\*Measured \d{4}-\d\d-\d\d on .+ cores\)\.\*", body), heading
+        stamp = re.match(r"\s*\*Measured (\d{4}-\d\d-\d\d) on .+ cores\)(; .+)?\.\*", body)
+        assert stamp, heading
+        if stamp.group(1) >= "2026-12-02":  # since issue 32, beside every timing: the reference
+            reference = r"; machine-speed reference just before: 1024\^3 GEMM [\d.]+ ms, torch"
+            assert re.match(reference, stamp.group(2) or ""), heading
 
 
 def test_cifar_section_keeps_the_rows_of_configs_it_did_not_train(monkeypatch):
@@ -125,3 +146,40 @@ def test_the_profile_times_every_layer_and_its_products():
     for name, _, forward, backward, products in rows:
         assert forward > 0 and backward > 0
         assert (products > 0) == (name in ("conv2d", "fully_connected")), name
+
+
+def test_the_twin_step_times_both_backends_of_each_profiled_config(monkeypatch):
+    """Section 12: one row per numpy-backed config, the numpy-backed step and its torch twin's."""
+    from bench import suites
+
+    monkeypatch.setattr(suites, "CNN_CONFIGS", {"Fashion CNN (x)": ("fashion_cnn_numpy.yaml", 8)})
+    [(label, batch, ours, theirs)] = suites.twin_rows(repeats=1, block=2)
+    assert (label, batch) == ("Fashion CNN (x)", 8) and ours > 0 and theirs > 0
+
+
+def test_numpy_cnn_configs_section_trains_each_with_its_reference(monkeypatch, tmp_path):
+    """Section 13: the Fashion config always, the CIFAR-10 one only with --cifar (else its last
+    row stays); each row carries the speed reference taken right before its run."""
+    from bench import suites
+
+    run = {"history": {"val/acc": [0.9, 0.93], "seconds": [70.0, 71.0]},
+           "test": {"test/acc": 0.9301}, "wall": 160.2}  # fmt: skip
+    trained = []
+    monkeypatch.setattr(
+        suites, "_train_config", lambda config, data_dir, extra=(): trained.append(config) or run
+    )
+    monkeypatch.setattr(suites, "speed_reference", lambda: {"gemm_ms": 9.5, "conv_ms": 44.0})
+    old = ("## 13. x\n\n| config | a |\n|---|---|\n| `cifar_cnn_numpy.yaml` | 12 | 0.8873 | 1536 s "
+           "| 1597 s | g | r | 2026-11-26 |")  # fmt: skip
+    text = suites.numpy_cnns(previous={"## 13.": old})
+    rows = [x for x in text.splitlines() if x.startswith("| `")]
+    assert rows == [
+        f"| `fashion_cnn_numpy.yaml` | 2 | 0.9301 | 141 s | 160 s | >= 92.8% in <= 3 min | "
+        f"1024^3 GEMM 9.5 ms, torch conv step 44.0 ms | {datetime.date.today()} |",
+        "| `cifar_cnn_numpy.yaml` | 12 | 0.8873 | 1536 s | 1597 s | g | r | 2026-11-26 |",
+    ]
+    assert trained == ["fashion_cnn_numpy.yaml"]
+    data = tmp_path / "data"
+    (data / "cifar-10-batches-py").mkdir(parents=True)
+    text = suites.numpy_cnns(data_dir=str(data), cifar=True, previous={"## 13.": old})
+    assert trained[1:] == list(suites.NUMPY_CNN_GOALS) and "2026-11-26" not in text
