@@ -12,6 +12,7 @@ Unzipped, ``hw3/`` holds everything needed to reproduce the results, run from th
     hw3/predictions.csv        CIFAR-10 predictions of the shipped CIFAR run
                                (on --input, the course's test .npy; else the official test split)
     hw3/neural_networks/       numpy_nn under the handout's name (every import renamed)
+    hw3/datasets/iris/         the course's Iris split, where the handout's datasets.py reads it
     hw3/train_ffnn.py          the Iris trainer; hw3/train_cnn.py, numpy_nn's CNN on Fashion-MNIST
     hw3/lightning_hw/          the PyTorch Lightning code (DataModules, networks, the Classifier, bridge)
     hw3/commands/              what train.py and predict.py run
@@ -226,6 +227,8 @@ def code_members() -> dict[str, bytes]:
     for script in SCRIPTS:
         members[f"hw3/{script}"] = handout_names((ROOT / script).read_text()).encode()
     members["hw3/requirements.txt"] = ("\n".join(requirements()) + "\n").encode()
+    for path in sorted((ROOT / "numpy_nn" / "iris").glob("*.npy")):  # where the handout reads them
+        members[f"hw3/datasets/iris/{path.name}"] = path.read_bytes()
     members.update(suite_members())
     return members
 

@@ -1,4 +1,4 @@
-"""Datasets: Iris (shipped inside the package) and its split, MNIST and Fashion-MNIST (read from
+"""Datasets: the course's Iris split (shipped inside the package), MNIST and Fashion-MNIST (read from
 the data directory), and mini-batch sampling, with the handout's ``Data`` and ``Dataset``.
 
 ``initialize_dataset("iris", batch_size)`` returns a ``Dataset`` with ``train``, ``validate`` and
@@ -6,7 +6,6 @@ the data directory), and mini-batch sampling, with the handout's ``Data`` and ``
 yields an epoch of them.
 """
 
-import csv
 import math
 from collections.abc import Iterator
 from importlib import resources
@@ -17,39 +16,26 @@ from numpy_nn.utils import one_hot, seed_or_global
 
 IRIS_CLASSES = ("setosa", "versicolor", "virginica")
 IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
-IRIS_SPLIT = (35, 5, 10)  # per class: 3 x (35, 5, 10) = 105 train / 15 val / 30 test
-IRIS_SPLIT_SEED = 0  # the split is fixed; the training seed only shuffles batches and inits weights
+IRIS_SPLITS = ("train", "val", "test")  # 105 / 15 / 30 flowers: the course's own split
 
 
-def load_iris() -> tuple[np.ndarray, np.ndarray]:
-    """The 150 Iris flowers (Fisher, 1936): features (150, 4) in cm and labels (150,) in 0..2.
+def load_iris() -> dict:
+    """The course's Iris split, as its handout reads it from ``datasets/iris/``:
+    {"train"|"val"|"test": (features (n, 4) in cm, float64; one-hot labels (n, 3), float64)}.
 
-    The CSV is the corrected version used by R and scikit-learn (the UCI copy has two wrong rows).
+    The six files ship inside the package (``numpy_nn/iris/``, about 6 KB) and in hw3.zip at
+    ``hw3/datasets/iris/``, the handout's path, so figures compare with the course's. They hold
+    the 150 flowers of Fisher's Iris set (1936), split 105 / 15 / 30 by the course, not
+    stratified.
     """
-    with resources.files("numpy_nn").joinpath("iris.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    X = np.array([[float(r[c]) for c in IRIS_FEATURES] for r in rows])
-    y = np.array([IRIS_CLASSES.index(r["species"]) for r in rows])
-    return X, y
-
-
-def stratified_split(
-    y: np.ndarray, per_class: tuple[int, ...], seed: int = IRIS_SPLIT_SEED
-) -> tuple[np.ndarray, ...]:
-    """Index arrays, one per part, taking ``per_class[p]`` examples of every class for part p.
-
-    Every part keeps the class proportions of the whole set. Deterministic for a given seed.
-    """
-    rng = np.random.default_rng(seed)
-    parts = [[] for _ in per_class]
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        if len(idx) < sum(per_class):
-            raise ValueError(f"class {c} has {len(idx)} examples, fewer than {sum(per_class)}")
-        bounds = np.cumsum((0,) + tuple(per_class))
-        for p in range(len(per_class)):
-            parts[p].append(idx[bounds[p] : bounds[p + 1]])
-    return tuple(np.sort(np.concatenate(p)) for p in parts)
+    out = {}
+    for split in IRIS_SPLITS:
+        arrays = []
+        for kind in ("data", "labels"):
+            with resources.files("numpy_nn").joinpath(f"iris/iris_{split}_{kind}.npy").open("rb") as f:
+                arrays.append(np.load(f, allow_pickle=False))
+        out[split] = tuple(arrays)
+    return out
 
 
 class Standardizer:
@@ -187,20 +173,18 @@ class Dataset:
 
 
 def iris_arrays(standardize: bool = True) -> dict:
-    """The Iris split as plain arrays: {"train"|"val"|"test": (X float64, y int64)}.
+    """The course's Iris split as plain arrays: {"train"|"val"|"test": (X float64, y int64)}.
 
     Standardization (default) is fitted on the 105 training rows only, then applied to all three
     splits. It is the default because the four features have different scales (petal width
     ~0.1-2.5 cm, sepal length ~4-8 cm): on raw inputs one learning rate is too large for some
     weights and too small for others, and tanh/sigmoid units start saturated. Fitting on train
-    only keeps the validation and test rows unseen, as they would be in deployment.
+    only keeps the validation and test rows unseen, as they would be in deployment. (The
+    handout's own ``datasets.py`` feeds the raw features.)
     """
-    X, y = load_iris()
-    idx = dict(zip(("train", "val", "test"), stratified_split(y, IRIS_SPLIT)))
-    scaler = Standardizer().fit(X[idx["train"]])
-    return {
-        k: (scaler.transform(X[i]) if standardize else X[i].copy(), y[i]) for k, i in idx.items()
-    }
+    raw = {k: (X, np.argmax(Y, axis=1).astype(np.int64)) for k, (X, Y) in load_iris().items()}
+    scaler = Standardizer().fit(raw["train"][0])
+    return {k: (scaler.transform(X) if standardize else X.copy(), y) for k, (X, y) in raw.items()}
 
 
 def shuffle_seed(seed: int | None) -> int | None:

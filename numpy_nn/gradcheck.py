@@ -18,7 +18,15 @@ import numpy as np
 
 from numpy_nn import utils
 from numpy_nn.activations import ACTIVATION_NAMES, initialize_activation
-from numpy_nn.layers import BatchNorm1D, BatchNorm2D, Conv2D, Dropout, FullyConnected, Pool2D
+from numpy_nn.layers import (
+    BatchNorm1D,
+    BatchNorm2D,
+    Conv2D,
+    Dropout,
+    Elman,
+    FullyConnected,
+    Pool2D,
+)
 from numpy_nn.losses import initialize_loss
 from numpy_nn.utils import one_hot
 
@@ -100,6 +108,8 @@ def check_layer(layer, X: np.ndarray, rng: np.random.Generator, fixed=None) -> d
     Y = forward(X)
     dY = rng.normal(size=Y.shape)
     dX = layer.backward(dY)
+    if isinstance(dX, list):  # a recurrent layer's dL/dX_t, one per step: stack them as X is
+        dX = np.stack(dX, axis=-1)
     analytic = {p: g.copy() for p, g in layer.gradients.items()}
     errors = {"X": relative_error(dX, numerical_gradient(forward, X.copy(), dY))}
     for p in layer.parameters:
@@ -149,6 +159,8 @@ def image_layer_checks(rng: np.random.Generator) -> list[tuple[str, object, np.n
         ),
         ("pool2d[average 3x3 stride 2 pad 1]", Pool2D(3, "average", 2, 1), images, None),
         ("batchnorm1d", BatchNorm1D(), rng.normal(size=(7, 4)), None),
+        ("elman[tanh, 4 steps]", Elman(3, "tanh", seed=bn_seed), rng.normal(size=(5, 2, 4)), None),
+        ("elman[relu, 3 steps]", Elman(4, "relu", seed=bn_seed), rng.normal(size=(3, 2, 3)), None),
         ("batchnorm2d", BatchNorm2D(), images, None),
         (
             "dropout[p=0.4, fixed mask]",
@@ -172,7 +184,7 @@ def run_checks(seed: int = 0) -> list[tuple[str, float]]:
     for name in ("cross_entropy", "l2"):
         rows.append((f"loss {name}", check_loss(name, rng)))
     for name, layer, X, fixed in image_layer_checks(rng):
-        if isinstance(layer, (BatchNorm1D, Dropout)):  # random scale and shift, not 1 and 0
+        if isinstance(layer, (BatchNorm1D, Dropout, Elman)):  # random scale and shift, not 1 and 0
             layer.forward(X)
             for p in layer.parameters:
                 layer.parameters[p] = rng.normal(size=layer.parameters[p].shape)

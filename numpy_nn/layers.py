@@ -3,7 +3,7 @@
 As in the handout, every layer is importable from here (``from numpy_nn.layers import Conv2D``).
 Defined here: the fully-connected layer and Flatten. The image layers (batches are NHWC) are
 written in ``conv`` (Conv2D, Pool2D), ``normalization`` (BatchNorm1D, BatchNorm2D) and
-``regularization`` (Dropout), the base class ``Layer`` in ``base``. Parameters are created lazily
+``regularization`` (Dropout), the recurrent layer in ``recurrent`` (Elman), the base class ``Layer`` in ``base``. Parameters are created lazily
 on the first forward pass (``_init_parameters(X_shape)``), so a layer only needs to know its
 output width.
 """
@@ -16,6 +16,7 @@ import numpy as np
 from numpy_nn.base import Layer, WeightedLayer
 from numpy_nn.conv import Conv2D, Pool2D
 from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
+from numpy_nn.recurrent import Elman
 from numpy_nn.regularization import Dropout
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "BatchNorm1D",
     "BatchNorm2D",
     "Dropout",
+    "Elman",
     "initialize_layer",
 ]
 
@@ -143,6 +145,7 @@ LAYERS = {
     "batchnorm1d": BatchNorm1D,
     "batchnorm2d": BatchNorm2D,
     "dropout": Dropout,
+    "elman": Elman,
 }
 
 # The handout's initialize_layer keywords and their defaults. Its NeuralNetwork passes a layer's

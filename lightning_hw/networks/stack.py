@@ -128,6 +128,28 @@ def _weighted_twin(layer: Layer, dtype: torch.dtype) -> list[nn.Module]:
     return [module, torch_activation(layer.activation_name)]
 
 
+class ElmanTwin(nn.Module):
+    """numpy_nn's ``Elman`` in torch: s_t = f(X_t W + s_{t-1} U + b) from s_0 = 0, inputs
+    (batch, n_in, T), the last state out; ``nn.RNN`` computes the same for tanh and relu
+    (weight_ih = W^T, weight_hh = U^T), this loop for every activation."""
+
+    def __init__(self, W: torch.Tensor, U: torch.Tensor, b: torch.Tensor, activation: str):
+        super().__init__()
+        self.W, self.U, self.b = nn.Parameter(W), nn.Parameter(U), nn.Parameter(b)
+        self.activation = torch_activation(activation)
+
+    def forward(self, x):
+        s = x.new_zeros(x.shape[0], self.W.shape[1])
+        for t in range(x.shape[2]):
+            s = self.activation(x[:, :, t] @ self.W + s @ self.U + self.b)
+        return s
+
+
+def _elman_twin(layer: Layer, dtype: torch.dtype) -> list[nn.Module]:
+    p = {k: _tensor(v, dtype) for k, v in layer.parameters.items()}
+    return [ElmanTwin(p["W"], p["U"], p["b"], layer.activation_name)]
+
+
 def _pool_twin(layer: Pool2D, dtype: torch.dtype) -> list[nn.Module]:
     if layer.mode == "max":
         return [nn.MaxPool2d(layer.kernel_shape, layer.stride, layer.pad)]
@@ -154,6 +176,7 @@ TWINS: dict[str, Callable[[Layer, torch.dtype], list[nn.Module]]] = {
     "batchnorm1d": _batchnorm_twin,
     "batchnorm2d": _batchnorm_twin,
     "dropout": lambda layer, dtype: [nn.Dropout(layer.p)],
+    "elman": _elman_twin,
 }
 
 
