@@ -1,10 +1,11 @@
-"""python -m grading PATH [--json results.json] [--data_dir DIR | --labels FILE.npy]
+"""python -m grading PATH [--semester A|B|C|old] [--json results.json] [--data_dir DIR | --labels FILE.npy]
 python -m grading bundle --output autograder.zip [--data_dir DIR]
 python -m grading starter --output DIR
 
 Grades a student's ``neural_networks/`` folder, ``hw3/`` folder or ``hw3.zip`` against the
 reference, each piece in its own sandbox (grading/sandbox.py), and prints a table; ``--json``
-also writes Gradescope's results.json. The grader itself exits 0 whenever it could grade: a
+also writes Gradescope's results.json. The semester's handout (grading/semesters.yaml) is
+recognised from the package's files, or chosen with ``--semester``; the first line says which. The grader itself exits 0 whenever it could grade: a
 broken submission costs points, not the run. A path it cannot grade at all (missing, no
 package, a hostile zip) is one line and exit status 2 (with ``--json``, a results.json that
 says so). ``bundle`` writes the zip Gradescope takes (grading/bundle.py); ``starter`` the
@@ -16,8 +17,7 @@ import tempfile
 from pathlib import Path
 
 from commands.entry import UserError, argument_parser, run_main
-from grading import grader
-from grading.pieces import Result
+from grading import grader, semesters
 from grading.submission import SubmissionError, locate
 from lightning_hw.io import output_file, write_json
 
@@ -30,6 +30,8 @@ def main(argv=None) -> int:
         return bundle.main(argv[1:]) if argv[0] == "bundle" else starter.main(argv[1:])
     p = argument_parser("python -m grading", __doc__)
     p.add_argument("path", help="hw3.zip, an hw3/ folder or a neural_networks/ folder")
+    p.add_argument("--semester", default=None, choices=semesters.names(),
+                   help="the handout's layout (default: recognised from the package's files)")  # fmt: skip
     p.add_argument("--json", default=None, help="also write Gradescope's results.json here")
     p.add_argument("--data_dir", default=None, help="holds cifar-10-batches-py/ (the test labels)")
     p.add_argument(
@@ -45,15 +47,14 @@ def main(argv=None) -> int:
                 submission = locate(Path(args.path), Path(scratch))
             except SubmissionError as e:
                 if args.json:  # Gradescope still gets its results.json
-                    refused = [Result("submission", 0, 0, False, str(e))]
-                    write_json(args.json, grader.gradescope(refused, 0.0))
+                    write_json(args.json, grader.gradescope(grader.failed_result(str(e))))
                 raise UserError(str(e)) from None
             labels = grader.cifar_labels(args.data_dir, args.labels)
-            results, seconds = grader.timed_grade(submission, labels)
-        print(grader.table(results))
-        print(f"\ngraded in {seconds:.1f} s")
+            grade = grader.grade(submission, labels, semester=args.semester)
+        print(grader.table(grade))
+        print(f"\ngraded in {grade.seconds:.1f} s")
         if args.json:
-            write_json(args.json, grader.gradescope(results, seconds))
+            write_json(args.json, grader.gradescope(grade))
         return 0
 
     return run_main(body)

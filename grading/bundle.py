@@ -24,6 +24,7 @@ from lightning_hw.io import atomic_path, output_file
 ROOT = Path(__file__).resolve().parents[1]
 CODE = ["grading/__init__.py", "grading/__main__.py", "grading/child.py", "grading/sandbox.py",
         "grading/pieces.py", "grading/grader.py", "grading/submission.py", "grading/config.yaml",
+        "grading/judge.py", "grading/semesters.py", "grading/semesters.yaml",
         "commands/__init__.py", "commands/entry.py", "lightning_hw/__init__.py",
         "lightning_hw/io.py", "lightning_hw/paths.py"]  # fmt: skip
 PINNED = ("numpy", "pyyaml")
@@ -50,9 +51,9 @@ def requirements() -> str:
 
 def members(labels: np.ndarray) -> dict[str, bytes]:
     out = {name: (ROOT / name).read_bytes() for name in CODE}
-    for path in sorted((ROOT / "numpy_nn").glob("*")):
-        if path.suffix in (".py", ".csv"):
-            out[f"numpy_nn/{path.name}"] = path.read_bytes()
+    for path in sorted((ROOT / "numpy_nn").rglob("*")):
+        if path.suffix in (".py", ".npy"):
+            out[path.relative_to(ROOT).as_posix()] = path.read_bytes()
     out["grading/course/cases.py"] = (pieces.COURSE / "cases.py").read_bytes()
     for fixture in sorted(pieces.FIXTURE_DIR.glob("*.npz")):
         out[f"grading/course/data/{fixture.name}"] = fixture.read_bytes()

@@ -1,107 +1,171 @@
-"""Grade one submission: every piece in order, each in its own sandbox, every piece graded
-whatever the others did. ``grading/config.yaml`` holds the points, limits and thresholds."""
+"""Grade one submission: the pieces its semester's handout has (``semesters.yaml``), each in its
+own sandbox, every one graded whatever the others did. ``config.yaml`` holds the points of every
+sub-part, the limits and the thresholds.
+"""
 
 import json
 import os
 import pickle
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from grading import pieces, sandbox
-from grading.pieces import Result
+from grading import judge, pieces, sandbox, semesters
+from grading.semesters import Semester
 from grading.submission import Submission
 
 CONFIG = Path(__file__).with_name("config.yaml")
-ACTIVATIONS = ("ReLU", "SoftMax", "Sigmoid", "TanH", "ArcTan", "Linear")
-OPTIONAL = ("layers.Conv2D", "layers.Pool2D", "layers.BatchNorm1D")  # graded when defined
+HANDIN = ("structure", "predictions.csv", "notebook")  # the hand-in's files, not the package's
+LABELS = {"provided": "provided by the handout", "optional": "optional in this handout"}
+
+
+@dataclass
+class Result:
+    name: str
+    points: float
+    max_points: float
+    passed: bool
+    output: str  # what a student reads: one line per failed sub-part
+    status: str = "student"  # student, provided, optional, not graded
+
+
+@dataclass
+class Grade:
+    semester: Semester
+    results: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(r.points for r in self.results)
+
+    @property
+    def total(self) -> float:
+        return sum(r.max_points for r in self.results)
+
+    def heading(self) -> str:
+        return f"Semester: {self.semester.title}; {self.semester.how}."
 
 
 def load_config(path: Path = CONFIG) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-def implementation_tasks() -> list[tuple[str, callable]]:
-    """(piece name, its task builder), in the order the handout asks for them."""
-    tasks = [(f"activations.{c}", lambda c=c: pieces.activation_task(c)) for c in ACTIVATIONS]
-    tasks += [("layers.FullyConnected", lambda: pieces.layer_task("FullyConnected")),
-              ("losses.CrossEntropy", pieces.loss_task), ("models.NeuralNetwork", pieces.network_task),
-              ("layers.Conv2D", lambda: pieces.layer_task("Conv2D")),
-              ("layers.Pool2D", lambda: pieces.layer_task("Pool2D")),
-              ("layers.BatchNorm1D", lambda: pieces.layer_task("BatchNorm1D"))]  # fmt: skip
-    return tasks
+# -- the package's pieces ----------------------------------------------------------------------
+def _defines(package: Path, piece: str) -> bool:
+    """Whether the piece's module defines its class (read, not run)."""
+    import re
+
+    module, _, cls = piece.partition(".")
+    path = package / f"{module}.py"
+    text = path.read_text(errors="replace") if path.is_file() else ""
+    pattern = rf"^(class\s+{cls}\b|{cls}\s*=|(from|import)\s.*\b{cls}\b)"
+    return re.search(pattern, text, re.MULTILINE) is not None
 
 
-def _missing_class(name: str, reason: str) -> bool:
-    return name in OPTIONAL and reason.startswith("AttributeError") and name.split(".")[1] in reason
+def iris_files() -> dict[str, bytes]:
+    """The course's Iris split where the handout's datasets.py reads it."""
+    folder = Path(pieces.__file__).resolve().parents[1] / "numpy_nn" / "iris"
+    return {f"datasets/iris/{p.name}": p.read_bytes() for p in sorted(folder.glob("*.npy"))}
 
 
-def grade_implementation(name: str, task, package: Path, points: float, limits) -> Result:
-    request, inputs, expected = task()
+def run_piece(task, package: Path, limits) -> tuple:
+    """(task, arrays, report) of one piece: the student's code run in its sandbox."""
+    files = iris_files() if task.piece == "iris" else {}
     try:
-        got = sandbox.run(package, request, inputs, limits)
+        arrays, report = sandbox.run(package, task.request, task.inputs, limits, files)
     except sandbox.PieceFailed as e:
-        if _missing_class(name, str(e)):
-            return Result(name, 0, 0, True, "not in this package: not graded")
-        return Result(name, 0, points, False, str(e))
-    check = pieces.judge(expected, got, inputs)
-    if check.failures:
-        more = f" (and {len(check.failures) - 1} more)" if len(check.failures) > 1 else ""
-        return Result(name, 0, points, False, check.failures[0] + more, check.worst, check.shapes)
-    shapes = list(dict.fromkeys(check.shapes))
-    tried = ", ".join(str(s).replace(" ", "") for s in shapes[:3]) + (
-        ", ..." if len(shapes) > 3 else ""
-    )
-    return Result(name, points, points, True, f"{len(check.shapes)} comparisons on {len(shapes)} "
-                  f"input shapes ({tried}); largest error {check.worst:.1e}", check.worst, shapes)  # fmt: skip
+        arrays, report = {}, {"*": {"setup": str(e)}}
+    return task, arrays, report
 
 
-def grade_iris(package: Path, points: float, bound: float, limits) -> Result:
-    request, inputs, _ = pieces.iris_task()
-    try:
-        error = float(sandbox.run(package, request, inputs, limits)["test_error"])
-    except (sandbox.PieceFailed, KeyError) as e:
-        return Result("iris", 0, points, False, str(e) or "no test error")
-    ok = error <= bound
-    return Result("iris", points if ok else 0, points, ok,
-                  f"test error {error:.3f} with the handout's hyperparameters (bound {bound:.3f})")  # fmt: skip
+def verdicts(task, arrays: dict, report: dict, config: dict) -> dict:
+    """Every sub-part's verdict, with the piece's own checks and notes added."""
+    if task.piece == "iris":
+        return {"test error": _iris(task, arrays, report, config)}
+    found = judge.parts(task, arrays, report)
+    if task.piece == "models.NeuralNetwork":
+        for part, problem in judge.network_calls(arrays, task.extra["layers"]).items():
+            found[part].passed, found[part].line = False, problem  # the likelier cause
+    note = judge.gradient_check_note(arrays)
+    for v in found.values():
+        if not v.passed and v.name in judge.GRADIENT_PARTS and note:
+            v.line += " " + note
+    if "stable" in task.extra and not judge.within(arrays.get("big/Y", np.array(np.nan)),
+                                                   task.extra["stable"], False):  # fmt: skip
+        found["forward"].line = found["forward"].line or (
+            "note (no points): NaN or inf for logits near 750; the handout hints at the stable "
+            "form, which subtracts each row's maximum first")
+    return found
 
 
-def grade_structure(hw3: Path | None, required: list[str], points: float) -> Result:
-    if hw3 is None:
-        return Result(
-            "structure", 0, points, False, "a neural_networks/ folder alone: no hw3/ to check"
-        )
+def _iris(task, arrays: dict, report: dict, config: dict) -> judge.Part:
+    bound, labels = config["iris_max_test_error"], task.extra["labels"]
+    out, given = arrays.get("iris/out"), arrays.get("iris/labels")
+    if given is not None and not (given.shape == (len(labels), 3)
+                                  and np.array_equal(np.argmax(given, axis=1), labels)):  # fmt: skip
+        return judge.Part("test error", False, "the handout's Iris run: the dataset's test "
+                          "labels are not the course's (datasets/iris/iris_test_labels.npy)")  # fmt: skip
+    if out is None or out.shape != (len(labels), 3) or not np.all(np.isfinite(out)):
+        why = judge._report_line(report, "iris", "train") or report.get("*", {}).get("setup", "")
+        if out is not None:
+            why = f"the trained network's output has shape {out.shape} or NaN, expected (30, 3)"
+        return judge.Part("test error", False, f"the handout's Iris run: {why or 'no result'}")
+    error = float(np.mean(np.argmax(out, axis=1) != labels))
+    wrong = int(round(error * len(labels)))
+    spec = task.extra["spec"]
+    line = (f"test error {error:.3f} ({wrong} of {len(labels)} flowers) after the handout's "
+            f"train_ffnn.py ({spec['epochs']} epochs, batch {spec['batch_size']}, seed "
+            f"{spec['seed']}); at most {bound:g} passes")  # fmt: skip
+    return judge.Part("test error", error <= bound, line, 1, error)
+
+
+def result(piece: str, status: str, found: dict, config: dict, semester: Semester) -> Result:
+    points = dict(config["points"][piece])
+    if piece == "models.NeuralNetwork" and semester.model.get("predict") != "student":
+        points["predict"] = 0
+    counts = status in semesters.GRADED
+    earned = sum(points.get(n, 0) for n, v in found.items() if v.passed) if counts else 0
+    total = sum(points.get(n, 0) for n in found) if counts else 0
+    failed = [v for v in found.values() if not v.passed]
+    lines = [f"{v.name}: {v.line}" for v in failed]
+    if not failed:
+        compared = sum(v.compared for v in found.values())
+        worst = max((v.worst for v in found.values()), default=0.0)
+        lines = [f"all {len(found)} sub-parts right ({compared} comparisons; largest error "
+                 f"{worst:.1e})"] if piece != "iris" else [found["test error"].line]  # fmt: skip
+        lines += [v.line for v in found.values() if v.line and piece != "iris"]
+    if not counts:
+        lines[0] = f"{LABELS[status]}, no points: {lines[0]}"
+    return Result(piece, earned, total, not failed, "\n".join(lines), status)
+
+
+# -- the hand-in's files -----------------------------------------------------------------------
+def grade_structure(hw3: Path, required: list[str], points: float) -> Result:
     missing = [r for r in required if not (hw3 / r).is_file()]
     if missing:
         return Result("structure", 0, points, False, f"hw3/ lacks {', '.join(missing)}")
-    return Result(
-        "structure", points, points, True, f"hw3/ holds all {len(required)} required files"
-    )
+    return Result("structure", points, points, True, f"hw3/ holds all {len(required)} required files")
 
 
-def grade_notebook(hw3: Path | None, points: float) -> Result:
-    path = hw3 / "CS189_HW_NN.ipynb" if hw3 else None
-    if path is None or not path.is_file():
+def grade_notebook(hw3: Path, points: float) -> Result:
+    path = hw3 / "CS189_HW_NN.ipynb"
+    if not path.is_file():
         return Result("notebook", 0, points, False, "CS189_HW_NN.ipynb not found")
     try:
         cells = json.loads(path.read_text())["cells"]
     except (ValueError, KeyError, TypeError):
-        return Result(
-            "notebook", 0, points, False, "CS189_HW_NN.ipynb is not a notebook (bad JSON)"
-        )
-    code = [
-        c for c in cells if c.get("cell_type") == "code" and "".join(c.get("source", "")).strip()
-    ]
+        return Result("notebook", 0, points, False, "CS189_HW_NN.ipynb is not a notebook (bad JSON)")
+    code = [c for c in cells if c.get("cell_type") == "code" and "".join(c.get("source", "")).strip()]
     ran = [c for c in code if c.get("execution_count")]
     shown = any(c.get("outputs") for c in code)
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     ok = bool(code) and len(ran) == len(code) and shown and not errors
-    why = f"{len(ran)} of {len(code)} code cells executed" + (
-        ", with outputs" if shown else ", no outputs"
-    )
+    why = f"{len(ran)} of {len(code)} code cells executed" + (", with outputs" if shown else ", no outputs")
     why += ", with an error" if errors else ""
     return Result("notebook", points if ok else 0, points, ok, why)
 
@@ -110,9 +174,7 @@ def cifar_test_labels(data_dir: Path) -> np.ndarray:
     """The official CIFAR-10 test labels (the dataset's own pickled batch: trusted data)."""
     path = Path(data_dir) / "cifar-10-batches-py" / "test_batch"
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: pass --data_dir, a folder holding cifar-10-batches-py/"
-        )
+        raise FileNotFoundError(f"{path} not found: pass --data_dir, a folder holding cifar-10-batches-py/")
     with open(path, "rb") as f:
         batch = pickle.load(f, encoding="bytes")
     return np.asarray(batch.get(b"labels", batch.get("labels")), dtype=np.int64)
@@ -132,9 +194,7 @@ def read_predictions(path: Path, n: int) -> np.ndarray:
     """predictions.csv as labels, or ValueError naming the first thing wrong with it."""
     lines = path.read_text(errors="replace").splitlines()
     if not lines or lines[0].strip() != "Id,Category":
-        raise ValueError(
-            f"the header must be Id,Category, got {lines[0][:40]!r}" if lines else "it is empty"
-        )
+        raise ValueError(f"the header must be Id,Category, got {lines[0][:40]!r}" if lines else "it is empty")
     rows = [line.split(",") for line in lines[1:] if line.strip()]
     if len(rows) != n:
         raise ValueError(f"{len(rows)} rows, expected {n}")
@@ -148,68 +208,82 @@ def read_predictions(path: Path, n: int) -> np.ndarray:
     return labels
 
 
-def grade_predictions(
-    hw3: Path | None, labels: np.ndarray | None, config: dict, points: float
-) -> Result:
-    path = hw3 / "predictions.csv" if hw3 else None
-    if path is None or not path.is_file():
+def grade_predictions(hw3: Path, labels, config: dict, points: float) -> Result:
+    path = hw3 / "predictions.csv"
+    if not path.is_file():
         return Result("predictions.csv", 0, points, False, "predictions.csv not found")
     if labels is None:
-        return Result(
-            "predictions.csv",
-            0,
-            points,
-            False,
-            "no CIFAR-10 test labels to score it (pass --data_dir)",
-        )
+        return Result("predictions.csv", 0, points, False,
+                      "no CIFAR-10 test labels to score it (pass --data_dir)")  # fmt: skip
     try:
         predicted = read_predictions(path, len(labels))
     except ValueError as e:
         return Result("predictions.csv", 0, points, False, f"predictions.csv: {e}")
     accuracy = float(np.mean(predicted == labels))
-    earned = max(
-        (t["points"] for t in config["predictions"] if accuracy >= t["accuracy"]), default=0
-    )
-    return Result("predictions.csv", earned, points, earned == points,
-                  f"test accuracy {accuracy:.2%}", shapes=[(len(labels),)])  # fmt: skip
+    earned = max((t["points"] for t in config["predictions"] if accuracy >= t["accuracy"]), default=0)
+    return Result("predictions.csv", earned, points, earned == points, f"test accuracy {accuracy:.2%}")
 
 
-def grade(
-    submission: Submission, labels: np.ndarray | None = None, config: dict | None = None
-) -> list[Result]:
-    """Every piece of ``submission``, in order; none can stop the others."""
+def grade_handin(piece: str, hw3: Path | None, labels, config: dict) -> Result:
+    points = sum(config["points"][piece].values())
+    if hw3 is None:
+        return Result(piece, 0, 0, True, "not graded: a neural_networks/ folder alone has no hand-in files",
+                      "not graded")  # fmt: skip
+    if piece == "structure":
+        return grade_structure(hw3, config["structure"], points)
+    if piece == "notebook":
+        return grade_notebook(hw3, points)
+    return grade_predictions(hw3, labels, config, points)
+
+
+# -- a whole submission ------------------------------------------------------------------------
+def plan(semester: Semester, package: Path) -> list[tuple[str, str]]:
+    """(piece, status) of every piece graded, in the handout's order; an if_present piece the
+    package lacks is not graded."""
+    return [(p, s) for p, s in semester.pieces.items() if s != "if_present" or _defines(package, p)]
+
+
+def grade(submission: Submission, labels=None, config: dict | None = None,
+          semester: str | None = None, only: tuple = ()) -> Grade:  # fmt: skip
+    """Every piece of ``submission``'s semester (or the ``only`` ones); none can stop the
+    others."""
+    start = time.perf_counter()
     config = config or load_config()
-    points, limits = config["points"], sandbox.Limits(**config["limits"])
-    results = [grade_structure(submission.hw3, config["structure"], points["structure"])]
-    for name, task in implementation_tasks():
-        results.append(grade_implementation(name, task, submission.package, points[name], limits))
-    results.append(
-        grade_iris(submission.package, points["iris"], config["iris_max_test_error"], limits)
-    )
-    results.append(grade_predictions(submission.hw3, labels, config, points["predictions.csv"]))
-    results.append(grade_notebook(submission.hw3, points["notebook"]))
-    return results
+    sem = semesters.choose(submission.package, semester)
+    limits = sandbox.Limits(**config["limits"])
+    todo = [(p, s) for p, s in plan(sem, submission.package) if not only or p in only]
+    code = [(p, s) for p, s in todo if p not in HANDIN]
+    tasks = [pieces.task(p, sem) for p, _ in code]  # the reference, here, one at a time
+    with ThreadPoolExecutor(max_workers=max(1, min(len(code), os.cpu_count() or 1))) as pool:
+        runs = list(pool.map(lambda t: run_piece(t, submission.package, limits), tasks))
+    done = {p: result(p, s, verdicts(*run, config), config, sem) for (p, s), run in zip(code, runs)}
+    for piece, _ in todo:
+        if piece in HANDIN:
+            done[piece] = grade_handin(piece, submission.hw3, labels, config)
+    return Grade(sem, [done[p] for p, _ in todo], time.perf_counter() - start)
 
 
-def gradescope(results: list[Result], seconds: float) -> dict:
+def gradescope(grade: Grade) -> dict:
     """Gradescope's results.json."""
     tests = [{"name": r.name, "score": r.points, "max_score": r.max_points, "output": r.output,
-              "visibility": "visible"} for r in results]  # fmt: skip
-    score = sum(r.points for r in results)
-    total = sum(r.max_points for r in results)
-    return {"score": score, "execution_time": round(seconds, 1), "tests": tests,
-            "output": f"{score:g} of {total:g} points"}  # fmt: skip
+              "status": "passed" if r.passed else "failed", "visibility": "visible"}
+             for r in grade.results]  # fmt: skip
+    output = f"{grade.heading()}\n{grade.score:g} of {grade.total:g} points"
+    return {"score": grade.score, "execution_time": round(grade.seconds, 1), "tests": tests,
+            "output": output, "extra_data": {"semester": grade.semester.name}}  # fmt: skip
 
 
-def table(results: list[Result]) -> str:
-    lines = ["| piece | points | result |", "|---|---:|---|"]
-    lines += [f"| {r.name} | {r.points:g} / {r.max_points:g} | {'pass' if r.passed else 'FAIL'}: {r.output} |"
-              for r in results]  # fmt: skip
-    total = sum(r.points for r in results), sum(r.max_points for r in results)
-    return "\n".join(lines + [f"| total | {total[0]:g} / {total[1]:g} | |"])
+def table(grade: Grade) -> str:
+    lines = [grade.heading(), "", "| piece | points | result |", "|---|---:|---|"]
+    for r in grade.results:
+        verdict = "pass" if r.passed else "FAIL"
+        first, *rest = r.output.splitlines() or [""]
+        lines.append(f"| {r.name} | {r.points:g} / {r.max_points:g} | {verdict}: {first} |")
+        lines += [f"| | | {line} |" for line in rest]
+    return "\n".join(lines + [f"| total | {grade.score:g} / {grade.total:g} | |"])
 
 
-def timed_grade(submission: Submission, labels=None, config=None) -> tuple[list[Result], float]:
-    start = time.perf_counter()
-    results = grade(submission, labels, config)
-    return results, time.perf_counter() - start
+def failed_result(reason: str) -> Grade:
+    """The Grade of a submission that could not be graded at all."""
+    sem = semesters.load()["A"]
+    return Grade(sem, [Result("submission", 0, 0, False, reason)], 0.0)

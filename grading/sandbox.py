@@ -1,7 +1,8 @@
 """Student code runs here, never in the grader's process: one subprocess per graded piece.
 
-Each run gets a fresh temporary folder holding a copy of the student's ``neural_networks`` and
-``child.py``; the environment is stripped (PATH, a private HOME, one BLAS thread); ``python -I``
+Each run gets a fresh temporary folder holding a copy of the student's ``neural_networks``,
+``child.py``, the course's Iris split at ``datasets/iris/`` (where the handout reads it) and the
+request; the environment is stripped (PATH, a private HOME, one BLAS thread); ``python -I``
 ignores PYTHONPATH and user site-packages; ``resource.setrlimit`` caps the address space, the
 CPU time and the size of any file written (stdout and stderr go to files, so printing megabytes
 is cut off too); a wall-clock timeout ends what sleeps. Whatever happens — an exception, an
@@ -52,7 +53,7 @@ def _limit(limits: Limits):
 def _env(home: Path) -> dict:
     threads = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1", **threads}  # fmt: skip
+            "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", **threads}  # fmt: skip
 
 
 def _reason(code: int, limits: Limits, err: str) -> str:
@@ -67,17 +68,27 @@ def _reason(code: int, limits: Limits, err: str) -> str:
     return f"exited with status {code} and no result: {last}"
 
 
-def run(package: Path, request: dict, inputs: dict, limits: Limits = Limits()) -> dict:
-    """The arrays the student's code computed for ``request`` on ``inputs``, or PieceFailed."""
+def _stage(tmp: Path, package: Path, request: dict, inputs: dict, files: dict) -> None:
+    shutil.copytree(package, tmp / "neural_networks", symlinks=False,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    shutil.copy(CHILD, tmp / "child.py")
+    for name, data in files.items():
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_bytes(data)
+    (tmp / "home").mkdir()
+    (tmp / "result").mkdir()
+    (tmp / "request.txt").write_text(repr(request))
+    np.savez(tmp / "inputs.npz", **inputs)
+
+
+def run(package: Path, request: dict, inputs: dict, limits: Limits = Limits(),
+        files: dict | None = None) -> tuple[dict, dict]:  # fmt: skip
+    """(arrays, report): what the student's code computed for ``request`` on ``inputs``, and
+    what went wrong in it; PieceFailed when nothing came back."""
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         tmp = Path(tmp)
-        shutil.copytree(package, tmp / "neural_networks", symlinks=False)
-        shutil.copy(CHILD, tmp / "child.py")
-        (tmp / "home").mkdir()
-        (tmp / "request.json").write_text(json.dumps(request))
-        np.savez(tmp / "inputs.npz", **inputs)
-        out = tmp / "outputs.npz"
-        command = [sys.executable, "-I", "child.py", "request.json", "inputs.npz", str(out)]
+        _stage(tmp, package, request, inputs, files or {})
+        command = [sys.executable, "-I", "child.py", "request.txt", "inputs.npz", "result"]
         with open(tmp / "stdout", "wb") as so, open(tmp / "stderr", "wb") as se:
             proc = subprocess.Popen(command, cwd=tmp, env=_env(tmp / "home"), stdout=so,
                                     stderr=se, stdin=subprocess.DEVNULL, preexec_fn=_limit(limits))  # fmt: skip
@@ -88,17 +99,17 @@ def run(package: Path, request: dict, inputs: dict, limits: Limits = Limits()) -
                 proc.wait()
                 raise PieceFailed(f"took longer than {limits.seconds:g} s") from None
         err = (tmp / "stderr").read_bytes()[-4000:].decode(errors="replace")
-        if code != 0 or not out.exists():
+        result = tmp / "result"
+        if code != 0 or not (result / "report.json").exists():
             raise PieceFailed(_reason(code, limits, err))
-        return _read(out)
+        return _read(result)
 
 
-def _read(path: Path) -> dict:
+def _read(result: Path) -> tuple[dict, dict]:
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(result / "arrays.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
+        report = json.loads((result / "report.json").read_text())
     except (OSError, ValueError, EOFError) as e:
         raise PieceFailed(f"its result could not be read ({type(e).__name__})") from None
-    if "error" in arrays:
-        raise PieceFailed(str(arrays["error"]))
-    return arrays
+    return arrays, report

@@ -21,17 +21,28 @@ from pathlib import Path
 
 from commands.entry import UserError, argument_parser, run_main
 from deliverables.shown import handout_names
+from grading import semesters
 
 ROOT = Path(__file__).resolve().parents[1]
-GRADED = {  # module: {class: methods whose bodies the students write}
-    "activations.py": {c: ("forward", "backward")
-                       for c in ("Linear", "Sigmoid", "TanH", "ReLU", "ArcTan", "SoftMax")},
-    "layers.py": {"FullyConnected": ("forward", "backward")},
-    "losses.py": {"CrossEntropy": ("forward", "backward")},
-    "models.py": {"NeuralNetwork": ("forward", "backward")},
-    "conv.py": {"Conv2D": ("forward", "backward"), "Pool2D": ("forward", "backward")},
-    "normalization.py": {"BatchNorm1D": ("forward", "backward")},
-}  # fmt: skip
+SEMESTER = "hw3"  # the layout the starter is written for (grading/semesters.yaml)
+HOME = {"layers.Conv2D": "conv.py", "layers.Pool2D": "conv.py",
+        "layers.BatchNorm1D": "normalization.py"}  # numpy_nn's module of a piece, when not its own  # fmt: skip
+
+
+def graded() -> dict:
+    """{module file: {class: methods whose bodies the students write}}: the semester's student
+    pieces (provided ones are left as they are)."""
+    semester = semesters.load()[SEMESTER]
+    out = {}
+    for piece, status in semester.pieces.items():
+        module, _, cls = piece.partition(".")
+        if status not in semesters.GRADED or not cls:
+            continue
+        methods = ("forward", "backward")
+        if piece == "models.NeuralNetwork" and semester.model.get("predict") == "student":
+            methods += ("predict",)
+        out.setdefault(HOME.get(piece, f"{module}.py"), {})[cls] = methods
+    return out
 SKELETON = ("### BEGIN YOUR CODE ###", "raise NotImplementedError", "### END YOUR CODE ###")
 TASKS = {  # (module, method): the docstring a graded body keeps (what, not how)
     ("activations.py", "forward"): "The activation of Z (batch, features): elementwise (SoftMax: over each row).",
@@ -43,6 +54,7 @@ TASKS = {  # (module, method): the docstring a graded body keeps (what, not how)
     ("losses.py", "backward"): "dL/dY_hat, the shape of Y_hat.",
     ("models.py", "forward"): "The network's output for X: every layer's forward, in order.",
     ("models.py", "backward"): "Backpropagate the loss of out against target through every layer; return the loss.",
+    ("models.py", "predict"): "(Y_hat, loss) for X and its targets Y: a forward and a backward pass.",
 }  # fmt: skip
 LAYER_BACKWARD = (
     "Given dL/dY of the last forward: store dL/d(parameter) in self.gradients; return dL/dX."
@@ -107,10 +119,11 @@ def write(output: Path) -> Path:
     shutil.copytree(
         ROOT / "numpy_nn", package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
+    todo = graded()
     for path in package.glob("*.py"):
         text = handout_names(path.read_text())
-        if path.name in GRADED:
-            text = skeleton(text, GRADED[path.name], path.name)
+        if path.name in todo:
+            text = skeleton(text, todo[path.name], path.name)
         path.write_text(text)
     return package
 

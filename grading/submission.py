@@ -56,21 +56,48 @@ def extract(path: Path, into: Path) -> Path:
     return into
 
 
+MODULES = ("activations.py", "layers.py", "losses.py", "models.py")
+
+
+def is_package(folder: Path) -> bool:
+    """A neural_networks/ folder with a module of the handout's (its __init__.py is optional:
+    Python imports a folder without one as a namespace package)."""
+    return folder.is_dir() and any((folder / m).is_file() for m in MODULES)
+
+
+def _packages(root: Path, depth: int = 4) -> list[Path]:
+    """Every neural_networks/ package under ``root``, at most ``depth`` folders down (links
+    not followed; macOS's __MACOSX copies left out), shallowest first."""
+    found, level = [], [root]
+    for _ in range(depth + 1):
+        found += [f for f in level if f.name == PACKAGE and is_package(f)]
+        level = [c for f in level for c in sorted(f.iterdir())
+                 if c.is_dir() and not c.is_symlink() and c.name != "__MACOSX"]  # fmt: skip
+    return found
+
+
 def locate(path: Path, scratch: Path) -> Submission:
-    """The package in ``path`` (a zip is extracted under ``scratch``)."""
+    """The package in ``path``: a neural_networks/ folder, a folder holding one (hw3/, the
+    handout's code/, Gradescope's submission folder), or a zip of either (extracted under
+    ``scratch``). The hand-in folder is the one around the package, unless the package alone
+    was given."""
     if not path.exists():
         raise SubmissionError(
             f"{path} does not exist: pass hw3.zip, an hw3/ folder or neural_networks/"
         )
-    if path.is_dir() and not (path / PACKAGE).is_dir():
+    if path.is_dir() and not _packages(path):
         zips = sorted(path.glob("*.zip"))  # Gradescope's folder holding the uploaded hw3.zip
         if len(zips) == 1:
             path = zips[0]
     if path.is_file():
         path = extract(path, scratch / "unzipped")
-    for hw3 in (path, path / "hw3"):
-        if (hw3 / PACKAGE / "__init__.py").is_file():
-            return Submission(hw3 / PACKAGE, hw3)
-    if path.name == PACKAGE or (path / "layers.py").is_file():
+    if is_package(path) and path.name == PACKAGE or (path / "layers.py").is_file():
         return Submission(path, None)
-    raise SubmissionError(f"{path} holds no {PACKAGE}/ package (with its __init__.py)")
+    found = _packages(path)
+    if not found:
+        raise SubmissionError(f"{path} holds no {PACKAGE}/ package (a folder with layers.py, ...)")
+    shallowest = [p for p in found if len(p.parts) == len(found[0].parts)]
+    if len(shallowest) > 1:
+        where = ", ".join(str(p.relative_to(path)) for p in shallowest)
+        raise SubmissionError(f"{path} holds {len(shallowest)} {PACKAGE}/ packages ({where}): hand in one")
+    return Submission(found[0], found[0].parent)

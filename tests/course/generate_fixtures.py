@@ -8,6 +8,12 @@ reference. Inputs are drawn by seeded torch generators and rounded to float32, t
 arrays are stored in (a few MB in all), on a grid of 2^-10; the expected values are computed from the rounded inputs
 in float64 and then stored in float32 too, far below the tests' ``decimal=4``.
 
+Inputs stay away from the points where correct answers legitimately differ, and the generator
+asserts it: no value is exactly 0 (ReLU's kink: the handout's text gives its derivative there as
+1, PyTorch 0), no pre-activation of a dense or convolutional layer is exactly 0 (its biases are
+odd multiples of 2^-21, the products multiples of 2^-20), and the values pooled are all
+different (no tied maximum).
+
 Keys of case ``i`` (the course's): ``{i}input`` (the stacked arguments of forward: (1, N, ...) for
 a layer or activation, (2, N, k) = (Y, Y_hat) for a loss), ``{i}output``, ``{i}upstream_grad``,
 ``{i}backward`` (dL/dX, or dL/dY_hat for a loss), and ``{i}W``, ``{i}b`` for weighted layers; ours
@@ -49,8 +55,23 @@ class Draw:
         self.g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
 
     def normal(self, *shape, mean=0.0, std=1.0, grad=False):
+        """Never exactly 0: a value that rounds to 0 becomes the grid step of its sign."""
         t = mean + std * torch.randn(*shape, generator=self.g, dtype=torch.float64)
-        return (torch.round(t / GRID) * GRID).requires_grad_(grad)
+        q = torch.round(t / GRID)
+        q = torch.where(q == 0, torch.where(t < 0, -1.0, 1.0).double(), q)
+        return (q * GRID).requires_grad_(grad)
+
+    def bias(self, *shape, std=0.1, grad=False):
+        """Odd multiples of 2^-21: added to products on the 2^-20 grid, never a sum of 0."""
+        t = self.normal(*shape, std=std) + 2.0**-21
+        return t.requires_grad_(grad)
+
+    def distinct(self, *shape, grad=False):
+        """Every value different: a shuffled run of grid points around 0, none of them 0."""
+        n = int(torch.tensor(shape).prod())
+        steps = torch.randperm(n, generator=self.g).double() - n // 2
+        steps = torch.where(steps >= 0, steps + 1, steps)
+        return (steps * GRID * 8).reshape(shape).requires_grad_(grad)
 
     def uniform(self, *shape, low=0.0, high=1.0):
         t = low + (high - low) * torch.rand(*shape, generator=self.g, dtype=torch.float64)
@@ -68,8 +89,13 @@ def _backward(out: torch.Tensor, draw: Draw):
     return G
 
 
+def _nonzero(Z: torch.Tensor) -> None:
+    assert bool((Z != 0).all()), "a value exactly at ReLU's kink"
+
+
 def activation_case(name: str, batch: int, size: tuple, draw: Draw) -> dict:
     Z = draw.normal(batch, *size, std=2.0, grad=True)
+    _nonzero(Z)
     Y = ACTIVATION_FUNCTIONS[name](Z)
     G = _backward(Y, draw)
     return {"input": _np(Z)[None], "output": _np(Y), "upstream_grad": _np(G),
@@ -85,7 +111,8 @@ def fully_connected_case(config: dict, batch: int, size: tuple, draw: Draw) -> d
     n_in, n_out = size[0], config["n_out"]
     X = draw.normal(batch, n_in, grad=True)
     W = draw.normal(n_in, n_out, std=n_in**-0.5, grad=True)
-    b = draw.normal(1, n_out, std=0.1, grad=True)
+    b = draw.bias(1, n_out, grad=True)
+    _nonzero(X @ W + b)
     Y = _activate(config["activation"], X @ W + b)
     G = _backward(Y, draw)
     return {"input": _np(X)[None], "output": _np(Y), "upstream_grad": _np(G),
@@ -105,10 +132,11 @@ def conv2d_case(config: dict, batch: int, size: tuple, draw: Draw) -> dict:
     (kh, kw), c_in, n_out = config["kernel_shape"], size[2], config["n_out"]
     X = draw.normal(batch, *size, grad=True)  # NHWC
     W = draw.normal(kh, kw, c_in, n_out, std=(kh * kw * c_in) ** -0.5, grad=True)
-    b = draw.normal(1, n_out, std=0.1, grad=True)
+    b = draw.bias(1, n_out, grad=True)
     Z = F.conv2d(X.permute(0, 3, 1, 2), W.permute(3, 2, 0, 1), b[0],
                  stride=config.get("stride", 1),
                  padding=_padding(config.get("pad", "same"), (kh, kw)))  # fmt: skip
+    _nonzero(Z)
     Y = _activate(config["activation"], Z).permute(0, 2, 3, 1)
     G = _backward(Y, draw)
     return {"input": _np(X)[None], "output": _np(Y), "upstream_grad": _np(G),
@@ -118,7 +146,8 @@ def conv2d_case(config: dict, batch: int, size: tuple, draw: Draw) -> dict:
 
 def pool2d_case(config: dict, batch: int, size: tuple, draw: Draw) -> dict:
     kernel = config["kernel_shape"]
-    X = draw.normal(batch, *size, grad=True)  # distinct values: no ties for the maximum
+    X = draw.distinct(batch, *size, grad=True)  # no tie for any window's maximum
+    assert len(torch.unique(X)) == X.numel()
     x = X.permute(0, 3, 1, 2)
     stride, pad = config.get("stride", 1), _padding(config.get("pad", 0), kernel)
     if config.get("mode", "max") == "max":

@@ -1,0 +1,216 @@
+"""Judging what came back from the sandbox: each sub-part passes or fails on the comparisons
+``pieces`` listed, and a failed one gets the line a student reads: what was compared, in words,
+the largest difference with the expected and the given value, and the likely cause when the
+error has a known signature (a constant factor, a transpose, a flipped sign, a sum for a mean,
+a wrong shape, NaN or inf, not implemented).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grading.pieces import FIXTURE_TOLERANCE, TOLERANCE, Compare, Task
+
+GRADIENT_PARTS = ("dX", "dW", "dU", "db", "backward")  # what the child's backward computes
+
+
+@dataclass
+class Part:
+    """One sub-part's verdict."""
+
+    name: str
+    passed: bool
+    line: str = ""  # why it failed; what was accepted instead, when it passed that way
+    compared: int = 0
+    worst: float = 0.0
+
+
+def _aligned(got: np.ndarray, want: np.ndarray) -> np.ndarray | None:
+    """``got`` in ``want``'s shape when they differ only in axes of length 1 ((n,) for (1, n))."""
+    if got.shape == want.shape:
+        return got
+    if np.squeeze(got).shape == np.squeeze(want).shape:
+        return got.reshape(want.shape)
+    return None
+
+
+def error(got: np.ndarray, want: np.ndarray, fixture: bool = False) -> float:
+    """The error measured against the tolerance: the largest difference, relative to
+    max(1, max |want|) (the course's 4 decimals on values of order 1, the same share of larger
+    ones); inf when the shapes differ or a value is not finite."""
+    got = _aligned(got, want)
+    if got is None or not np.all(np.isfinite(got)):
+        return float("inf")
+    diff = float(np.max(np.abs(got - want), initial=0.0))
+    return diff / max(1.0, float(np.max(np.abs(want), initial=0.0)))
+
+
+def within(got: np.ndarray, want: np.ndarray, fixture: bool) -> bool:
+    return error(got, want, fixture) <= (FIXTURE_TOLERANCE if fixture else TOLERANCE)
+
+
+def _factor(c: float, m: int, k: int) -> str:
+    def near(x):
+        return abs(c - x) <= 1e-3 * abs(x)
+
+    if near(-1):
+        return "the sign is flipped"
+    if m > 1 and near(m):
+        return f"a factor of m = {m} too large: summed over the batch where it should average (1/m missing)"
+    if m > 1 and near(1 / m):
+        return f"a factor of m = {m} too small: divided by the batch size where it should not (the loss already averages)"
+    if k > 1 and (near(k) or near(1 / k)):
+        return f"off by a factor of {k} (the number of columns): averaged or summed over them"
+    for x in (2, 0.5, -2, -0.5):
+        if near(x):
+            return f"off by a constant factor of {x:g}"
+    return f"off by a constant factor of {c:.4g}"
+
+
+def diagnose(got: np.ndarray, c: Compare) -> str:
+    """The line for a failed comparison (shape, NaN, a known mistake, a factor, the worst entry)."""
+    want = c.want
+    aligned = _aligned(got, want)
+    if aligned is None:
+        line = f"{c.what}: shape {got.shape} where {want.shape} is expected"
+        if got.ndim == 2 and got.T.shape == want.shape and within(got.T, want, c.fixture):
+            line += "; likely cause: transposed"
+        return line
+    bad = ~np.isfinite(aligned)
+    if bad.any():
+        return (f"{c.what}: NaN or inf in {int(bad.sum())} of {bad.size} values"
+                + (f" ({c.inputs})" if c.inputs else ""))  # fmt: skip
+    diff = np.abs(aligned - want)
+    at = np.unravel_index(int(np.argmax(diff)), want.shape) if want.ndim else ()
+    where = f" at {tuple(int(i) for i in at)}" if want.ndim else ""
+    line = (f"{c.what}: largest difference {float(diff.max()):.3g}{where}: expected "
+            f"{float(want[at]):.6g}, got {float(aligned[at]):.6g}")  # fmt: skip
+    cause = _cause(aligned, c)
+    return f"{line}; likely cause: {cause}" if cause else line
+
+
+def _cause(got: np.ndarray, c: Compare) -> str:
+    for cause, array in c.mistakes:
+        if array is not None and np.shape(array) == got.shape and within(got, array, c.fixture):
+            return cause
+    want = c.want
+    if want.ndim == 2 and want.shape[0] == want.shape[1] and within(got.T, want, c.fixture):
+        return "transposed"
+    norm = float(np.sum(want * want))
+    if norm > 0:
+        k = float(np.sum(got * want)) / norm
+        if abs(k - 1) > 1e-3 and within(got, k * want, c.fixture):
+            m = c.batch or (want.shape[0] if want.ndim else 0)
+            return _factor(k, m, want.shape[-1] if want.ndim >= 2 else 0)
+    return ""
+
+
+def check(c: Compare, arrays: dict) -> tuple[bool, str, float]:
+    """(passed, the line, the error) for one comparison; the line names an accepted
+    convention when the answer matched one of those instead."""
+    got = arrays.get(c.key)
+    if got is None:
+        return False, "", float("inf")
+    e = error(got, c.want, c.fixture)
+    if e <= (FIXTURE_TOLERANCE if c.fixture else TOLERANCE):
+        return True, "", e
+    for convention, array in c.accept:
+        if _aligned(got, array) is not None and within(got, array, c.fixture):
+            return True, f"{c.what}: accepted: {convention}", 0.0
+    return False, diagnose(got, c), e
+
+
+def _report_line(report: dict, case: str, part: str) -> str:
+    """The child's line for this case's sub-part: an exception in it, or in the whole case."""
+    mine = {**report.get("*", {}), **report.get(case, {})}
+    for key in ("import", "setup"):
+        if key in mine:
+            return mine[key]
+    phase = "backward" if part in GRADIENT_PARTS else part
+    return mine.get(phase, "")
+
+
+def _replay_note(report: dict, case: str, part: str) -> str:
+    phase = "backward" if part in GRADIENT_PARTS else part
+    note = report.get(case, {}).get(f"{phase}:replay", "")
+    return f" (the activation inside was called wrongly: {note})" if note else ""
+
+
+def parts(task: Task, arrays: dict, report: dict) -> dict[str, Part]:
+    """Every sub-part of ``task``: passed when each of its comparisons is."""
+    verdicts = {name: Part(name, True) for name in task.parts}
+    for c in task.compares:
+        v = verdicts[c.part]
+        case = c.key.split("/")[0]
+        ok, line, e = check(c, arrays)
+        v.compared += 1
+        if ok:
+            v.worst = max(v.worst, e)
+            if line and not v.line:
+                v.line = line
+            continue
+        if v.passed:  # the first failure is the one reported
+            if c.key not in arrays:
+                line = _report_line(report, case, c.part) or f"{c.what}: no result"
+                if not line.startswith(c.what.split(":")[0]):
+                    line = f"{c.what}: {line}"
+            v.passed, v.line = False, line + _replay_note(report, case, c.part)
+    return verdicts
+
+
+def gradient_check_note(arrays: dict) -> str:
+    """Whether the student's backward matches central differences of their own forward."""
+    cases = sorted({k.split("/")[0] for k in arrays if k.endswith("/check_numeric")})
+    for case in cases:
+        n, a = arrays[f"{case}/check_numeric"], arrays.get(f"{case}/check_analytic")
+        if a is None or a.shape != n.shape or not np.all(np.isfinite(a)):
+            continue
+        rel = float(np.linalg.norm(n - a) / max(np.linalg.norm(n + a), 1e-300))
+        if rel < 1e-5:
+            return "(your backward does match central differences of your own forward)"
+        return f"(your backward differs from central differences of your own forward: relative error {rel:.1e})"
+    return ""
+
+
+# -- the network's calls -----------------------------------------------------------------------
+def network_calls(arrays: dict, n: int) -> dict[str, str]:
+    """What the stand-in layers saw: {"forward": problem, "backward": problem} (empty: fine)."""
+    problems = {}
+    flog, blog = arrays.get("net/forward_log"), arrays.get("net/backward_log")
+    if flog is not None and flog.ndim == 2 and "net/out" in arrays:
+        problems["forward"] = _forward_calls(flog, n)
+    if blog is not None and blog.ndim == 2 and "net/loss" in arrays:
+        problems["backward"] = _backward_calls(blog, n)
+    return {k: v for k, v in problems.items() if v}
+
+
+def _forward_calls(log: np.ndarray, n: int) -> str:
+    calls = [(int(i), bool(ok)) for kind, i, ok in log if kind == 0]
+    firsts = list(dict.fromkeys(i for i, _ in calls))
+    missing = [i for i in range(n) if i not in firsts]
+    if missing:
+        return f"NeuralNetwork.forward: layer {missing[0]}'s forward was never called"
+    if firsts != sorted(firsts):
+        return f"NeuralNetwork.forward: layers called in the order {firsts}, not first to last"
+    wrong = [i for i, ok in calls if not ok]
+    if wrong:
+        given = "the data X" if wrong[0] == 0 else f"layer {wrong[0] - 1}'s output"
+        return f"NeuralNetwork.forward: layer {wrong[0]} was given an input that is not {given}"
+    return ""
+
+
+def _backward_calls(log: np.ndarray, n: int) -> str:
+    calls = [(int(i), bool(ok)) for kind, i, ok in log if kind == 1]
+    order = [i for i, _ in calls]
+    missing = [i for i in range(n) if i not in order]
+    if missing:
+        first = " (the first layer gets no gradients)" if missing[0] == 0 else ""
+        return f"NeuralNetwork.backward: layer {missing[0]}'s backward was never called{first}"
+    if order != list(range(n - 1, -1, -1)):
+        return (f"NeuralNetwork.backward: layers' backward called in the order {order}; the "
+                f"chain rule needs each once, last layer first ({list(range(n - 1, -1, -1))})")  # fmt: skip
+    wrong = [i for i, ok in calls if not ok]
+    if wrong:
+        given = "the loss's gradient" if wrong[0] == n - 1 else f"layer {wrong[0] + 1}'s dL/dX"
+        return f"NeuralNetwork.backward: layer {wrong[0]}'s backward was given a dL/dY that is not {given}"
+    return ""
