@@ -30,8 +30,12 @@ def main(argv=None) -> int:
         return bundle.main(argv[1:]) if argv[0] == "bundle" else starter.main(argv[1:])
     p = argument_parser("python -m grading", __doc__)
     p.add_argument("path", help="hw3.zip, an hw3/ folder or a neural_networks/ folder")
-    p.add_argument("--semester", default=None, choices=semesters.names(),
-                   help="the handout's layout (default: recognised from the package's files)")  # fmt: skip
+    p.add_argument(
+        "--semester",
+        default=None,
+        choices=semesters.names(),
+        help="the handout's layout (default: recognised from the package's files)",
+    )
     p.add_argument("--json", default=None, help="also write Gradescope's results.json here")
     p.add_argument("--data_dir", default=None, help="holds cifar-10-batches-py/ (the test labels)")
     p.add_argument(

@@ -22,11 +22,24 @@ from grading import grader, pieces
 from lightning_hw.io import atomic_path, output_file
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = ["grading/__init__.py", "grading/__main__.py", "grading/child.py", "grading/sandbox.py",
-        "grading/pieces.py", "grading/grader.py", "grading/submission.py", "grading/config.yaml",
-        "grading/judge.py", "grading/semesters.py", "grading/semesters.yaml",
-        "commands/__init__.py", "commands/entry.py", "lightning_hw/__init__.py",
-        "lightning_hw/io.py", "lightning_hw/paths.py"]  # fmt: skip
+CODE = [
+    "grading/__init__.py",
+    "grading/__main__.py",
+    "grading/child.py",
+    "grading/sandbox.py",
+    "grading/pieces.py",
+    "grading/grader.py",
+    "grading/submission.py",
+    "grading/config.yaml",
+    "grading/judge.py",
+    "grading/semesters.py",
+    "grading/semesters.yaml",
+    "commands/__init__.py",
+    "commands/entry.py",
+    "lightning_hw/__init__.py",
+    "lightning_hw/io.py",
+    "lightning_hw/paths.py",
+]
 PINNED = ("numpy", "pyyaml")
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this; AUTOGRADER=/some/folder tries it locally on a folder laid out alike.

@@ -35,17 +35,38 @@ def numpy_as_the_course_had_it() -> None:
     """Names numpy 2 removed that code written for the course's numpy 1 uses: each behaves as
     it did there (``np.product`` is ``np.prod``, ``np.int`` is ``int``, ...)."""
     aliases = {
-        "product": np.prod, "cumproduct": np.cumprod, "sometrue": np.any, "alltrue": np.all,
-        "int": int, "float": float, "bool": bool, "object": object, "complex": complex,
-        "str": str, "unicode": str, "float_": np.float64, "complex_": np.complex128,
-        "string_": np.bytes_, "unicode_": np.str_, "round_": np.round, "NaN": np.nan,
-        "NAN": np.nan, "Inf": np.inf, "Infinity": np.inf, "infty": np.inf, "PINF": np.inf,
-        "NINF": -np.inf, "PZERO": 0.0, "NZERO": -0.0, "row_stack": np.vstack,
+        "product": np.prod,
+        "cumproduct": np.cumprod,
+        "sometrue": np.any,
+        "alltrue": np.all,
+        "int": int,
+        "float": float,
+        "bool": bool,
+        "object": object,
+        "complex": complex,
+        "str": str,
+        "unicode": str,
+        "float_": np.float64,
+        "complex_": np.complex128,
+        "string_": np.bytes_,
+        "unicode_": np.str_,
+        "round_": np.round,
+        "NaN": np.nan,
+        "NAN": np.nan,
+        "Inf": np.inf,
+        "Infinity": np.inf,
+        "infty": np.inf,
+        "PINF": np.inf,
+        "NINF": -np.inf,
+        "PZERO": 0.0,
+        "NZERO": -0.0,
+        "row_stack": np.vstack,
         "asfarray": lambda a, dtype=np.float64: np.asarray(a, dtype=dtype),
-        "asscalar": lambda a: np.asarray(a).item(), "msort": lambda a: np.sort(a, axis=0),
+        "asscalar": lambda a: np.asarray(a).item(),
+        "msort": lambda a: np.sort(a, axis=0),
         "in1d": lambda a, b, **k: np.isin(np.ravel(a), b, **k),
         "trapz": getattr(np, "trapezoid", None),
-    }  # fmt: skip
+    }
     for name, value in aliases.items():
         try:
             getattr(np, name)
@@ -106,9 +127,7 @@ def as_array(value, what: str) -> np.ndarray:
         raise Wrong(f"{what} returned None (not implemented, or a missing return?)")
     if value is Ellipsis:
         raise Wrong(f"{what} returned ... (the starter's placeholder: not implemented)")
-    if isinstance(value, (list, tuple)) and value and all(
-        isinstance(v, np.ndarray) for v in value
-    ):
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, np.ndarray) for v in value):
         shapes = {v.shape for v in value}
         if len(shapes) != 1:
             raise Wrong(f"{what} returned a list of arrays of different shapes {sorted(shapes)}")
@@ -157,8 +176,10 @@ class Replay:
             if close(Z, z) and close(dY, dy):
                 return dz.copy()
         what = "Z" if not any(close(Z, z) for z, *_ in self.calls) else "dY"
-        self.bad.append(f"backward given a {what} of {_shape(Z if what == 'Z' else dY)} that "
-                        f"is not the expected one")  # fmt: skip
+        self.bad.append(
+            f"backward given a {what} of {_shape(Z if what == 'Z' else dY)} that "
+            f"is not the expected one"
+        )
         return np.full(np.shape(dY), np.nan)
 
 
@@ -187,9 +208,7 @@ class ReplayLayer:
 
     def backward(self, dY, *args, **kwargs):
         self.log.append(("backward", self.i, close(dY, self.a[f"dY{self.i}"])))
-        self.gradients = OrderedDict(
-            (k, self.a[f"d{self.i}_{k}"].copy()) for k in self.parameters
-        )
+        self.gradients = OrderedDict((k, self.a[f"d{self.i}_{k}"].copy()) for k in self.parameters)
         return self.a[f"dX{self.i}"].copy()
 
     def clear_gradients(self):
@@ -426,9 +445,13 @@ def network(req: dict, a: dict, run: Run) -> None:
     models.initialize_loss = lambda *args, **kwargs: ReplayLoss(a, log)
     models.initialize_optimizer = lambda *args, **kwargs: ReplayOptimizer()
     layer_args = [AttrDict(x) for x in req["layer_args"]]
-    net = models.NeuralNetwork(loss="cross_entropy", layer_args=layer_args,
-                               optimizer_args=AttrDict(req["optimizer_args"]), logger=None,
-                               seed=0)  # fmt: skip
+    net = models.NeuralNetwork(
+        loss="cross_entropy",
+        layer_args=layer_args,
+        optimizer_args=AttrDict(req["optimizer_args"]),
+        logger=None,
+        seed=0,
+    )
     net.layers = list(stand_ins)  # the handout's train() adds the output layer: all are here
     net.loss = ReplayLoss(a, log)
     with run.part("forward"):
@@ -462,10 +485,12 @@ def iris(req: dict, a: dict, run: Run) -> None:
     np.random.seed(req["seed"])  # noqa: NPY002 - the handout's script seeds the global state
     with run.part("train"):
         net = models.initialize_model(
-            name="feed_forward", loss=req["loss"],
+            name="feed_forward",
+            loss=req["loss"],
             layer_args=[AttrDict(x) for x in req["layer_args"]],
-            optimizer_args=AttrDict(req["optimizer_args"]), logger=None,
-        )  # fmt: skip
+            optimizer_args=AttrDict(req["optimizer_args"]),
+            logger=None,
+        )
         dataset = datasets.initialize_dataset(name="iris", batch_size=req["batch_size"])
         net.train(dataset, req["epochs"])
         test = dataset.test  # the handout's Data keeps its array as data_
@@ -488,13 +513,18 @@ def main() -> None:
     numpy_as_the_course_had_it()
     out, report = {}, {}
     for case in req["cases"]:
-        mine = {k[len(case["name"]) + 1 :]: v for k, v in arrays.items()
-                if k.startswith(case["name"] + "/")}  # fmt: skip
+        mine = {
+            k[len(case["name"]) + 1 :]: v
+            for k, v in arrays.items()
+            if k.startswith(case["name"] + "/")
+        }
         run = Run(case["name"], out, report)
         try:
             KINDS[req["kind"]]({**req, **case}, mine, run)
         except BaseException as e:  # noqa: BLE001 - sys.exit and KeyboardInterrupt too
-            run.fail("import" if isinstance(e, (ImportError, SyntaxError)) else "setup", describe(e))
+            run.fail(
+                "import" if isinstance(e, (ImportError, SyntaxError)) else "setup", describe(e)
+            )
     np.savez(os.path.join(result, "arrays.npz"), **out)
     with open(os.path.join(result, "report.json"), "w") as f:
         json.dump(report, f)

@@ -95,21 +95,28 @@ def verdicts(task, arrays: dict, report: dict, config: dict) -> dict:
     for v in found.values():
         if not v.passed and v.name in judge.GRADIENT_PARTS and note:
             v.line += " " + note
-    if "stable" in task.extra and not judge.within(arrays.get("big/Y", np.array(np.nan)),
-                                                   task.extra["stable"], False):  # fmt: skip
+    if "stable" in task.extra and not judge.within(
+        arrays.get("big/Y", np.array(np.nan)), task.extra["stable"], False
+    ):
         found["forward"].line = found["forward"].line or (
             "note (no points): NaN or inf for logits near 750; the handout hints at the stable "
-            "form, which subtracts each row's maximum first")
+            "form, which subtracts each row's maximum first"
+        )
     return found
 
 
 def _iris(task, arrays: dict, report: dict, config: dict) -> judge.Part:
     bound, labels = config["iris_max_test_error"], task.extra["labels"]
     out, given = arrays.get("iris/out"), arrays.get("iris/labels")
-    if given is not None and not (given.shape == (len(labels), 3)
-                                  and np.array_equal(np.argmax(given, axis=1), labels)):  # fmt: skip
-        return judge.Part("test error", False, "the handout's Iris run: the dataset's test "
-                          "labels are not the course's (datasets/iris/iris_test_labels.npy)")  # fmt: skip
+    if given is not None and not (
+        given.shape == (len(labels), 3) and np.array_equal(np.argmax(given, axis=1), labels)
+    ):
+        return judge.Part(
+            "test error",
+            False,
+            "the handout's Iris run: the dataset's test "
+            "labels are not the course's (datasets/iris/iris_test_labels.npy)",
+        )
     if out is None or out.shape != (len(labels), 3) or not np.all(np.isfinite(out)):
         why = judge._report_line(report, "iris", "train") or report.get("*", {}).get("setup", "")
         if out is not None:
@@ -118,9 +125,11 @@ def _iris(task, arrays: dict, report: dict, config: dict) -> judge.Part:
     error = float(np.mean(np.argmax(out, axis=1) != labels))
     wrong = int(round(error * len(labels)))
     spec = task.extra["spec"]
-    line = (f"test error {error:.3f} ({wrong} of {len(labels)} flowers) after the handout's "
-            f"train_ffnn.py ({spec['epochs']} epochs, batch {spec['batch_size']}, seed "
-            f"{spec['seed']}); at most {bound:g} passes")  # fmt: skip
+    line = (
+        f"test error {error:.3f} ({wrong} of {len(labels)} flowers) after the handout's "
+        f"train_ffnn.py ({spec['epochs']} epochs, batch {spec['batch_size']}, seed "
+        f"{spec['seed']}); at most {bound:g} passes"
+    )
     return judge.Part("test error", error <= bound, line, 1, error)
 
 
@@ -136,8 +145,14 @@ def result(piece: str, status: str, found: dict, config: dict, semester: Semeste
     if not failed:
         compared = sum(v.compared for v in found.values())
         worst = max((v.worst for v in found.values()), default=0.0)
-        lines = [f"all {len(found)} sub-parts right ({compared} comparisons; largest error "
-                 f"{worst:.1e})"] if piece != "iris" else [found["test error"].line]  # fmt: skip
+        lines = (
+            [
+                f"all {len(found)} sub-parts right ({compared} comparisons; largest error "
+                f"{worst:.1e})"
+            ]
+            if piece != "iris"
+            else [found["test error"].line]
+        )
         lines += [v.line for v in found.values() if v.line and piece != "iris"]
     if not counts:
         lines[0] = f"{LABELS[status]}, no points: {lines[0]}"
@@ -149,7 +164,9 @@ def grade_structure(hw3: Path, required: list[str], points: float) -> Result:
     missing = [r for r in required if not (hw3 / r).is_file()]
     if missing:
         return Result("structure", 0, points, False, f"hw3/ lacks {', '.join(missing)}")
-    return Result("structure", points, points, True, f"hw3/ holds all {len(required)} required files")
+    return Result(
+        "structure", points, points, True, f"hw3/ holds all {len(required)} required files"
+    )
 
 
 def grade_notebook(hw3: Path, points: float) -> Result:
@@ -159,13 +176,19 @@ def grade_notebook(hw3: Path, points: float) -> Result:
     try:
         cells = json.loads(path.read_text())["cells"]
     except (ValueError, KeyError, TypeError):
-        return Result("notebook", 0, points, False, "CS189_HW_NN.ipynb is not a notebook (bad JSON)")
-    code = [c for c in cells if c.get("cell_type") == "code" and "".join(c.get("source", "")).strip()]
+        return Result(
+            "notebook", 0, points, False, "CS189_HW_NN.ipynb is not a notebook (bad JSON)"
+        )
+    code = [
+        c for c in cells if c.get("cell_type") == "code" and "".join(c.get("source", "")).strip()
+    ]
     ran = [c for c in code if c.get("execution_count")]
     shown = any(c.get("outputs") for c in code)
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     ok = bool(code) and len(ran) == len(code) and shown and not errors
-    why = f"{len(ran)} of {len(code)} code cells executed" + (", with outputs" if shown else ", no outputs")
+    why = f"{len(ran)} of {len(code)} code cells executed" + (
+        ", with outputs" if shown else ", no outputs"
+    )
     why += ", with an error" if errors else ""
     return Result("notebook", points if ok else 0, points, ok, why)
 
@@ -174,7 +197,9 @@ def cifar_test_labels(data_dir: Path) -> np.ndarray:
     """The official CIFAR-10 test labels (the dataset's own pickled batch: trusted data)."""
     path = Path(data_dir) / "cifar-10-batches-py" / "test_batch"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: pass --data_dir, a folder holding cifar-10-batches-py/")
+        raise FileNotFoundError(
+            f"{path} not found: pass --data_dir, a folder holding cifar-10-batches-py/"
+        )
     with open(path, "rb") as f:
         batch = pickle.load(f, encoding="bytes")
     return np.asarray(batch.get(b"labels", batch.get("labels")), dtype=np.int64)
@@ -194,7 +219,9 @@ def read_predictions(path: Path, n: int) -> np.ndarray:
     """predictions.csv as labels, or ValueError naming the first thing wrong with it."""
     lines = path.read_text(errors="replace").splitlines()
     if not lines or lines[0].strip() != "Id,Category":
-        raise ValueError(f"the header must be Id,Category, got {lines[0][:40]!r}" if lines else "it is empty")
+        raise ValueError(
+            f"the header must be Id,Category, got {lines[0][:40]!r}" if lines else "it is empty"
+        )
     rows = [line.split(",") for line in lines[1:] if line.strip()]
     if len(rows) != n:
         raise ValueError(f"{len(rows)} rows, expected {n}")
@@ -213,22 +240,37 @@ def grade_predictions(hw3: Path, labels, config: dict, points: float) -> Result:
     if not path.is_file():
         return Result("predictions.csv", 0, points, False, "predictions.csv not found")
     if labels is None:
-        return Result("predictions.csv", 0, points, False,
-                      "no CIFAR-10 test labels to score it (pass --data_dir)")  # fmt: skip
+        return Result(
+            "predictions.csv",
+            0,
+            points,
+            False,
+            "no CIFAR-10 test labels to score it (pass --data_dir)",
+        )
     try:
         predicted = read_predictions(path, len(labels))
     except ValueError as e:
         return Result("predictions.csv", 0, points, False, f"predictions.csv: {e}")
     accuracy = float(np.mean(predicted == labels))
-    earned = max((t["points"] for t in config["predictions"] if accuracy >= t["accuracy"]), default=0)
-    return Result("predictions.csv", earned, points, earned == points, f"test accuracy {accuracy:.2%}")
+    earned = max(
+        (t["points"] for t in config["predictions"] if accuracy >= t["accuracy"]), default=0
+    )
+    return Result(
+        "predictions.csv", earned, points, earned == points, f"test accuracy {accuracy:.2%}"
+    )
 
 
 def grade_handin(piece: str, hw3: Path | None, labels, config: dict) -> Result:
     points = sum(config["points"][piece].values())
     if hw3 is None:
-        return Result(piece, 0, 0, True, "not graded: a neural_networks/ folder alone has no hand-in files",
-                      "not graded")  # fmt: skip
+        return Result(
+            piece,
+            0,
+            0,
+            True,
+            "not graded: a neural_networks/ folder alone has no hand-in files",
+            "not graded",
+        )
     if piece == "structure":
         return grade_structure(hw3, config["structure"], points)
     if piece == "notebook":
@@ -243,8 +285,13 @@ def plan(semester: Semester, package: Path) -> list[tuple[str, str]]:
     return [(p, s) for p, s in semester.pieces.items() if s != "if_present" or _defines(package, p)]
 
 
-def grade(submission: Submission, labels=None, config: dict | None = None,
-          semester: str | None = None, only: tuple = ()) -> Grade:  # fmt: skip
+def grade(
+    submission: Submission,
+    labels=None,
+    config: dict | None = None,
+    semester: str | None = None,
+    only: tuple = (),
+) -> Grade:
     """Every piece of ``submission``'s semester (or the ``only`` ones); none can stop the
     others."""
     start = time.perf_counter()
@@ -265,12 +312,25 @@ def grade(submission: Submission, labels=None, config: dict | None = None,
 
 def gradescope(grade: Grade) -> dict:
     """Gradescope's results.json."""
-    tests = [{"name": r.name, "score": r.points, "max_score": r.max_points, "output": r.output,
-              "status": "passed" if r.passed else "failed", "visibility": "visible"}
-             for r in grade.results]  # fmt: skip
+    tests = [
+        {
+            "name": r.name,
+            "score": r.points,
+            "max_score": r.max_points,
+            "output": r.output,
+            "status": "passed" if r.passed else "failed",
+            "visibility": "visible",
+        }
+        for r in grade.results
+    ]
     output = f"{grade.heading()}\n{grade.score:g} of {grade.total:g} points"
-    return {"score": grade.score, "execution_time": round(grade.seconds, 1), "tests": tests,
-            "output": output, "extra_data": {"semester": grade.semester.name}}  # fmt: skip
+    return {
+        "score": grade.score,
+        "execution_time": round(grade.seconds, 1),
+        "tests": tests,
+        "output": output,
+        "extra_data": {"semester": grade.semester.name},
+    }
 
 
 def table(grade: Grade) -> str:

@@ -78,13 +78,16 @@ def diagnose(got: np.ndarray, c: Compare) -> str:
         return line
     bad = ~np.isfinite(aligned)
     if bad.any():
-        return (f"{c.what}: NaN or inf in {int(bad.sum())} of {bad.size} values"
-                + (f" ({c.inputs})" if c.inputs else ""))  # fmt: skip
+        return f"{c.what}: NaN or inf in {int(bad.sum())} of {bad.size} values" + (
+            f" ({c.inputs})" if c.inputs else ""
+        )
     diff = np.abs(aligned - want)
     at = np.unravel_index(int(np.argmax(diff)), want.shape) if want.ndim else ()
     where = f" at {tuple(int(i) for i in at)}" if want.ndim else ""
-    line = (f"{c.what}: largest difference {float(diff.max()):.3g}{where}: expected "
-            f"{float(want[at]):.6g}, got {float(aligned[at]):.6g}")  # fmt: skip
+    line = (
+        f"{c.what}: largest difference {float(diff.max()):.3g}{where}: expected "
+        f"{float(want[at]):.6g}, got {float(aligned[at]):.6g}"
+    )
     cause = _cause(aligned, c)
     return f"{line}; likely cause: {cause}" if cause else line
 
@@ -207,8 +210,10 @@ def _backward_calls(log: np.ndarray, n: int) -> str:
         first = " (the first layer gets no gradients)" if missing[0] == 0 else ""
         return f"NeuralNetwork.backward: layer {missing[0]}'s backward was never called{first}"
     if order != list(range(n - 1, -1, -1)):
-        return (f"NeuralNetwork.backward: layers' backward called in the order {order}; the "
-                f"chain rule needs each once, last layer first ({list(range(n - 1, -1, -1))})")  # fmt: skip
+        return (
+            f"NeuralNetwork.backward: layers' backward called in the order {order}; the "
+            f"chain rule needs each once, last layer first ({list(range(n - 1, -1, -1))})"
+        )
     wrong = [i for i, ok in calls if not ok]
     if wrong:
         given = "the loss's gradient" if wrong[0] == n - 1 else f"layer {wrong[0] + 1}'s dL/dX"

@@ -102,11 +102,15 @@ def _negative_first(rng, shape, scale=2.0) -> np.ndarray:
 def _activation_mistakes(cls: str, act, Z, dY) -> tuple[list, list]:
     """(forward, backward): likely mistakes, each (its cause in words, what it gives)."""
     S = act.forward(Z.copy())
-    backward = [("did not multiply by the upstream gradient dY", act.backward(Z.copy(), np.ones_like(dY))),
-                ("returned dY unchanged: the activation's derivative is missing", dY)]  # fmt: skip
+    backward = [
+        ("did not multiply by the upstream gradient dY", act.backward(Z.copy(), np.ones_like(dY))),
+        ("returned dY unchanged: the activation's derivative is missing", dY),
+    ]
     forward = []
     if cls == "SoftMax":
-        backward.append(("used only the diagonal of the softmax Jacobian, dY s (1 - s)", dY * S * (1 - S)))
+        backward.append(
+            ("used only the diagonal of the softmax Jacobian, dY s (1 - s)", dY * S * (1 - S))
+        )
         E = np.exp(Z - Z.max())
         forward.append(("normalized over the batch (axis 0) instead of each row", E / E.sum(0)))
     return forward, backward
@@ -139,12 +143,28 @@ def _activation_case(name, cls, act, Z, dY, inputs, compares, fixture=None, i=No
     Y = fixture[f"{i}output"] if fixture else act.forward(Z.copy())
     dZ = fixture[f"{i}backward"] if fixture else act.backward(Z.copy(), dY.copy())
     forward, backward = _activation_mistakes(cls, act, Z, dY)
-    compares.append(Compare("forward", f"{name}/Y", Y, f"{cls}.forward for a batch of "
-                            f"{_size(Z.shape)}", fixture is not None, mistakes=forward,
-                            inputs=_range(Z)))  # fmt: skip
-    compares.append(Compare("backward", f"{name}/dZ", dZ, f"{cls}.backward: dL/dZ for a batch "
-                            f"of {_size(Z.shape)}", fixture is not None, mistakes=backward,
-                            inputs=_range(Z)))  # fmt: skip
+    compares.append(
+        Compare(
+            "forward",
+            f"{name}/Y",
+            Y,
+            f"{cls}.forward for a batch of {_size(Z.shape)}",
+            fixture is not None,
+            mistakes=forward,
+            inputs=_range(Z),
+        )
+    )
+    compares.append(
+        Compare(
+            "backward",
+            f"{name}/dZ",
+            dZ,
+            f"{cls}.backward: dL/dZ for a batch of {_size(Z.shape)}",
+            fixture is not None,
+            mistakes=backward,
+            inputs=_range(Z),
+        )
+    )
     return name
 
 
@@ -186,21 +206,39 @@ def _weighted(cls: str, case: str, config: dict, X, params, dY, compares, inputs
 
 def _layer_compares(cls, case, X, Y, dX, grads, compares, fixture: bool) -> None:
     size, m = f"a batch of {_size(X.shape)}", X.shape[0]
-    compares.append(Compare("forward", f"{case}/Y", Y, f"{cls}.forward for {size}", fixture, batch=m))
-    compares.append(Compare("dX", f"{case}/dX", dX, f"{cls}.backward: dL/dX for {size}", fixture,
-                            batch=m))  # fmt: skip
+    compares.append(
+        Compare("forward", f"{case}/Y", Y, f"{cls}.forward for {size}", fixture, batch=m)
+    )
+    compares.append(
+        Compare("dX", f"{case}/dX", dX, f"{cls}.backward: dL/dX for {size}", fixture, batch=m)
+    )
     for k, g in grads.items():
-        compares.append(Compare(f"d{k}", f"{case}/d{k}", g,
-                                f"{cls}.backward: gradients[{k!r}] for {size}", fixture, batch=m))  # fmt: skip
+        compares.append(
+            Compare(
+                f"d{k}",
+                f"{case}/d{k}",
+                g,
+                f"{cls}.backward: gradients[{k!r}] for {size}",
+                fixture,
+                batch=m,
+            )
+        )
 
 
 def _parameter_shapes(cls, case, names, shapes, compares) -> None:
     for k, shape in zip(names, shapes):
         for kind, label in (("shape", "parameters"), ("gshape", "gradients")):
-            compares.append(Compare("parameters", f"{case}/{kind}_{k}", np.asarray(shape),
-                                    f"{cls}: the shape of {label}[{k!r}] after the first forward",
-                                    accept=[("a bias of shape (n_out,)", np.asarray(shape[-1:]))]
-                                    if k == "b" else []))  # fmt: skip
+            compares.append(
+                Compare(
+                    "parameters",
+                    f"{case}/{kind}_{k}",
+                    np.asarray(shape),
+                    f"{cls}: the shape of {label}[{k!r}] after the first forward",
+                    accept=[("a bias of shape (n_out,)", np.asarray(shape[-1:]))]
+                    if k == "b"
+                    else [],
+                )
+            )
 
 
 def fully_connected_task(semester: Semester) -> Task:
@@ -216,12 +254,15 @@ def fully_connected_task(semester: Semester) -> Task:
     ):
         config = {"n_out": n_out, "activation": act}
         X = _negative_first(rng, (n, n_in), 1.0)
-        params = {"W": rng.standard_normal((n_in, n_out)) * 0.5,
-                  "b": rng.standard_normal((1, n_out)) * 0.5}  # fmt: skip
+        params = {
+            "W": rng.standard_normal((n_in, n_out)) * 0.5,
+            "b": rng.standard_normal((1, n_out)) * 0.5,
+        }
         dY = rng.standard_normal((n, n_out))
         _weighted("FullyConnected", f"r{j}", config, X, params, dY, compares, inputs)
-        _parameter_shapes("FullyConnected", f"r{j}", ("W", "b"),
-                          ((n_in, n_out), (1, n_out)), compares)  # fmt: skip
+        _parameter_shapes(
+            "FullyConnected", f"r{j}", ("W", "b"), ((n_in, n_out), (1, n_out)), compares
+        )
         cases.append({"name": f"r{j}", "config": config})
     request = {"kind": "layer", "cls": "FullyConnected", "parameters": ["W", "b"], "cases": cases}
     parts = ("parameters", "forward", "dX", "dW", "db")
@@ -238,11 +279,23 @@ def _same_rule_agrees(config: dict, semester: Semester) -> bool:
 
 
 CONV_RANDOM = [  # (config, input shape): strides, odd and even kernels, every kind of padding
-    ({"n_out": 6, "kernel_shape": (3, 3), "activation": "relu", "stride": 1, "pad": "same"}, (3, 7, 6, 2)),
-    ({"n_out": 4, "kernel_shape": (2, 3), "activation": "tanh", "stride": 2, "pad": 1}, (2, 9, 8, 3)),
-    ({"n_out": 3, "kernel_shape": (3, 3), "activation": "sigmoid", "stride": 2, "pad": "same"}, (2, 7, 7, 2)),
-    ({"n_out": 2, "kernel_shape": (4, 2), "activation": "relu", "stride": 1, "pad": "valid"}, (2, 6, 5, 3)),
-]  # fmt: skip
+    (
+        {"n_out": 6, "kernel_shape": (3, 3), "activation": "relu", "stride": 1, "pad": "same"},
+        (3, 7, 6, 2),
+    ),
+    (
+        {"n_out": 4, "kernel_shape": (2, 3), "activation": "tanh", "stride": 2, "pad": 1},
+        (2, 9, 8, 3),
+    ),
+    (
+        {"n_out": 3, "kernel_shape": (3, 3), "activation": "sigmoid", "stride": 2, "pad": "same"},
+        (2, 7, 7, 2),
+    ),
+    (
+        {"n_out": 2, "kernel_shape": (4, 2), "activation": "relu", "stride": 1, "pad": "valid"},
+        (2, 6, 5, 3),
+    ),
+]
 
 
 def conv2d_task(semester: Semester) -> Task:
@@ -260,15 +313,20 @@ def conv2d_task(semester: Semester) -> Task:
             continue
         (kh, kw), c_in, n_out = config["kernel_shape"], shape[-1], config["n_out"]
         X = _negative_first(rng, shape, 1.0)
-        params = {"W": rng.standard_normal((kh, kw, c_in, n_out)) * 0.4,
-                  "b": rng.standard_normal((1, n_out)) * 0.3}  # fmt: skip
+        params = {
+            "W": rng.standard_normal((kh, kw, c_in, n_out)) * 0.4,
+            "b": rng.standard_normal((1, n_out)) * 0.3,
+        }
         dY = rng.standard_normal(_conv_output_shape(config, X, params))
         _weighted("Conv2D", f"r{j}", config, X, params, dY, compares, inputs)
-        _parameter_shapes("Conv2D", f"r{j}", ("W", "b"),
-                          ((kh, kw, c_in, n_out), (1, n_out)), compares)  # fmt: skip
+        _parameter_shapes(
+            "Conv2D", f"r{j}", ("W", "b"), ((kh, kw, c_in, n_out), (1, n_out)), compares
+        )
         cases.append({"name": f"r{j}", "config": config})
     request = {"kind": "layer", "cls": "Conv2D", "parameters": ["W", "b"], "cases": cases}
-    return Task("layers.Conv2D", request, inputs, compares, ("parameters", "forward", "dX", "dW", "db"))
+    return Task(
+        "layers.Conv2D", request, inputs, compares, ("parameters", "forward", "dX", "dW", "db")
+    )
 
 
 def _conv_output_shape(config, X, params) -> tuple:
@@ -302,8 +360,9 @@ def pool2d_task(semester: Semester) -> Task:
         X, dY = fixture[f"{i}input"][0], fixture[f"{i}upstream_grad"]
         _no_ties(X, config)
         inputs.update({f"f{i}/X": X, f"f{i}/dY": dY})
-        _layer_compares("Pool2D", f"f{i}", X, fixture[f"{i}output"], fixture[f"{i}backward"], {},
-                        compares, True)  # fmt: skip
+        _layer_compares(
+            "Pool2D", f"f{i}", X, fixture[f"{i}output"], fixture[f"{i}backward"], {}, compares, True
+        )
         cases.append({"name": f"f{i}", "config": config})
     rng = _rng("Pool2D")
     for j, (config, shape) in enumerate(POOL_RANDOM):
@@ -331,8 +390,16 @@ def flatten_task(semester: Semester) -> Task:
     for i, config in _fixture_cases("TestFlatten"):
         X, dY = fixture[f"{i}input"][0], fixture[f"{i}upstream_grad"]
         inputs.update({f"f{i}/X": X, f"f{i}/dY": dY})
-        _layer_compares("Flatten", f"f{i}", X, fixture[f"{i}output"], fixture[f"{i}backward"], {},
-                        compares, True)  # fmt: skip
+        _layer_compares(
+            "Flatten",
+            f"f{i}",
+            X,
+            fixture[f"{i}output"],
+            fixture[f"{i}backward"],
+            {},
+            compares,
+            True,
+        )
         cases.append({"name": f"f{i}", "config": config})
     request = {"kind": "layer", "cls": "Flatten", "parameters": [], "cases": cases}
     return Task("layers.Flatten", request, inputs, compares, ("forward", "dX"))
@@ -346,32 +413,82 @@ def batchnorm_task(semester: Semester) -> Task:
     fixture, inputs, compares, cases = _fixture("TestBatchNorm1D"), {}, [], []
     for i, config in _fixture_cases("TestBatchNorm1D"):
         p, X = f"f{i}", fixture[f"{i}input"][0]
-        inputs.update({f"{p}/X": X, f"{p}/dY": fixture[f"{i}upstream_grad"],
-                       f"{p}/n_in": np.asarray(X.shape[1])})  # fmt: skip
+        inputs.update(
+            {
+                f"{p}/X": X,
+                f"{p}/dY": fixture[f"{i}upstream_grad"],
+                f"{p}/n_in": np.asarray(X.shape[1]),
+            }
+        )
         inputs.update({f"{p}/param_{k}": fixture[f"{i}{k}"] for k in ("gamma", "beta")})
         for key in ("running_mu", "running_var"):
             inputs[f"{p}/cache_{key}"] = fixture[f"{i}{key}"]
             inputs[f"{p}/eval_{key}"] = fixture[f"{i}new_{key}"]
-        inputs.update({f"{p}/cache_X": X, f"{p}/cache_X_hat": fixture[f"{i}X_hat"],
-                       f"{p}/cache_mu": fixture[f"{i}mu"], f"{p}/cache_var": fixture[f"{i}var"]})  # fmt: skip
+        inputs.update(
+            {
+                f"{p}/cache_X": X,
+                f"{p}/cache_X_hat": fixture[f"{i}X_hat"],
+                f"{p}/cache_mu": fixture[f"{i}mu"],
+                f"{p}/cache_var": fixture[f"{i}var"],
+            }
+        )
         size = f"a batch of {_size(X.shape)}"
-        compares.append(Compare("forward", f"{p}/Y", fixture[f"{i}output"],
-                                f"BatchNorm1D.forward (training) for {size}", True))  # fmt: skip
+        compares.append(
+            Compare(
+                "forward",
+                f"{p}/Y",
+                fixture[f"{i}output"],
+                f"BatchNorm1D.forward (training) for {size}",
+                True,
+            )
+        )
         for key, stat in (("running_mu", "mu"), ("running_var", "var")):
-            compares.append(Compare("running statistics", f"{p}/{key}", fixture[f"{i}new_{key}"],
-                                    f"cache[{key!r}] after a training forward of {size}", True,
-                                    accept=[("the first batch's statistics", fixture[f"{i}{stat}"])]))  # fmt: skip
-        compares.append(Compare("evaluation", f"{p}/Y_test", fixture[f"{i}test_output"],
-                                f"BatchNorm1D.forward(X, mode='test') for {size}", True))  # fmt: skip
-        compares.append(Compare("backward", f"{p}/dX", fixture[f"{i}backward"],
-                                f"BatchNorm1D.backward: dL/dX for {size}", True))  # fmt: skip
+            compares.append(
+                Compare(
+                    "running statistics",
+                    f"{p}/{key}",
+                    fixture[f"{i}new_{key}"],
+                    f"cache[{key!r}] after a training forward of {size}",
+                    True,
+                    accept=[("the first batch's statistics", fixture[f"{i}{stat}"])],
+                )
+            )
+        compares.append(
+            Compare(
+                "evaluation",
+                f"{p}/Y_test",
+                fixture[f"{i}test_output"],
+                f"BatchNorm1D.forward(X, mode='test') for {size}",
+                True,
+            )
+        )
+        compares.append(
+            Compare(
+                "backward",
+                f"{p}/dX",
+                fixture[f"{i}backward"],
+                f"BatchNorm1D.backward: dL/dX for {size}",
+                True,
+            )
+        )
         for k in ("gamma", "beta"):
-            compares.append(Compare("backward", f"{p}/d{k}", fixture[f"{i}d{k}"],
-                                    f"BatchNorm1D.backward: gradients[{k!r}] for {size}", True))  # fmt: skip
+            compares.append(
+                Compare(
+                    "backward",
+                    f"{p}/d{k}",
+                    fixture[f"{i}d{k}"],
+                    f"BatchNorm1D.backward: gradients[{k!r}] for {size}",
+                    True,
+                )
+            )
         compares.extend(_bn_shapes(p, X.shape[1]))
         cases.append({"name": p, "config": config})
-    request = {"kind": "layer", "cls": "BatchNorm1D", "parameters": ["gamma", "beta"],
-               "cases": cases}  # fmt: skip
+    request = {
+        "kind": "layer",
+        "cls": "BatchNorm1D",
+        "parameters": ["gamma", "beta"],
+        "cases": cases,
+    }
     parts = ("parameters", "forward", "running statistics", "evaluation", "backward")
     return Task("layers.BatchNorm1D", request, inputs, compares, parts)
 
@@ -380,9 +497,15 @@ def _bn_shapes(case: str, n: int) -> list:
     out = []
     for key in ("gamma", "beta", "running_mu", "running_var"):
         name = f"shape_{key}"
-        out.append(Compare("parameters", f"{case}/{name}", np.asarray((1, n)),
-                           f"BatchNorm1D: the shape of {key} after _init_parameters",
-                           accept=[("shape (n,)", np.asarray((n,)))]))  # fmt: skip
+        out.append(
+            Compare(
+                "parameters",
+                f"{case}/{name}",
+                np.asarray((1, n)),
+                f"BatchNorm1D: the shape of {key} after _init_parameters",
+                accept=[("shape (n,)", np.asarray((n,)))],
+            )
+        )
     return out
 
 
@@ -401,9 +524,11 @@ def elman_task(semester: Semester) -> Task:
     for j, (config, shape) in enumerate(ELMAN_RANDOM):
         case, n_in, n_out = f"r{j}", shape[1], config["n_out"]
         X = _negative_first(rng, shape, 1.0)
-        params = {"W": rng.standard_normal((n_in, n_out)) * 0.5,
-                  "U": rng.standard_normal((n_out, n_out)) * 0.4,
-                  "b": rng.standard_normal((1, n_out)) * 0.3}  # fmt: skip
+        params = {
+            "W": rng.standard_normal((n_in, n_out)) * 0.5,
+            "U": rng.standard_normal((n_out, n_out)) * 0.4,
+            "b": rng.standard_normal((1, n_out)) * 0.3,
+        }
         layer = reference.Elman(**config)
         layer.forward(X.copy())
         layer.parameters.update({k: v.copy() for k, v in params.items()})
@@ -417,12 +542,17 @@ def elman_task(semester: Semester) -> Task:
         inputs.update(_replay_inputs(case, steps))
         _layer_compares("Elman", case, X, Y, dX, grads, compares, False)
         compares[-1 - len(grads)].accept.append(("the steps in reverse order", dX[::-1]))
-        compares[-1 - len(grads)].what = f"Elman.backward: the list of dL/dX_t for a batch of {_size(shape)}"
-        _parameter_shapes("Elman", case, ("W", "U", "b"),
-                          ((n_in, n_out), (n_out, n_out), (1, n_out)), compares)  # fmt: skip
+        compares[
+            -1 - len(grads)
+        ].what = f"Elman.backward: the list of dL/dX_t for a batch of {_size(shape)}"
+        _parameter_shapes(
+            "Elman", case, ("W", "U", "b"), ((n_in, n_out), (n_out, n_out), (1, n_out)), compares
+        )
         cases.append({"name": case, "config": config})
     request = {"kind": "layer", "cls": "Elman", "parameters": ["W", "U", "b"], "cases": cases}
-    return Task("layers.Elman", request, inputs, compares, ("parameters", "forward", "dX", "dW", "dU", "db"))
+    return Task(
+        "layers.Elman", request, inputs, compares, ("parameters", "forward", "dX", "dW", "dU", "db")
+    )
 
 
 def _elman_steps(layer, dY, act) -> list:
@@ -445,8 +575,16 @@ def loss_task(cls: str, semester: Semester) -> Task:
     fixture, inputs, compares, cases = _fixture(f"Test{cls}"), {}, [], []
     for i, _ in _fixture_cases(f"Test{cls}"):
         Y, Yh = fixture[f"{i}input"][0], fixture[f"{i}input"][1]
-        _loss_case(cls, f"f{i}", Y, Yh, ref, inputs, compares,
-                   (fixture[f"{i}output"], fixture[f"{i}backward"]))  # fmt: skip
+        _loss_case(
+            cls,
+            f"f{i}",
+            Y,
+            Yh,
+            ref,
+            inputs,
+            compares,
+            (fixture[f"{i}output"], fixture[f"{i}backward"]),
+        )
         cases.append({"name": f"f{i}"})
     rng = _rng(cls)
     for j, (n, k) in enumerate(((32, 10), (5, 3), (1, 4))):
@@ -464,19 +602,42 @@ def loss_task(cls: str, semester: Semester) -> Task:
 
 def _loss_case(cls, case, Y, Yh, ref, inputs, compares, fixture=None) -> None:
     inputs.update({f"{case}/Y": Y, f"{case}/Y_hat": Yh})
-    J, grad = fixture if fixture else (np.asarray(ref.forward(Y, Yh.copy())), ref.backward(Y, Yh.copy()))
+    J, grad = (
+        fixture if fixture else (np.asarray(ref.forward(Y, Yh.copy())), ref.backward(Y, Yh.copy()))
+    )
     n = len(Y)
     mistakes = []
     if cls == "CrossEntropy":
-        mistakes.append(("returned (Y_hat - Y)/m, the gradient of softmax and cross-entropy "
-                         "together with respect to the logits; this backward is dL/dY_hat = "
-                         "-Y/(m Y_hat)", (Yh - Y) / n))  # fmt: skip
+        mistakes.append(
+            (
+                "returned (Y_hat - Y)/m, the gradient of softmax and cross-entropy "
+                "together with respect to the logits; this backward is dL/dY_hat = "
+                "-Y/(m Y_hat)",
+                (Yh - Y) / n,
+            )
+        )
     size = f"a batch of {_size(Y.shape)}"
-    compares.append(Compare("forward", f"{case}/loss", np.asarray(J, dtype=np.float64).reshape(()),
-                            f"{cls}.forward for {size}", fixture is not None, batch=n))  # fmt: skip
-    compares.append(Compare("backward", f"{case}/grad", grad,
-                            f"{cls}.backward: dL/dY_hat for {size}", fixture is not None,
-                            mistakes=mistakes, batch=n))  # fmt: skip
+    compares.append(
+        Compare(
+            "forward",
+            f"{case}/loss",
+            np.asarray(J, dtype=np.float64).reshape(()),
+            f"{cls}.forward for {size}",
+            fixture is not None,
+            batch=n,
+        )
+    )
+    compares.append(
+        Compare(
+            "backward",
+            f"{case}/grad",
+            grad,
+            f"{cls}.backward: dL/dY_hat for {size}",
+            fixture is not None,
+            mistakes=mistakes,
+            batch=n,
+        )
+    )
 
 
 # -- the network -------------------------------------------------------------------------------
@@ -495,8 +656,9 @@ def network_task(semester: Semester) -> Task:
     for i, (n_in, n_out, act) in enumerate(NETWORK):
         layer = reference.FullyConnected(n_out, act)
         layer.forward(h)
-        layer.parameters.update(W=rng.standard_normal((n_in, n_out)) * 0.5,
-                                b=rng.standard_normal((1, n_out)) * 0.3)  # fmt: skip
+        layer.parameters.update(
+            W=rng.standard_normal((n_in, n_out)) * 0.5, b=rng.standard_normal((1, n_out)) * 0.3
+        )
         inputs[f"net/X{i}"], h = h, layer.forward(h)
         inputs[f"net/Y{i}"] = h
         inputs.update({f"net/p{i}_{k}": v for k, v in layer.parameters.items()})
@@ -508,23 +670,53 @@ def network_task(semester: Semester) -> Task:
         inputs[f"net/dY{i}"] = grad
         grad = inputs[f"net/dX{i}"] = layers[i].backward(grad)
         inputs.update({f"net/d{i}_{k}": v for k, v in layers[i].gradients.items()})
-    args = [{"name": "fully_connected", "activation": semester.activation_name(a),
-             "weight_init": "xavier_uniform", "n_out": o} for _, o, a in NETWORK]  # fmt: skip
+    args = [
+        {
+            "name": "fully_connected",
+            "activation": semester.activation_name(a),
+            "weight_init": "xavier_uniform",
+            "n_out": o,
+        }
+        for _, o, a in NETWORK
+    ]
     args[-1]["n_out"] = None  # as the handout's train_ffnn.py: train() sets it from the data
     predict = semester.model.get("predict")
-    request = {"kind": "network", "layer_args": args, "optimizer_args": semester.optimizer,
-               "predict": bool(predict), "cases": [{"name": "net"}]}  # fmt: skip
-    compares = [Compare("forward", "net/out", h, "NeuralNetwork.forward: the last layer's output"),
-                Compare("backward", "net/loss", inputs["net/loss"].reshape(()),
-                        "NeuralNetwork.backward: the loss it returns")]  # fmt: skip
+    request = {
+        "kind": "network",
+        "layer_args": args,
+        "optimizer_args": semester.optimizer,
+        "predict": bool(predict),
+        "cases": [{"name": "net"}],
+    }
+    compares = [
+        Compare("forward", "net/out", h, "NeuralNetwork.forward: the last layer's output"),
+        Compare(
+            "backward",
+            "net/loss",
+            inputs["net/loss"].reshape(()),
+            "NeuralNetwork.backward: the loss it returns",
+        ),
+    ]
     parts = ("forward", "backward")
     if predict:
-        compares += [Compare("predict", "net/predict_out", h, "NeuralNetwork.predict: Y_hat"),
-                     Compare("predict", "net/predict_loss", inputs["net/loss"].reshape(()),
-                             "NeuralNetwork.predict: the loss")]  # fmt: skip
+        compares += [
+            Compare("predict", "net/predict_out", h, "NeuralNetwork.predict: Y_hat"),
+            Compare(
+                "predict",
+                "net/predict_loss",
+                inputs["net/loss"].reshape(()),
+                "NeuralNetwork.predict: the loss",
+            ),
+        ]
         parts += ("predict",)
-    return Task("models.NeuralNetwork", request, inputs, compares, parts,
-                {"layers": len(NETWORK), "predict": predict})  # fmt: skip
+    return Task(
+        "models.NeuralNetwork",
+        request,
+        inputs,
+        compares,
+        parts,
+        {"layers": len(NETWORK), "predict": predict},
+    )
 
 
 # -- Iris, the handout's way -------------------------------------------------------------------
@@ -533,12 +725,25 @@ def iris_task(semester: Semester) -> Task:
 
     spec = semester.iris
     args = [{**a, "activation": semester.activation_name(a["activation"])} for a in spec["layers"]]
-    request = {"kind": "iris", "layer_args": args, "optimizer_args": semester.optimizer,
-               "loss": spec["loss"], "batch_size": spec["batch_size"], "epochs": spec["epochs"],
-               "seed": spec["seed"], "cases": [{"name": "iris"}]}  # fmt: skip
+    request = {
+        "kind": "iris",
+        "layer_args": args,
+        "optimizer_args": semester.optimizer,
+        "loss": spec["loss"],
+        "batch_size": spec["batch_size"],
+        "epochs": spec["epochs"],
+        "seed": spec["seed"],
+        "cases": [{"name": "iris"}],
+    }
     labels = np.argmax(load_iris()["test"][1], axis=1)
-    return Task("iris", request, {"iris/unused": np.zeros(1)}, [], ("test error",),
-                {"labels": labels, "spec": spec})  # fmt: skip
+    return Task(
+        "iris",
+        request,
+        {"iris/unused": np.zeros(1)},
+        [],
+        ("test error",),
+        {"labels": labels, "spec": spec},
+    )
 
 
 # -- which task a piece is ---------------------------------------------------------------------
@@ -548,8 +753,14 @@ def task(piece: str, semester: Semester) -> Task:
         return activation_task(cls, semester)
     if module == "losses":
         return loss_task(cls, semester)
-    builders = {"layers.FullyConnected": fully_connected_task, "layers.Conv2D": conv2d_task,
-                "layers.Pool2D": pool2d_task, "layers.Flatten": flatten_task,
-                "layers.BatchNorm1D": batchnorm_task, "layers.Elman": elman_task,
-                "models.NeuralNetwork": network_task, "iris": iris_task}  # fmt: skip
+    builders = {
+        "layers.FullyConnected": fully_connected_task,
+        "layers.Conv2D": conv2d_task,
+        "layers.Pool2D": pool2d_task,
+        "layers.Flatten": flatten_task,
+        "layers.BatchNorm1D": batchnorm_task,
+        "layers.Elman": elman_task,
+        "models.NeuralNetwork": network_task,
+        "iris": iris_task,
+    }
     return builders[piece](semester)

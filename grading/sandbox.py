@@ -52,8 +52,14 @@ def _limit(limits: Limits):
 
 def _env(home: Path) -> dict:
     threads = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", **threads}  # fmt: skip
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        **threads,
+    }
 
 
 def _reason(code: int, limits: Limits, err: str) -> str:
@@ -69,8 +75,12 @@ def _reason(code: int, limits: Limits, err: str) -> str:
 
 
 def _stage(tmp: Path, package: Path, request: dict, inputs: dict, files: dict) -> None:
-    shutil.copytree(package, tmp / "neural_networks", symlinks=False,
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    shutil.copytree(
+        package,
+        tmp / "neural_networks",
+        symlinks=False,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     shutil.copy(CHILD, tmp / "child.py")
     for name, data in files.items():
         (tmp / name).parent.mkdir(parents=True, exist_ok=True)
@@ -81,8 +91,9 @@ def _stage(tmp: Path, package: Path, request: dict, inputs: dict, files: dict) -
     np.savez(tmp / "inputs.npz", **inputs)
 
 
-def run(package: Path, request: dict, inputs: dict, limits: Limits = Limits(),
-        files: dict | None = None) -> tuple[dict, dict]:  # fmt: skip
+def run(
+    package: Path, request: dict, inputs: dict, limits: Limits = Limits(), files: dict | None = None
+) -> tuple[dict, dict]:
     """(arrays, report): what the student's code computed for ``request`` on ``inputs``, and
     what went wrong in it; PieceFailed when nothing came back."""
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
@@ -90,8 +101,15 @@ def run(package: Path, request: dict, inputs: dict, limits: Limits = Limits(),
         _stage(tmp, package, request, inputs, files or {})
         command = [sys.executable, "-I", "child.py", "request.txt", "inputs.npz", "result"]
         with open(tmp / "stdout", "wb") as so, open(tmp / "stderr", "wb") as se:
-            proc = subprocess.Popen(command, cwd=tmp, env=_env(tmp / "home"), stdout=so,
-                                    stderr=se, stdin=subprocess.DEVNULL, preexec_fn=_limit(limits))  # fmt: skip
+            proc = subprocess.Popen(
+                command,
+                cwd=tmp,
+                env=_env(tmp / "home"),
+                stdout=so,
+                stderr=se,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_limit(limits),
+            )
             try:
                 code = proc.wait(timeout=limits.seconds)
             except subprocess.TimeoutExpired:

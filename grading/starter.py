@@ -25,8 +25,11 @@ from grading import semesters
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMESTER = "hw3"  # the layout the starter is written for (grading/semesters.yaml)
-HOME = {"layers.Conv2D": "conv.py", "layers.Pool2D": "conv.py",
-        "layers.BatchNorm1D": "normalization.py"}  # numpy_nn's module of a piece, when not its own  # fmt: skip
+HOME = {
+    "layers.Conv2D": "conv.py",
+    "layers.Pool2D": "conv.py",
+    "layers.BatchNorm1D": "normalization.py",
+}  # numpy_nn's module of a piece, when not its own
 
 
 def graded() -> dict:
@@ -43,19 +46,39 @@ def graded() -> dict:
             methods += ("predict",)
         out.setdefault(HOME.get(piece, f"{module}.py"), {})[cls] = methods
     return out
+
+
 SKELETON = ("### BEGIN YOUR CODE ###", "raise NotImplementedError", "### END YOUR CODE ###")
 TASKS = {  # (module, method): the docstring a graded body keeps (what, not how)
-    ("activations.py", "forward"): "The activation of Z (batch, features): elementwise (SoftMax: over each row).",
-    ("activations.py", "backward"): "dL/dZ, given Z and the upstream gradient dY = dL/dY, both (batch, features).",
+    (
+        "activations.py",
+        "forward",
+    ): "The activation of Z (batch, features): elementwise (SoftMax: over each row).",
+    (
+        "activations.py",
+        "backward",
+    ): "dL/dZ, given Z and the upstream gradient dY = dL/dY, both (batch, features).",
     ("layers.py", "forward"): "The layer's output for the batch X; cache what backward needs.",
     ("conv.py", "forward"): "The layer's output for the batch X (NHWC); cache what backward needs.",
-    ("normalization.py", "forward"): "The normalized batch X; update the running statistics in training.",
-    ("losses.py", "forward"): "The mean loss of the predictions Y_hat against the one-hot targets Y.",
+    (
+        "normalization.py",
+        "forward",
+    ): "The normalized batch X; update the running statistics in training.",
+    (
+        "losses.py",
+        "forward",
+    ): "The mean loss of the predictions Y_hat against the one-hot targets Y.",
     ("losses.py", "backward"): "dL/dY_hat, the shape of Y_hat.",
     ("models.py", "forward"): "The network's output for X: every layer's forward, in order.",
-    ("models.py", "backward"): "Backpropagate the loss of out against target through every layer; return the loss.",
-    ("models.py", "predict"): "(Y_hat, loss) for X and its targets Y: a forward and a backward pass.",
-}  # fmt: skip
+    (
+        "models.py",
+        "backward",
+    ): "Backpropagate the loss of out against target through every layer; return the loss.",
+    (
+        "models.py",
+        "predict",
+    ): "(Y_hat, loss) for X and its targets Y: a forward and a backward pass.",
+}
 LAYER_BACKWARD = (
     "Given dL/dY of the last forward: store dL/d(parameter) in self.gradients; return dL/dX."
 )

@@ -71,8 +71,12 @@ def _packages(root: Path, depth: int = 4) -> list[Path]:
     found, level = [], [root]
     for _ in range(depth + 1):
         found += [f for f in level if f.name == PACKAGE and is_package(f)]
-        level = [c for f in level for c in sorted(f.iterdir())
-                 if c.is_dir() and not c.is_symlink() and c.name != "__MACOSX"]  # fmt: skip
+        level = [
+            c
+            for f in level
+            for c in sorted(f.iterdir())
+            if c.is_dir() and not c.is_symlink() and c.name != "__MACOSX"
+        ]
     return found
 
 
@@ -99,5 +103,7 @@ def locate(path: Path, scratch: Path) -> Submission:
     shallowest = [p for p in found if len(p.parts) == len(found[0].parts)]
     if len(shallowest) > 1:
         where = ", ".join(str(p.relative_to(path)) for p in shallowest)
-        raise SubmissionError(f"{path} holds {len(shallowest)} {PACKAGE}/ packages ({where}): hand in one")
+        raise SubmissionError(
+            f"{path} holds {len(shallowest)} {PACKAGE}/ packages ({where}): hand in one"
+        )
     return Submission(found[0], found[0].parent)

@@ -32,7 +32,11 @@ def load_iris() -> dict:
     for split in IRIS_SPLITS:
         arrays = []
         for kind in ("data", "labels"):
-            with resources.files("numpy_nn").joinpath(f"iris/iris_{split}_{kind}.npy").open("rb") as f:
+            with (
+                resources.files("numpy_nn")
+                .joinpath(f"iris/iris_{split}_{kind}.npy")
+                .open("rb") as f
+            ):
                 arrays.append(np.load(f, allow_pickle=False))
         out[split] = tuple(arrays)
     return out

@@ -14,7 +14,9 @@ from pathlib import Path
 HEADER = '"""Handout-style module for the grader\'s tests."""\n'
 
 # -- activations -------------------------------------------------------------------------------
-ACT_BASE = HEADER + '''
+ACT_BASE = (
+    HEADER
+    + """
 import numpy as np
 from abc import ABC, abstractmethod
 
@@ -30,7 +32,8 @@ class Activation(ABC):
     @abstractmethod
     def backward(self, Z, dY):
         pass
-'''
+"""
+)
 
 FACTORY = '''
 
@@ -50,7 +53,7 @@ def initialize_activation(name):
         raise NotImplementedError("{{}} activation is not implemented".format(name))
 '''
 
-LINEAR = '''
+LINEAR = """
 
 class {name}(Activation):
     def __init__(self):
@@ -61,9 +64,9 @@ class {name}(Activation):
 
     def backward(self, Z, dY):
         return dY
-'''
+"""
 
-SIGMOID = '''
+SIGMOID = """
 
 class Sigmoid(Activation):
     def __init__(self):
@@ -77,9 +80,9 @@ class Sigmoid(Activation):
         ### YOUR CODE HERE ###
         s = self.forward(Z)
         return dY * s * (1 - s)  # @sigmoid-backward
-'''
+"""
 
-TANH = '''
+TANH = """
 
 class TanH(Activation):
     def __init__(self):
@@ -91,7 +94,7 @@ class TanH(Activation):
     def backward(self, Z, dY):
         fn = self.forward(Z)
         return dY * (1 - fn ** 2)
-'''
+"""
 
 RELU = '''
 
@@ -131,7 +134,7 @@ class SoftMax(Activation):
         return out  # @softmax-backward
 '''
 
-SOFTMAX_NAIVE = '''
+SOFTMAX_NAIVE = """
 
 class SoftMax(Activation):
     def __init__(self):
@@ -146,9 +149,9 @@ class SoftMax(Activation):
         ### YOUR CODE HERE ###
         s = self.forward(Z)
         return s * (dY - np.sum(dY * s, axis=1, keepdims=True))
-'''
+"""
 
-ARCTAN = '''
+ARCTAN = """
 
 class ArcTan(Activation):
     def __init__(self):
@@ -159,9 +162,9 @@ class ArcTan(Activation):
 
     def backward(self, Z, dY):
         return dY * 1 / (Z ** 2 + 1)
-'''
+"""
 
-OPTIONAL_SIGMOID_TANH = '''
+OPTIONAL_SIGMOID_TANH = """
 
 class Sigmoid(Activation):
     def __init__(self):
@@ -187,7 +190,7 @@ class TanH(Activation):
     def backward(self, Z, dY):
         ### OPTIONAL: YOUR CODE HERE ###
         return dY * (1 - np.tanh(Z) ** 2)
-'''
+"""
 
 
 def activations(layout: str) -> str:
@@ -203,15 +206,15 @@ def activations(layout: str) -> str:
 # -- layers ------------------------------------------------------------------------------------
 LAYER_IMPORTS = {
     "A": "from neural_networks.activations import initialize_activation\n"
-         "from neural_networks.weights import initialize_weights\n",
+    "from neural_networks.weights import initialize_weights\n",
     "B": "from neural_networks.activations import initialize_activation\n"
-         "from neural_networks.weights import initialize_weights\n",
+    "from neural_networks.weights import initialize_weights\n",
     "C": "from neural_networks.activations import initialize_activation\n"
-         "from neural_networks.weights import initialize_weights\n"
-         "from neural_networks.utils.convolution import im2col, col2im, pad2d\n",
+    "from neural_networks.weights import initialize_weights\n"
+    "from neural_networks.utils.convolution import im2col, col2im, pad2d\n",
     "old": "from neural_networks.activations import initialize_activation\n"
-           "from neural_networks.weights import initialize_weights\n",
-}  # fmt: skip
+    "from neural_networks.weights import initialize_weights\n",
+}
 
 LAYER_BASE = '''
 from collections import OrderedDict
@@ -287,11 +290,11 @@ def initialize_layer(name, activation=None, weight_init=None, n_out=None, kernel
     else:
         raise NotImplementedError("Layer type {} is not implemented".format(name))
 ''',
-    "old": '''
+    "old": """
 
 def initialize_layer(name, activation, weight_init, n_out):
     return FullyConnected(n_out=n_out, activation=activation, weight_init=weight_init)
-''',
+""",
 }
 
 FULLY_CONNECTED = '''
@@ -380,7 +383,7 @@ class Conv2D(Layer):
             raise ValueError("Invalid Pad mode found in self.pad.")
 '''
 
-CONV_LOOPS = '''
+CONV_LOOPS = """
     def forward(self, X):
         if self.n_in is None:
             self._init_parameters(X.shape)
@@ -429,7 +432,7 @@ CONV_LOOPS = '''
         self.gradients["b"] = dZ.sum(axis=(0, 1, 2)).reshape(1, -1)  # @conv-backward-db
         ### END YOUR CODE ###
         return dX
-'''
+"""
 
 POOL = '''
 
@@ -533,7 +536,7 @@ class Flatten(Layer):
         return dLdY.reshape(in_dims)
 '''
 
-BATCHNORM = '''
+BATCHNORM = """
 
 class BatchNorm1D(Layer):
     def __init__(self, weight_init="xavier_uniform", eps=1e-8, momentum=0.9):
@@ -581,7 +584,7 @@ class BatchNorm1D(Layer):
         dX_hat = dY * gamma
         inv = 1 / np.sqrt(var + self.eps)
         return inv / m * (m * dX_hat - dX_hat.sum(0) - X_hat * np.sum(dX_hat * X_hat, axis=0))
-'''
+"""
 
 ELMAN = '''
 
@@ -732,8 +735,14 @@ def layers(layout: str, batchnorm: bool = False) -> str:
     text += LAYER_IMPORTS[layout] + LAYER_BASE.format(typing=typing)
     if layout in "AB":
         bn_args = ", eps=1e-8, momentum=0.95" if batchnorm else ""
-        bn_branch = ('    elif name == "batchnorm1d":\n        return BatchNorm1D(eps=eps, '
-                     'momentum=momentum)\n') if batchnorm else ""  # fmt: skip
+        bn_branch = (
+            (
+                '    elif name == "batchnorm1d":\n        return BatchNorm1D(eps=eps, '
+                "momentum=momentum)\n"
+            )
+            if batchnorm
+            else ""
+        )
         text += INIT_LAYER["A"].format(bn_args=bn_args, bn_branch=bn_branch)
         text += FULLY_CONNECTED + CONV_INIT_PROVIDED + CONV_LOOPS + POOL + FLATTEN
         return text + (BATCHNORM if batchnorm else "")
@@ -743,7 +752,9 @@ def layers(layout: str, batchnorm: bool = False) -> str:
 
 
 # -- losses ------------------------------------------------------------------------------------
-LOSSES = HEADER + '''
+LOSSES = (
+    HEADER
+    + '''
 import numpy as np
 from abc import ABC, abstractmethod
 
@@ -784,6 +795,7 @@ class CrossEntropy(Loss):
         m = Y.shape[0]
         return -Y / (m * Y_hat)  # @ce-backward
 '''
+)
 
 L2 = '''
 
@@ -813,7 +825,9 @@ def losses(layout: str) -> str:
 
 
 # -- models ------------------------------------------------------------------------------------
-MODELS = HEADER + '''
+MODELS = (
+    HEADER
+    + """
 from abc import ABC, abstractmethod
 import numpy as np
 
@@ -916,19 +930,26 @@ class NeuralNetwork(ABC):
         Y_hat = self.forward(X)  # @net-predict
         L = self.backward(Y, Y_hat)
         return Y_hat, L
-'''
+"""
+)
 
 
 def models(layout: str) -> str:
     attrdict = "neural_networks.utils" if layout == "A" else "neural_networks.utils.data_structures"
     epoch = layout != "old"
-    return MODELS.format(pandas="" if layout == "old" else "import pandas as pd",
-                         attrdict=attrdict, epoch_arg=", epoch" if epoch else "",
-                         epoch=", epoch" if epoch else "", epoch_value="i" if epoch else "")  # fmt: skip
+    return MODELS.format(
+        pandas="" if layout == "old" else "import pandas as pd",
+        attrdict=attrdict,
+        epoch_arg=", epoch" if epoch else "",
+        epoch=", epoch" if epoch else "",
+        epoch_value="i" if epoch else "",
+    )
 
 
 # -- optimizers, schedulers, weights -----------------------------------------------------------
-OPTIMIZERS = HEADER + '''
+OPTIMIZERS = (
+    HEADER
+    + """
 import numpy as np
 from abc import ABC, abstractmethod
 from neural_networks.schedulers import initialize_scheduler
@@ -963,9 +984,12 @@ class SGD:
         delta = self.momentum * self.cache[param_name] + lr * param_grad
         self.cache[param_name] = delta
         return delta
-'''
+"""
+)
 
-OPTIMIZERS_OLD = HEADER + '''
+OPTIMIZERS_OLD = (
+    HEADER
+    + """
 import numpy as np
 
 
@@ -987,9 +1011,12 @@ class SGD:
         delta = self.momentum * self.cache[param_name] + self.lr * param_grad
         self.cache[param_name] = delta
         return delta
-'''
+"""
+)
 
-SCHEDULERS = HEADER + '''
+SCHEDULERS = (
+    HEADER
+    + """
 import numpy as np
 
 
@@ -1019,9 +1046,12 @@ class Exponential:
         if self.staircase:
             exponent = np.floor(exponent)
         return self.lr * self.decay ** exponent
-'''
+"""
+)
 
-WEIGHTS = HEADER + '''
+WEIGHTS = (
+    HEADER
+    + """
 import numpy as np
 
 
@@ -1054,17 +1084,23 @@ class XavierUniform:
         fan_in, fan_out = _get_fan(shape)
         bound = _gain(self.activation) * np.sqrt(6 / (fan_in + fan_out))
         return np.random.uniform(-bound, bound, size=shape)
-'''
+"""
+)
 
 
 def weights(layout: str) -> str:
-    fan = ("    fan_in, fan_out = shape\n    return fan_in, fan_out" if layout == "C"
-           else "    return shape[0], shape[-1]")  # fmt: skip
+    fan = (
+        "    fan_in, fan_out = shape\n    return fan_in, fan_out"
+        if layout == "C"
+        else "    return shape[0], shape[-1]"
+    )
     return WEIGHTS.format(fan=fan)
 
 
 # -- datasets, logs, utils ---------------------------------------------------------------------
-DATASETS = HEADER + '''
+DATASETS = (
+    HEADER
+    + """
 import math
 import numpy as np
 
@@ -1126,9 +1162,12 @@ def initialize_dataset(name, batch_size=50):
         return Dataset(splits["train"][0], splits["train"][1], batch_size, splits["val"][0],
                        splits["val"][1], splits["test"][0], splits["test"][1])
     raise NotImplementedError
-'''
+"""
+)
 
-LOGS = HEADER + '''
+LOGS = (
+    HEADER
+    + """
 import os
 import pickle
 import matplotlib.pyplot as plt
@@ -1144,9 +1183,12 @@ class Logger:
     def push(self, log):
         for k, v in log.items():
             self.log.setdefault(k, []).append(v)
-'''
+"""
+)
 
-DATA_STRUCTURES = HEADER + '''
+DATA_STRUCTURES = (
+    HEADER
+    + """
 import numpy as np
 
 
@@ -1164,9 +1206,12 @@ def integers_to_one_hot(integer_vector, max_val=None):
     for i, integer in enumerate(integer_vector):
         one_hot[i, integer] = 1.0
     return one_hot
-'''
+"""
+)
 
-CONVOLUTION = HEADER + '''
+CONVOLUTION = (
+    HEADER
+    + """
 import numpy as np
 
 
@@ -1198,7 +1243,8 @@ def im2col(X, kernel_shape, stride, pad):
 
 def col2im(X_col, X_shape, kernel_shape, stride, pad):
     raise NotImplementedError("not needed by these tests")
-'''
+"""
+)
 
 
 def files(layout: str, batchnorm: bool = False, init: bool = True) -> dict[str, str]:

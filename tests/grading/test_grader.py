@@ -42,42 +42,106 @@ def test_the_reference_gets_every_point_of_its_semester(tmp_path):
     grade = grader.grade(Submission(reference_package(tmp_path), None), None, FAST)
     assert grade.semester.name == "A" and grade.score == grade.total == 100, grader.table(grade)
     names = {r.name for r in grade.results}
-    assert names >= {"activations.ReLU", "activations.SoftMax", "layers.FullyConnected",
-                     "layers.BatchNorm1D", "losses.CrossEntropy", "models.NeuralNetwork", "iris"}  # fmt: skip
+    assert names >= {
+        "activations.ReLU",
+        "activations.SoftMax",
+        "layers.FullyConnected",
+        "layers.BatchNorm1D",
+        "losses.CrossEntropy",
+        "models.NeuralNetwork",
+        "iris",
+    }
     assert all(r.passed for r in grade.results), grader.table(grade)
 
 
 MUTANTS = [  # (what, module, old, new, the pieces that must fail)
-    ("a sign flip in ArcTan's backward (provided: shown, no points)", "activations.py",
-     "return dY / (1.0 + Z * Z)", "return -dY / (1.0 + Z * Z)", {"activations.ArcTan"}),
-    ("Sigmoid's backward in the wrong shape", "activations.py", "return dY * s * (1.0 - s)",
-     "return (dY * s * (1.0 - s)).T", {"activations.Sigmoid"}),
-    ("softmax with the wrong sign of the max shift", "activations.py",
-     "E = np.exp(Z - Z.max(axis=1, keepdims=True))", "E = np.exp(-Z + Z.max(axis=1, keepdims=True))",
-     {"activations.SoftMax", "iris"}),
-    ("cross-entropy's backward without 1/m (not the network's fault)", "losses.py",
-     "return -Y / (n * np.maximum(", "return -Y / (1 * np.maximum(", {"losses.CrossEntropy"}),
-    ("a transposed dW", "layers.py", 'self.gradients["W"] = X.T @ dZ',
-     'self.gradients["W"] = (X.T @ dZ).T', {"layers.FullyConnected", "iris"}),
-    ("a correct loop over the batch, too slow", "layers.py", "        Z = X @ W\n",
-     "        import time\n        Z = np.stack([time.sleep(0.01) or x @ W for x in X])\n",
-     {"layers.FullyConnected", "iris"}),
-    ("a forward that prints and exits", "activations.py", "        return np.arctan(Z)",
-     "        print('done!')\n        import sys\n        sys.exit(0)", {"activations.ArcTan"}),
-    ("an infinite loop", "conv.py", '        X = _check_images(X, "Pool2D")',
-     '        while True:\n            pass', {"layers.Pool2D"}),
-    ("printing megabytes", "activations.py", "    def forward(self, Z):\n        return Z\n",
-     "    def forward(self, Z):\n        print('x' * 2**24)\n        return Z\n", {"activations.Linear"}),
-    ("a huge allocation", "conv.py", '        X = _check_images(X, "Conv2D")',
-     '        X = _check_images(X, "Conv2D")\n        np.ones(3 * 2**27)', {"layers.Conv2D"}),
-    ("numpy monkeypatched to pass any test, and a wrong loss", "losses.py",
-     "        return float(-np.sum(Y * log_p) / n)",
-     "        np.allclose = lambda *a, **k: True\n"
-     "        np.testing.assert_almost_equal = lambda *a, **k: None\n"
-     "        return float(-np.sum(Y * log_p) / (2 * n))", {"losses.CrossEntropy"}),
-    ("a max-pool backward that routes to each window's first input", "conv.py",
-     "hit = np.equal(Xp[window], Y)", "hit = np.ones(Y.shape, dtype=bool)", {"layers.Pool2D"}),
-]  # fmt: skip
+    (
+        "a sign flip in ArcTan's backward (provided: shown, no points)",
+        "activations.py",
+        "return dY / (1.0 + Z * Z)",
+        "return -dY / (1.0 + Z * Z)",
+        {"activations.ArcTan"},
+    ),
+    (
+        "Sigmoid's backward in the wrong shape",
+        "activations.py",
+        "return dY * s * (1.0 - s)",
+        "return (dY * s * (1.0 - s)).T",
+        {"activations.Sigmoid"},
+    ),
+    (
+        "softmax with the wrong sign of the max shift",
+        "activations.py",
+        "E = np.exp(Z - Z.max(axis=1, keepdims=True))",
+        "E = np.exp(-Z + Z.max(axis=1, keepdims=True))",
+        {"activations.SoftMax", "iris"},
+    ),
+    (
+        "cross-entropy's backward without 1/m (not the network's fault)",
+        "losses.py",
+        "return -Y / (n * np.maximum(",
+        "return -Y / (1 * np.maximum(",
+        {"losses.CrossEntropy"},
+    ),
+    (
+        "a transposed dW",
+        "layers.py",
+        'self.gradients["W"] = X.T @ dZ',
+        'self.gradients["W"] = (X.T @ dZ).T',
+        {"layers.FullyConnected", "iris"},
+    ),
+    (
+        "a correct loop over the batch, too slow",
+        "layers.py",
+        "        Z = X @ W\n",
+        "        import time\n        Z = np.stack([time.sleep(0.01) or x @ W for x in X])\n",
+        {"layers.FullyConnected", "iris"},
+    ),
+    (
+        "a forward that prints and exits",
+        "activations.py",
+        "        return np.arctan(Z)",
+        "        print('done!')\n        import sys\n        sys.exit(0)",
+        {"activations.ArcTan"},
+    ),
+    (
+        "an infinite loop",
+        "conv.py",
+        '        X = _check_images(X, "Pool2D")',
+        "        while True:\n            pass",
+        {"layers.Pool2D"},
+    ),
+    (
+        "printing megabytes",
+        "activations.py",
+        "    def forward(self, Z):\n        return Z\n",
+        "    def forward(self, Z):\n        print('x' * 2**24)\n        return Z\n",
+        {"activations.Linear"},
+    ),
+    (
+        "a huge allocation",
+        "conv.py",
+        '        X = _check_images(X, "Conv2D")',
+        '        X = _check_images(X, "Conv2D")\n        np.ones(3 * 2**27)',
+        {"layers.Conv2D"},
+    ),
+    (
+        "numpy monkeypatched to pass any test, and a wrong loss",
+        "losses.py",
+        "        return float(-np.sum(Y * log_p) / n)",
+        "        np.allclose = lambda *a, **k: True\n"
+        "        np.testing.assert_almost_equal = lambda *a, **k: None\n"
+        "        return float(-np.sum(Y * log_p) / (2 * n))",
+        {"losses.CrossEntropy"},
+    ),
+    (
+        "a max-pool backward that routes to each window's first input",
+        "conv.py",
+        "hit = np.equal(Xp[window], Y)",
+        "hit = np.ones(Y.shape, dtype=bool)",
+        {"layers.Pool2D"},
+    ),
+]
 
 
 @pytest.mark.parametrize("what, module, old, new, broken", MUTANTS, ids=[m[0] for m in MUTANTS])
@@ -87,8 +151,9 @@ def test_each_mutant_loses_exactly_the_pieces_it_breaks(tmp_path, what, module, 
 
 def test_a_naive_softmax_keeps_its_points_with_a_note(tmp_path):
     """The handout only hints at the stable form: logits near 750 are said, not scored."""
-    package = mutant(tmp_path, "activations.py", "E = np.exp(Z - Z.max(axis=1, keepdims=True))",
-                     "E = np.exp(Z)")  # fmt: skip
+    package = mutant(
+        tmp_path, "activations.py", "E = np.exp(Z - Z.max(axis=1, keepdims=True))", "E = np.exp(Z)"
+    )
     grade = grader.grade(Submission(package, None), None, FAST, only=("activations.SoftMax",))
     (r,) = grade.results
     assert r.passed and r.points == r.max_points == 10 and "stable form" in r.output
@@ -112,8 +177,9 @@ def _cli(tmp_path, *args):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "grading", *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "grading", *map(str, args)], capture_output=True, text=True, cwd=ROOT
+    )
 
 
 @pytest.mark.parametrize(
@@ -151,7 +217,10 @@ def test_the_command_line_grades_and_writes_gradescopes_results(tmp_path):
     assert "| layers.FullyConnected | 15 / 15 | pass" in done.stdout
     results = yaml.safe_load((tmp_path / "results.json").read_text())
     assert set(results) == {"score", "execution_time", "output", "tests", "extra_data"}
-    assert results["output"].startswith("Semester: layout A") and results["extra_data"]["semester"] == "A"
+    assert (
+        results["output"].startswith("Semester: layout A")
+        and results["extra_data"]["semester"] == "A"
+    )
     for test in results["tests"]:
         assert set(test) == {"name", "score", "max_score", "output", "status", "visibility"}
     assert results["score"] == sum(t["score"] for t in results["tests"]) > 0
@@ -214,8 +283,12 @@ def test_run_autograder_writes_results_json_in_a_gradescope_layout(tmp_path):
     reference_package(root / "submission" / "hw3")
     (tmp_path / "bin").mkdir()
     code = _isolated_python(tmp_path / "bin")
-    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "AUTOGRADER": str(root), "PYCODE": code,
-           "HOME": str(tmp_path)}  # fmt: skip
+    env = {
+        "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
+        "AUTOGRADER": str(root),
+        "PYCODE": code,
+        "HOME": str(tmp_path),
+    }
     done = subprocess.run(
         ["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True, env=env
     )

@@ -11,7 +11,10 @@ def test_the_courses_iris_split_ships_with_the_package():
     """The six files the handout reads from datasets/iris/, byte for byte the course's."""
     splits = load_iris()
     assert {k: (X.shape, Y.shape) for k, (X, Y) in splits.items()} == {
-        "train": ((105, 4), (105, 3)), "val": ((15, 4), (15, 3)), "test": ((30, 4), (30, 3))}
+        "train": ((105, 4), (105, 3)),
+        "val": ((15, 4), (15, 3)),
+        "test": ((30, 4), (30, 3)),
+    }
     shared = ROOT.parent / "shared" / "data" / "iris"
     if shared.is_dir():
         for path in shared.glob("*.npy"):
