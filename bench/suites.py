@@ -785,10 +785,11 @@ def grading(repeats: int = 3, **_) -> str:
     grader_s, suite_s = (statistics.median(times[k]) for k in commands)
     return "\n".join([
         "## 10. Grading the reference", "",
-        f"`python -m grading` on the reference package (every implementation piece in its own "
-        f"sandboxed process, fixtures + random inputs + gradient checks, and the Iris run) against "
-        f"the course-format unittest suite on the same package; wall time including Python's start, "
-        f"median of {repeats}, alternating. The goal: under 60 s on 2 cores.", "",
+        f"`python -m grading` on the reference package (layout A: every piece of its semester in "
+        f"its own sandboxed process, fixtures and random inputs per sub-part, stand-ins replaying "
+        f"the reference around each piece, and the handout's Iris run) against the course-format "
+        f"unittest suite on the same package; wall time including Python's start, median of "
+        f"{repeats}, alternating. The goal: under 10 s per submission on 2 cores.", "",
         "| job | wall time |", "|---|---:|",
         f"| `python -m grading hw3/neural_networks` | {grader_s:.1f} s |",
         f"| `python -m unittest discover -s tests` (the course suite) | {suite_s:.1f} s |",

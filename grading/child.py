@@ -168,19 +168,34 @@ class Replay:
         for z, y, _, _ in self.calls:
             if close(Z, z):
                 return y.copy()
-        self.bad.append(f"forward on {_shape(Z)} input that is not the expected pre-activation")
+        self.bad.append("its activation was given " + self._unlike(Z, [c[0] for c in self.calls]))
         return np.full(np.shape(Z), np.nan)
 
     def backward(self, Z, dY):
         for z, _, dy, dz in self.calls:
             if close(Z, z) and close(dY, dy):
                 return dz.copy()
-        what = "Z" if not any(close(Z, z) for z, *_ in self.calls) else "dY"
-        self.bad.append(
-            f"backward given a {what} of {_shape(Z if what == 'Z' else dY)} that "
-            f"is not the expected one"
-        )
+        if any(close(Z, z) for z, *_ in self.calls):
+            got = "a dL/dY " + self._unlike(dY, [c[2] for c in self.calls], "the upstream gradient")
+        else:
+            got = "a Z " + self._unlike(Z, [c[0] for c in self.calls])
+        self.bad.append(f"its activation's backward was given {got}")
         return np.full(np.shape(dY), np.nan)
+
+    @staticmethod
+    def _unlike(x, expected: list, name: str = "the pre-activation Z") -> str:
+        """Words for an argument that is none of the expected ones."""
+        shapes = {np.shape(e) for e in expected}
+        if np.size(x) == 1 and all(np.prod(s) > 1 for s in shapes):
+            return f"a single number, not all of {name} at once (np.vectorize or a loop?)"
+        same = [e for e in expected if np.shape(e) == np.shape(x)]
+        if not same:
+            return f"of shape {_shape(x)} where {name} is {_shape(expected[0])}"
+        try:
+            diff = min(float(np.max(np.abs(np.asarray(x, dtype=np.float64) - e))) for e in same)
+        except (TypeError, ValueError):
+            return f"something that is not {name}"
+        return f"an array that differs from {name} by up to {diff:.3g}"
 
 
 def _shape(x) -> str:

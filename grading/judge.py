@@ -134,9 +134,9 @@ def _report_line(report: dict, case: str, part: str) -> str:
 
 
 def _replay_note(report: dict, case: str, part: str) -> str:
+    """What the stand-in activation saw, when the layer called it wrongly."""
     phase = "backward" if part in GRADIENT_PARTS else part
-    note = report.get(case, {}).get(f"{phase}:replay", "")
-    return f" (the activation inside was called wrongly: {note})" if note else ""
+    return report.get(case, {}).get(f"{phase}:replay", "")
 
 
 def parts(task: Task, arrays: dict, report: dict) -> dict[str, Part]:
@@ -153,11 +153,14 @@ def parts(task: Task, arrays: dict, report: dict) -> dict[str, Part]:
                 v.line = line
             continue
         if v.passed:  # the first failure is the one reported
+            note = _replay_note(report, case, c.part)
             if c.key not in arrays:
                 line = _report_line(report, case, c.part) or f"{c.what}: no result"
                 if not line.startswith(c.what.split(":")[0]):
                     line = f"{c.what}: {line}"
-            v.passed, v.line = False, line + _replay_note(report, case, c.part)
+            elif note:  # the stand-in's NaN says nothing: what it was given does
+                line = f"{c.what}: {note}"
+            v.passed, v.line = False, line
     return verdicts
 
 

@@ -270,12 +270,12 @@ def fully_connected_task(semester: Semester) -> Task:
 
 
 def _same_rule_agrees(config: dict, semester: Semester) -> bool:
-    """Whether the layout's pad2d gives the handout's "same" padding for this config (its
-    compute_pad differs at stride > 1; its pad2d takes no "valid")."""
+    """Whether the layout's handout settles this config's padding as the reference does. Its
+    compute_pad differs at stride > 1, its pad2d takes no "valid", and students' naive Conv2D
+    there reads any other pad as "valid": only "same" at stride 1 is the handout's own case."""
     if semester.conv != "compute_pad":
         return True
-    pad = config.get("pad", "same")
-    return pad != "valid" and not (pad == "same" and config.get("stride", 1) > 1)
+    return config.get("pad", "same") == "same" and config.get("stride", 1) == 1
 
 
 CONV_RANDOM = [  # (config, input shape): strides, odd and even kernels, every kind of padding
@@ -294,6 +294,10 @@ CONV_RANDOM = [  # (config, input shape): strides, odd and even kernels, every k
     (
         {"n_out": 2, "kernel_shape": (4, 2), "activation": "relu", "stride": 1, "pad": "valid"},
         (2, 6, 5, 3),
+    ),
+    (
+        {"n_out": 3, "kernel_shape": (5, 3), "activation": "tanh", "stride": 1, "pad": "same"},
+        (2, 6, 7, 4),
     ),
 ]
 
@@ -541,7 +545,10 @@ def elman_task(semester: Semester) -> Task:
         inputs.update({f"{case}/param_{k}": v for k, v in params.items()})
         inputs.update(_replay_inputs(case, steps))
         _layer_compares("Elman", case, X, Y, dX, grads, compares, False)
-        compares[-1 - len(grads)].accept.append(("the steps in reverse order", dX[::-1]))
+        compares[-1 - len(grads)].accept += [
+            ("the steps in reverse order", dX[::-1]),
+            ("an array shaped like X instead of a list", np.moveaxis(dX, 0, -1)),
+        ]
         compares[
             -1 - len(grads)
         ].what = f"Elman.backward: the list of dL/dX_t for a batch of {_size(shape)}"

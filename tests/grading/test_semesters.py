@@ -134,7 +134,7 @@ MISTAKES = [  # (layout, what, {marker: line}, piece, failed sub-parts, words in
         {"@fc-forward-out": "out = np.vectorize(self.activation)(Z)"},
         "layers.FullyConnected",
         {"forward"},
-        "activation inside was called wrongly",
+        "its activation was given a single number, not all of the pre-activation Z at once",
     ),
     (
         "A",
