@@ -747,7 +747,7 @@ def _reference_hw3(folder: Path) -> Path:
     import shutil
 
     from deliverables.package import suite_members
-    from deliverables.shown import handout_names
+    from plumbing.handout import handout_names
 
     hw3 = folder / "hw3"
     shutil.copytree(

@@ -1,28 +1,16 @@
-"""What every entry point shares: its argument parser's style and one error policy. A user's
-mistake is one line on stderr and exit status 2; a bug keeps its traceback; ``NN_DEBUG=1`` shows
-the traceback in both cases."""
+"""The commands' side of the one error policy (``plumbing.errors``): which errors of the
+training stack are the user's to fix, and in what words. A user's mistake is one line on stderr
+and exit status 2; a bug keeps its traceback; ``NN_DEBUG=1`` shows the traceback in both
+cases."""
 
-import argparse
-import os
 import re
 import sys
 from collections.abc import Callable
 
-from lightning_hw.io import MissingFolderError
 from lightning_hw.paths import DataMissingError
-
-
-class UserError(Exception):
-    """A mistake in the command, its config or its files: reported in one line."""
-
-
-class Stopped(Exception):
-    """A run stopped by a signal: one line saying how to go on, and the shell's exit status for
-    that signal (128 + its number: 130 for SIGINT, 143 for SIGTERM)."""
-
-    def __init__(self, message: str, signum: int):
-        super().__init__(message)
-        self.status = 128 + signum
+from plumbing import errors
+from plumbing.errors import Stopped, UserError, argument_parser  # noqa: F401 - the commands' names
+from plumbing.files import OutputError
 
 
 def user_message(e: Exception, mistakes: tuple[type[Exception], ...] = ()) -> str | None:
@@ -31,7 +19,7 @@ def user_message(e: Exception, mistakes: tuple[type[Exception], ...] = ()) -> st
     or a diverged loss as ValueError, OSError and FloatingPointError)."""
     from commands.configs import ConfigError
 
-    ours = (UserError, ConfigError, FloatingPointError, MissingFolderError, DataMissingError)
+    ours = (UserError, ConfigError, FloatingPointError, OutputError, DataMissingError)
     if isinstance(e, ours + mistakes):
         return str(e)
     # Errors of heavy modules, looked up only where they were imported (else none was raised):
@@ -103,28 +91,5 @@ def parser_message(text: str) -> str:
 
 
 def run_main(body: Callable[[], int], mistakes: tuple[type[Exception], ...] = ()) -> int:
-    """Run an entry point's body under the policy above; its return value is the exit status."""
-    try:
-        return body()
-    except Stopped as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.status
-    except Exception as e:
-        message = user_message(e, mistakes)
-        if message is None or os.environ.get("NN_DEBUG"):
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # argparse's own: a usage block, then the error
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-def argument_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
-    """An argparse parser whose --help shows the module docstring as written and whose errors
-    follow the policy above (one line, exit status 2)."""
-    return _OneLineParser(
-        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    """Run an entry point's body under the policy, with the training stack's errors explained."""
+    return errors.run_main(body, mistakes, explain=lambda e: user_message(e, mistakes))

@@ -26,9 +26,10 @@ from pathlib import Path
 
 from commands.configs import fragments
 from commands.entry import argument_parser, run_main
-from deliverables.shown import handout_names, shown
+from deliverables.shown import shown
 from deliverables.tex import ascii_only, tex_escape
 from lightning_hw.io import output_file, write_text
+from plumbing.handout import handout_names
 
 ROOT = Path(__file__).resolve().parents[1]
 APPENDIX: list[tuple[str, tuple[str, ...]]] = [

@@ -45,10 +45,11 @@ from commands.cli import train
 from commands.entry import UserError, argument_parser, run_main
 from commands.predict import run as predict
 from commands.train import prepare_environment
-from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, handout_names, resolved_config, shown
+from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, resolved_config, shown
 from lightning_hw import runs
 from lightning_hw.checkpoints import weights_only
 from lightning_hw.io import atomic_path, output_file
+from plumbing.handout import handout_names
 
 ROOT = Path(__file__).resolve().parents[1]
 EXCLUDE = re.compile(r"(__pycache__|\.DS_Store|\.pyc$|\.ckpt$|\.npz$|(^|/)data/)")
@@ -245,10 +246,12 @@ def requirements() -> list[str]:
 
 def suite_members() -> dict[str, bytes]:
     """The conformance suite (``tests/course``, the course's test format) as ``hw3/tests/``:
-    the tests, their cases and fixtures; not this repository's conftest or fixture generator."""
-    suite = ROOT / "tests" / "course"
-    members = {f"hw3/tests/{name}": (suite / name).read_bytes() for name in SUITE}
-    for fixture in sorted((suite / "fixtures").glob("*.npz")):  # the course's folder name: data/
+    the tests, and their cases and fixtures (which live with the grader, ``grading/course``);
+    not this repository's conftest or fixture generator."""
+    suite, course = ROOT / "tests" / "course", ROOT / "grading" / "course"
+    members = {f"hw3/tests/{name}": ((course if name == "cases.py" else suite) / name).read_bytes()
+               for name in SUITE}  # fmt: skip
+    for fixture in sorted((course / "fixtures").glob("*.npz")):  # the course's folder name: data/
         members[f"hw3/tests/data/{fixture.name}"] = fixture.read_bytes()
     return members
 

@@ -33,12 +33,6 @@ def resolved_config(run: Path) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def handout_names(text: str) -> str:
-    """``text`` with numpy_nn renamed to the handout's ``neural_networks`` (what hw3/ ships),
-    also inside longer names (``run_numpy_nn``): every shipped file is renamed alike."""
-    return text.replace("numpy_nn", "neural_networks")
-
-
 @dataclass(frozen=True)
 class Shown:
     """One entry of ``deliverables/shown.yaml``."""

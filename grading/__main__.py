@@ -1,67 +1,79 @@
-"""python -m grading PATH [--semester A|B|C|old] [--json results.json] [--data_dir DIR | --labels FILE.npy]
-python -m grading bundle --output autograder.zip [--data_dir DIR]
+"""python -m grading PATH [--semester A|hw3|B|C|old] [--json results.json] [--data_dir DIR | --labels FILE.npy] [--unsafe]
+python -m grading batch FOLDER --csv grades.csv [--semester ...] [--jobs N]
+python -m grading bundle --output autograder.zip [--data_dir DIR] [--semester hw3]
 python -m grading starter --output DIR
 
 Grades a student's ``neural_networks/`` folder, ``hw3/`` folder or ``hw3.zip`` against the
 reference, each piece in its own sandbox (grading/sandbox.py), and prints a table; ``--json``
 also writes Gradescope's results.json. The semester's handout (grading/semesters.yaml) is
-recognised from the package's files, or chosen with ``--semester``; the first line says which. The grader itself exits 0 whenever it could grade: a
-broken submission costs points, not the run. A path it cannot grade at all (missing, no
-package, a hostile zip) is one line and exit status 2 (with ``--json``, a results.json that
-says so). ``bundle`` writes the zip Gradescope takes (grading/bundle.py); ``starter`` the
-students' starter package (grading/starter.py).
+recognised from the package's files, or chosen with ``--semester``; the first lines say which,
+and which sandbox was in force. Without namespaces or root, students' code is not run unless
+``--unsafe`` is given. The grader exits 0 whenever it could grade: a broken submission costs
+points, not the run. A path it cannot grade at all (missing, no package, a hostile zip) is one
+line and exit status 2 (with ``--json``, a results.json that says so), as is a results path that
+cannot be written, checked before any grading. ``batch`` grades a folder of submissions
+(grading/batch.py), ``bundle`` writes the zip Gradescope takes (grading/bundle.py), ``starter``
+the students' starter (grading/starter.py).
 """
 
+import resource
 import sys
-import tempfile
 from pathlib import Path
 
-from commands.entry import UserError, argument_parser, run_main
-from grading import grader, semesters
-from grading.submission import SubmissionError, locate
-from lightning_hw.io import output_file, write_json
+from grading import grader, sandbox, semesters
+from plumbing.errors import UserError, argument_parser, run_main
+from plumbing.files import writable_file, write_json
+
+
+def limit_the_grader(config: dict) -> None:
+    """The grader's own process: bounded memory and file size, whatever a submission does."""
+    mb = 2**20
+    for kind, key in ((resource.RLIMIT_AS, "memory_mb"), (resource.RLIMIT_FSIZE, "output_mb")):
+        want = config["grader"][key] * mb
+        soft, hard = resource.getrlimit(kind)
+        if soft == resource.RLIM_INFINITY or soft > want:
+            resource.setrlimit(kind, (want, hard))
+
+
+def parser(prog: str = "python -m grading"):
+    p = argument_parser(prog, __doc__)
+    p.add_argument("path", help="hw3.zip, an hw3/ folder or a neural_networks/ folder")
+    p.add_argument("--semester", default=None, choices=semesters.names(),
+                   help="the handout's layout (default: recognised from the package's files)")  # fmt: skip
+    p.add_argument("--json", default=None, help="also write Gradescope's results.json here")
+    p.add_argument("--data_dir", default=None, help="holds cifar-10-batches-py/ (the test labels)")
+    p.add_argument("--labels", default=None, help="the CIFAR-10 test labels as a .npy")
+    p.add_argument("--unsafe", action="store_true",
+                   help="grade even where no sandbox is available (trusted code only)")  # fmt: skip
+    return p
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] in (["bundle"], ["starter"]):
-        from grading import bundle, starter
+    if argv[:1] in (["bundle"], ["starter"], ["batch"]):
+        from grading import batch, bundle, starter
 
-        return bundle.main(argv[1:]) if argv[0] == "bundle" else starter.main(argv[1:])
-    p = argument_parser("python -m grading", __doc__)
-    p.add_argument("path", help="hw3.zip, an hw3/ folder or a neural_networks/ folder")
-    p.add_argument(
-        "--semester",
-        default=None,
-        choices=semesters.names(),
-        help="the handout's layout (default: recognised from the package's files)",
-    )
-    p.add_argument("--json", default=None, help="also write Gradescope's results.json here")
-    p.add_argument("--data_dir", default=None, help="holds cifar-10-batches-py/ (the test labels)")
-    p.add_argument(
-        "--labels", default=None, help="the CIFAR-10 test labels as a .npy (the bundle's)"
-    )
-    args = p.parse_args(argv)
+        sub = {"bundle": bundle, "starter": starter, "batch": batch}[argv[0]]
+        return sub.main(argv[1:])
+    args = parser().parse_args(argv)
 
     def body() -> int:
+        config = grader.load_config()
         if args.json:
-            output_file(args.json)
-        with tempfile.TemporaryDirectory(prefix="submission-") as scratch:
-            try:
-                submission = locate(Path(args.path), Path(scratch))
-            except SubmissionError as e:
-                if args.json:  # Gradescope still gets its results.json
-                    write_json(args.json, grader.gradescope(grader.failed_result(str(e))))
-                raise UserError(str(e)) from None
-            labels = grader.cifar_labels(args.data_dir, args.labels)
-            grade = grader.grade(submission, labels, semester=args.semester)
+            writable_file(args.json)
+        limit_the_grader(config)
+        protection = sandbox.available(args.unsafe)
+        labels = grader.cifar_labels(args.data_dir, args.labels)
+        grade = grader.grade_path(Path(args.path), labels, config, args.semester, protection)
+        if args.json:
+            write_json(args.json, grader.gradescope(grade, config))
+        if grade.refused:
+            raise UserError(grade.refused)
         print(grader.table(grade))
         print(f"\ngraded in {grade.seconds:.1f} s")
-        if args.json:
-            write_json(args.json, grader.gradescope(grade))
         return 0
 
-    return run_main(body)
+    return run_main(body, mistakes=(sandbox.NoProtection,))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ sub-part, the limits and the thresholds.
 import json
 import os
 import pickle
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import yaml
 
 from grading import judge, pieces, sandbox, semesters
 from grading.semesters import Semester
-from grading.submission import Submission
+from grading.submission import Submission, SubmissionError, copy_package, locate
 
 CONFIG = Path(__file__).with_name("config.yaml")
 HANDIN = ("structure", "predictions.csv", "notebook")  # the hand-in's files, not the package's
@@ -31,6 +32,7 @@ class Result:
     passed: bool
     output: str  # what a student reads: one line per failed sub-part
     status: str = "student"  # student, provided, optional, not graded
+    value: float | None = None  # a measure beside the points (predictions.csv's accuracy)
 
 
 @dataclass
@@ -38,6 +40,19 @@ class Grade:
     semester: Semester
     results: list = field(default_factory=list)
     seconds: float = 0.0
+    protection: sandbox.Protection | None = None
+    notes: tuple = ()  # what the copy of the submission left out
+    refused: str = ""  # why it could not be graded at all
+
+    @property
+    def protection_kind(self) -> str:
+        return self.protection.kind if self.protection else "none"
+
+    @property
+    def accuracy(self) -> float | None:
+        """The CIFAR-10 test accuracy of predictions.csv, when it was scored."""
+        r = next((r for r in self.results if r.name == "predictions.csv"), None)
+        return None if r is None else r.value
 
     @property
     def score(self) -> float:
@@ -48,7 +63,10 @@ class Grade:
         return sum(r.max_points for r in self.results)
 
     def heading(self) -> str:
-        return f"Semester: {self.semester.title}; {self.semester.how}."
+        lines = [f"Semester: {self.semester.title}; {self.semester.how}."]
+        if self.protection is not None:
+            lines.append(f"Sandbox: {self.protection.describe()}.")
+        return "\n".join(lines + [f"Note: {n}." for n in self.notes])
 
 
 def load_config(path: Path = CONFIG) -> dict:
@@ -73,14 +91,14 @@ def iris_files() -> dict[str, bytes]:
     return {f"datasets/iris/{p.name}": p.read_bytes() for p in sorted(folder.glob("*.npy"))}
 
 
-def run_piece(task, package: Path, limits) -> tuple:
+def run_piece(task, package: Path, limits, scratch: Path, protection) -> tuple:
     """(task, arrays, report) of one piece: the student's code run in its sandbox."""
     files = iris_files() if task.piece == "iris" else {}
     try:
-        arrays, report = sandbox.run(package, task.request, task.inputs, limits, files)
+        found = sandbox.run(package, task.request, task.inputs, limits, scratch, protection, files)
     except sandbox.PieceFailed as e:
-        arrays, report = {}, {"*": {"setup": str(e)}}
-    return task, arrays, report
+        found = {}, {"*": {"setup": str(e)}}
+    return (task, *found)
 
 
 def verdicts(task, arrays: dict, report: dict, config: dict) -> dict:
@@ -170,6 +188,20 @@ def _summary(piece: str, found: dict) -> str:
 
 
 # -- the hand-in's files -----------------------------------------------------------------------
+HANDIN_BYTES = 64 * 2**20  # the most of a hand-in file the grader reads
+
+
+def handin_text(path: Path) -> str:
+    """A hand-in file's text: a regular file of the submission, not a link, not too large
+    (ValueError saying which)."""
+    if path.is_symlink() or not path.is_file():
+        raise ValueError(f"{path.name} is a link or not a file")
+    if path.stat().st_size > HANDIN_BYTES:
+        raise ValueError(f"{path.name} is larger than {HANDIN_BYTES // 2**20} MB")
+    with open(path, "rb") as f:
+        return f.read(HANDIN_BYTES).decode(errors="replace")
+
+
 def grade_structure(hw3: Path, required: list[str], points: float) -> Result:
     missing = [r for r in required if not (hw3 / r).is_file()]
     if missing:
@@ -184,7 +216,7 @@ def grade_notebook(hw3: Path, points: float) -> Result:
     if not path.is_file():
         return Result("notebook", 0, points, False, "CS189_HW_NN.ipynb not found")
     try:
-        cells = json.loads(path.read_text())["cells"]
+        cells = json.loads(handin_text(path))["cells"]
     except (ValueError, KeyError, TypeError):
         return Result(
             "notebook", 0, points, False, "CS189_HW_NN.ipynb is not a notebook (bad JSON)"
@@ -227,7 +259,7 @@ def cifar_labels(data_dir: str | None, labels: str | None = None):
 
 def read_predictions(path: Path, n: int) -> np.ndarray:
     """predictions.csv as labels, or ValueError naming the first thing wrong with it."""
-    lines = path.read_text(errors="replace").splitlines()
+    lines = handin_text(path).splitlines()
     if not lines or lines[0].strip() != "Id,Category":
         raise ValueError(
             f"the header must be Id,Category, got {lines[0][:40]!r}" if lines else "it is empty"
@@ -265,9 +297,8 @@ def grade_predictions(hw3: Path, labels, config: dict, points: float) -> Result:
     earned = max(
         (t["points"] for t in config["predictions"] if accuracy >= t["accuracy"]), default=0
     )
-    return Result(
-        "predictions.csv", earned, points, earned == points, f"test accuracy {accuracy:.2%}"
-    )
+    why = f"test accuracy {accuracy:.2%}"
+    return Result("predictions.csv", earned, points, earned == points, why, value=accuracy)
 
 
 def grade_handin(piece: str, hw3: Path | None, labels, config: dict) -> Result:
@@ -301,27 +332,45 @@ def grade(
     config: dict | None = None,
     semester: str | None = None,
     only: tuple = (),
+    protection: sandbox.Protection | None = None,
+    workers: int | None = None,
 ) -> Grade:
     """Every piece of ``submission``'s semester (or the ``only`` ones); none can stop the
-    others."""
+    others. The package is copied once (``copy_package``); each piece reads that copy."""
     start = time.perf_counter()
     config = config or load_config()
-    sem = semesters.choose(submission.package, semester)
-    limits = sandbox.Limits(**config["limits"])
-    todo = [(p, s) for p, s in plan(sem, submission.package) if not only or p in only]
-    code = [(p, s) for p, s in todo if p not in HANDIN]
-    tasks = [pieces.task(p, sem) for p, _ in code]  # the reference, here, one at a time
-    with ThreadPoolExecutor(max_workers=max(1, min(len(code), os.cpu_count() or 1))) as pool:
-        runs = list(pool.map(lambda t: run_piece(t, submission.package, limits), tasks))
+    protection = protection or sandbox.available()
+    with tempfile.TemporaryDirectory(prefix="grading-") as scratch:
+        root = Path(scratch)
+        root.chmod(0o711)  # sandbox users may pass through to the package, not list the rest
+        copied = copy_package(submission.package, root / "package", **config["submission"])
+        (root / "package").chmod(0o755)
+        sem = semesters.choose(copied.package, semester, submission.hw3)
+        todo = [(p, s) for p, s in plan(sem, copied.package) if not only or p in only]
+        code = [(p, s) for p, s in todo if p not in HANDIN]
+        tasks = [pieces.task(p, sem) for p, _ in code]  # the reference, here, one at a time
+        limits = sandbox.Limits(**config["limits"])
+
+        def one(i_task):
+            i, task = i_task
+            return run_piece(task, copied.package, limits, root / f"piece-{i}", protection)
+
+        workers = workers or os.cpu_count() or 1
+        with ThreadPoolExecutor(max_workers=max(1, min(len(code), workers))) as pool:
+            runs = list(pool.map(one, enumerate(tasks)))
     done = {p: result(p, s, verdicts(*run, config), config, sem) for (p, s), run in zip(code, runs)}
     for piece, _ in todo:
         if piece in HANDIN:
             done[piece] = grade_handin(piece, submission.hw3, labels, config)
-    return Grade(sem, [done[p] for p, _ in todo], time.perf_counter() - start)
+    results = [done[p] for p, _ in todo]
+    return Grade(sem, results, time.perf_counter() - start, protection, copied.notes)
 
 
-def gradescope(grade: Grade) -> dict:
-    """Gradescope's results.json."""
+def gradescope(grade: Grade, config: dict | None = None) -> dict:
+    """Gradescope's results.json: each test's visibility from config.yaml, the semester and
+    the sandbox in the output, the CIFAR-10 test accuracy on the leaderboard."""
+    config = config or load_config()
+    shown = config["gradescope"]
     tests = [
         {
             "name": r.name,
@@ -329,18 +378,22 @@ def gradescope(grade: Grade) -> dict:
             "max_score": r.max_points,
             "output": r.output,
             "status": "passed" if r.passed else "failed",
-            "visibility": "visible",
+            "visibility": shown["visibility"].get(r.name, shown["default_visibility"]),
         }
         for r in grade.results
     ]
-    output = f"{grade.heading()}\n{grade.score:g} of {grade.total:g} points"
-    return {
+    out = {
         "score": grade.score,
         "execution_time": round(grade.seconds, 1),
         "tests": tests,
-        "output": output,
-        "extra_data": {"semester": grade.semester.name},
+        "output": f"{grade.heading()}\n{grade.score:g} of {grade.total:g} points",
+        "stdout_visibility": shown["stdout_visibility"],
+        "extra_data": {"semester": grade.semester.name, "sandbox": grade.protection_kind},
     }
+    if grade.accuracy is not None:
+        out["leaderboard"] = [{"name": "CIFAR-10 test accuracy", "value": round(100 * grade.accuracy, 2),
+                               "order": "desc"}]  # fmt: skip
+    return out
 
 
 def table(grade: Grade) -> str:
@@ -353,7 +406,21 @@ def table(grade: Grade) -> str:
     return "\n".join(lines + [f"| total | {grade.score:g} / {grade.total:g} | |"])
 
 
-def failed_result(reason: str) -> Grade:
-    """The Grade of a submission that could not be graded at all."""
+def refused(reason: str, protection=None) -> Grade:
+    """The Grade of a submission that could not be graded at all: the one line why."""
     sem = semesters.load()["A"]
-    return Grade(sem, [Result("submission", 0, 0, False, reason)], 0.0)
+    result = Result("submission", 0, 0, False, reason)
+    return Grade(sem, [result], 0.0, protection, refused=reason)
+
+
+def grade_path(
+    path: Path, labels, config: dict, semester=None, protection=None, only=(), workers=None
+) -> Grade:
+    """``path`` (a zip, a folder) located, copied once and graded; a Grade saying why when it
+    cannot be graded at all (never an exception for a student's file)."""
+    with tempfile.TemporaryDirectory(prefix="submission-") as scratch:
+        try:
+            submission = locate(path, Path(scratch))
+            return grade(submission, labels, config, semester, only, protection, workers)
+        except SubmissionError as e:
+            return refused(str(e), protection)

@@ -55,10 +55,11 @@ def names() -> list[str]:
 HANDIN = ("CS189_HW_NN.ipynb", "predictions.csv")  # this project's hand-in, beside the package
 
 
-def features(package: Path) -> dict:
+def features(package: Path, handin: Path | None = None) -> dict:
     """What the layouts differ in, read from the files: the utils module's form, utils/'s
     convolution.py, the classes the graded modules define, and whether the folder around the
-    package holds this project's hand-in."""
+    package (``handin``: the submission's hw3/, when there is one) holds this project's
+    hand-in."""
     utils = "file" if (package / "utils.py").is_file() else None
     if utils is None and (package / "utils").is_dir():
         utils = "folder"
@@ -72,7 +73,7 @@ def features(package: Path) -> dict:
         "utils": utils,
         "convolution": (package / "utils" / "convolution.py").is_file(),
         "classes": classes,
-        "handin": any((package.parent / name).is_file() for name in HANDIN),
+        "handin": handin is not None and any((handin / n).is_file() for n in HANDIN),
     }
 
 
@@ -97,11 +98,11 @@ def _describe(seen: dict) -> str:
     return ", ".join(parts)
 
 
-def detect(package: Path, layouts: dict | None = None) -> Semester:
+def detect(package: Path, layouts: dict | None = None, handin: Path | None = None) -> Semester:
     """The layout whose rule the package's files match (the most specific rule first); with
     none, the one whose pieces' classes it defines most of."""
     layouts = layouts or load()
-    seen = features(package)
+    seen = features(package, handin)
     ordered = sorted(layouts.values(), key=lambda s: -len(s.detect))
     for semester in ordered:
         if _matches(semester.detect, seen):
@@ -121,11 +122,12 @@ def _with_how(semester: Semester, how: str) -> Semester:
     return replace(semester, how=how)
 
 
-def choose(package: Path, name: str | None = None) -> Semester:
-    """``name``'s layout (``--semester``), else the one recognised from ``package``."""
+def choose(package: Path, name: str | None = None, handin: Path | None = None) -> Semester:
+    """``name``'s layout (``--semester``), else the one recognised from ``package`` (and the
+    hand-in folder around it)."""
     layouts = load()
     if name is None:
-        return detect(package, layouts)
+        return detect(package, layouts, handin)
     if name not in layouts:
         raise KeyError(f"unknown semester {name!r}: choose one of {', '.join(layouts)}")
     return _with_how(layouts[name], "chosen with --semester")

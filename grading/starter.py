@@ -19,9 +19,9 @@ import ast
 import shutil
 from pathlib import Path
 
-from commands.entry import UserError, argument_parser, run_main
-from deliverables.shown import handout_names
 from grading import semesters
+from plumbing.errors import UserError, argument_parser, run_main
+from plumbing.handout import handout_names
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMESTER = "hw3"  # the layout the starter is written for (grading/semesters.yaml)

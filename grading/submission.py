@@ -2,13 +2,16 @@
 (extracted here, safely: a member with an absolute or ``..`` path, a link, or an archive that
 unpacks to more than ``MAX_UNPACKED_MB`` is refused before anything is written)."""
 
+import os
+import shutil
 import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from plumbing.handout import PACKAGE
+
 MAX_UNPACKED_MB = 500
-PACKAGE = "neural_networks"
 
 
 class SubmissionError(Exception):
@@ -107,3 +110,50 @@ def locate(path: Path, scratch: Path) -> Submission:
             f"{path} holds {len(shallowest)} {PACKAGE}/ packages ({where}): hand in one"
         )
     return Submission(found[0], found[0].parent)
+
+
+@dataclass(frozen=True)
+class Copied:
+    """The submission's one copy, which every piece reads: what was left out, in words."""
+
+    package: Path
+    notes: tuple = ()
+
+
+def copy_package(source: Path, into: Path, max_files: int, max_mb: float) -> Copied:
+    """``source`` (a neural_networks/ folder) copied once into ``into``/neural_networks, as
+    plain files readable by the sandbox: a link is copied as what it points to when that is a
+    file inside the submission, and left out otherwise; __pycache__ and anything that is
+    neither a file nor a folder are left out; SubmissionError past the file or byte limit."""
+    root, dest = source.resolve(), into / PACKAGE
+    notes, count, size = [], 0, 0
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        rel = Path(folder).relative_to(source)
+        dirs[:] = [d for d in dirs if d != "__pycache__" and not (Path(folder) / d).is_symlink()]
+        (dest / rel).mkdir(parents=True, exist_ok=True, mode=0o755)
+        for name in files:
+            path = Path(folder) / name
+            target = _inside(path, root)
+            if target is None:
+                notes.append(f"left out {PACKAGE}/{(rel / name).as_posix()}: a link to outside the submission, or not a file")
+                continue
+            count, size = count + 1, size + target.stat().st_size
+            if count > max_files or size > max_mb * 2**20:
+                raise SubmissionError(
+                    f"{source} holds more than {max_files} files or {max_mb:g} MB "
+                    "(grading/config.yaml, submission): hand in the package alone"
+                )
+            shutil.copyfile(target, dest / rel / name)
+            (dest / rel / name).chmod(0o644)
+    return Copied(dest, tuple(notes))
+
+
+def _inside(path: Path, root: Path) -> Path | None:
+    """The regular file ``path`` is or links to, when it is inside ``root``; else None."""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # a dangling link, a loop
+        return None
+    if not target.is_relative_to(root) or not stat.S_ISREG(target.stat().st_mode):
+        return None
+    return target

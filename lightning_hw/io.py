@@ -1,92 +1,19 @@
-"""Files the Lightning side writes: every one through ``atomic_path``, so a crash or a refused run
-never leaves a half-written file behind. (numpy_nn keeps its own logger; this is ours.)"""
+"""Files the Lightning side writes: the plots. Every file goes through the ground floor's
+``plumbing.files.atomic_path`` (a crash never leaves a half-written file behind); the names of
+``plumbing.files`` are also here for the modules that import them from this one."""
 
-import json
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-
-class MissingFolderError(FileNotFoundError):
-    """An output cannot be written where it was asked: its folder is missing or is a file, or
-    the file asked for is a folder."""
-
-
-def output_file(path: str | os.PathLike) -> Path:
-    """``path`` as a file to be written, or a MissingFolderError saying why it cannot be: check
-    it before any work, so that a bad ``--output`` is refused at once."""
-    target = Path(path)
-    if target.is_dir():
-        raise MissingFolderError(f"cannot write {target}: it is a folder; name a file in it")
-    output_folder(target.parent)
-    if not target.parent.resolve().is_dir():
-        raise MissingFolderError(f"cannot write {target}: folder {target.parent} does not exist")
-    return target
-
-
-def output_folder(path: str | os.PathLike) -> Path:
-    """``path`` as a folder to write into (it may not exist yet), or a MissingFolderError when
-    it, or a folder above it, is a file."""
-    folder = Path(path)
-    for above in (folder, *folder.parents):
-        if above.exists() and not above.is_dir():
-            raise MissingFolderError(f"cannot write into {folder}: {above} is a file, not a folder")
-    return folder
-
-
-@contextmanager
-def no_new_empty_folders(folder: str | os.PathLike) -> Iterator[None]:
-    """If the body fails, the folders it created on the way to ``folder`` and below it are
-    removed again when they are empty: a failed download leaves no empty ``data/...`` behind."""
-    top = Path(folder).absolute()
-    missing = [p for p in (top, *top.parents) if not p.exists()]
-    before = {p for p in top.rglob("*") if p.is_dir()} if top.is_dir() else set()
-    try:
-        yield
-    except BaseException:
-        made = [p for p in top.rglob("*") if p.is_dir() and p not in before] if top.is_dir() else []
-        for p in sorted(made + missing, key=lambda p: len(p.parts), reverse=True):
-            if p.is_dir() and not any(p.iterdir()):
-                p.rmdir()
-        raise
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` (same folder, same extension); when the block ends
-    normally it is renamed onto ``path`` in one step, when it raises it is removed.
-
-        with atomic_path("out/metrics.json") as tmp:
-            tmp.write_text(...)
-    """
-    target = output_file(path)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=target.suffix)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def write_json(path: str | os.PathLike, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+from plumbing.files import (  # noqa: F401 - the file functions' old home, kept for its importers
+    MissingFolderError,
+    atomic_path,
+    no_new_empty_folders,
+    output_file,
+    output_folder,
+    write_bytes,
+    write_json,
+    write_text,
+)
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:

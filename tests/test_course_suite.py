@@ -8,20 +8,21 @@ import sys
 import numpy as np
 import pytest
 
-from deliverables.shown import handout_names
+from plumbing.handout import handout_names
 from tests.conftest import ROOT
 from tests.course import generate_fixtures
 
 SUITE = ROOT / "tests" / "course"
+FIXTURES = ROOT / "grading" / "course" / "fixtures"
 
 
 def test_fixtures_are_what_the_pytorch_generator_writes(tmp_path):
     generate_fixtures.main(["--out", str(tmp_path)])
-    committed = sorted(p.name for p in (SUITE / "fixtures").glob("*.npz"))
+    committed = sorted(p.name for p in FIXTURES.glob("*.npz"))
     assert committed == sorted(f"{c}.npz" for c in generate_fixtures.test_classes())
     for name in committed:
-        assert (tmp_path / name).read_bytes() == (SUITE / "fixtures" / name).read_bytes(), name
-    assert sum((SUITE / "fixtures" / n).stat().st_size for n in committed) < 6 * 2**20  # a few MB
+        assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes(), name
+    assert sum((FIXTURES / n).stat().st_size for n in committed) < 6 * 2**20  # a few MB
 
 
 def _handout_copy(root, edits=(), drop=()):
@@ -30,7 +31,7 @@ def _handout_copy(root, edits=(), drop=()):
     package = root / "neural_networks"
     package.mkdir()
     for source in (ROOT / "numpy_nn").iterdir():
-        if source.suffix in (".py", ".csv"):
+        if source.suffix == ".py":
             (package / source.name).write_text(handout_names(source.read_text()))
     for file, old, new in edits:
         text = (package / file).read_text()

@@ -22,7 +22,7 @@ def test_default_run_saves_results(tmp_path):
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     results = json.loads((run_dir / "results.json").read_text())
     for key in ("train_error", "val_error", "test_error"):
-        assert results[key] <= 0.07, key  # at most 2 of 30 test flowers wrong
+        assert results[key] <= 0.1, key  # at most 3 of the course's 30 test flowers wrong
     for key in ("train_loss", "val_loss", "test_loss"):
         assert 0 < results[key] < 0.2, key
     assert results["options"]["hidden"] == 25

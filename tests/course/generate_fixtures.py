@@ -1,4 +1,5 @@
-"""Write the conformance suite's fixtures, ``fixtures/<TestClassName>.npz``, computed by PyTorch.
+"""Write the conformance suite's fixtures, ``grading/course/fixtures/<TestClassName>.npz``,
+computed by PyTorch (the grader and tests/course read them there).
 
     python -m tests.course.generate_fixtures [--out DIR]
 
@@ -32,9 +33,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tests.course.cases import ACTIVATIONS, LOSSES, cases, spec_of
+from grading.course.cases import ACTIVATIONS, LOSSES, cases, spec_of
 
-DATA = Path(__file__).resolve().parent / "fixtures"
+DATA = Path(__file__).resolve().parents[2] / "grading" / "course" / "fixtures"
 ACTIVATION_FUNCTIONS = {
     "Linear": lambda z: z,
     "Sigmoid": torch.sigmoid,

@@ -1,5 +1,6 @@
 """The course's test layout: a ``LayerTest`` base (unittest) and one fixture per test class,
-``data/<TestClassName>.npz`` (``fixtures/`` in its repository), run against whatever package named ``neural_networks`` is
+``data/<TestClassName>.npz`` (in its repository, the grader's ``grading/course/``, with the
+cases), run against whatever package named ``neural_networks`` is
 importable: the reference package in its repository (its ``conftest.py`` maps the name), the
 copy shipped in hw3/, or a student's package for the grader.
 
@@ -24,13 +25,14 @@ HERE = Path(__file__).resolve().parent
 if importlib.util.find_spec("neural_networks") is None:  # run from inside hw3/tests/
     sys.path.insert(0, str(HERE.parent))
 
-try:
-    from . import cases
-except ImportError:  # the test modules were loaded as top-level modules
-    import cases
+# hw3/tests/ holds cases.py and data/; this repository keeps both with the grader
+COURSE = HERE if (HERE / "cases.py").is_file() else HERE.parents[1] / "grading" / "course"
+_spec = importlib.util.spec_from_file_location("course_cases", COURSE / "cases.py")
+cases = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cases)
 
 DECIMAL = 4
-FIXTURES = HERE / "data" if (HERE / "data").is_dir() else HERE / "fixtures"
+FIXTURES = HERE / "data" if (HERE / "data").is_dir() else COURSE / "fixtures"
 
 
 def find(module: str, name: str):

@@ -6,9 +6,9 @@ import shutil
 import pytest
 import yaml
 
-from deliverables.shown import handout_names
 from grading import grader
 from grading.submission import Submission
+from plumbing.handout import handout_names
 from tests.conftest import ROOT
 
 FAST = {**grader.load_config(), "limits": {"seconds": 5, "memory_mb": 1024, "output_mb": 8}}
@@ -216,7 +216,7 @@ def test_the_command_line_grades_and_writes_gradescopes_results(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "| layers.FullyConnected | 15 / 15 | pass" in done.stdout
     results = yaml.safe_load((tmp_path / "results.json").read_text())
-    assert set(results) == {"score", "execution_time", "output", "tests", "extra_data"}
+    assert set(results) == {"score", "execution_time", "output", "tests", "extra_data", "stdout_visibility"}
     assert (
         results["output"].startswith("Semester: layout A")
         and results["extra_data"]["semester"] == "A"
