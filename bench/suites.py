@@ -391,9 +391,17 @@ def _train_config(config: str, data_dir, extra=()) -> dict:
     import sys
 
     with tempfile.TemporaryDirectory() as logs:
-        args = [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs" / config),
-                "--trainer.enable_progress_bar", "false",
-                "--trainer.logger.init_args.save_dir", logs, *extra]  # fmt: skip
+        args = [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--config",
+            str(ROOT / "configs" / config),
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.logger.init_args.save_dir",
+            logs,
+            *extra,
+        ]
         if data_dir:
             args += ["--data.init_args.data_dir", str(data_dir)]
         start = time.perf_counter()
@@ -648,11 +656,26 @@ def _config_steps(
 
     stem = Path(config).stem
     with tempfile.TemporaryDirectory() as tmp:
-        args = [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs" / config),
-                "--trainer.max_epochs", "1",
-                "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", "0",
-                "--trainer.limit_test_batches", "1", "--trainer.enable_progress_bar", "false",
-                "--data.init_args.batch_size", str(batch), "--trainer.logger.init_args.save_dir", tmp]  # fmt: skip
+        args = [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--config",
+            str(ROOT / "configs" / config),
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            str(steps),
+            "--trainer.limit_val_batches",
+            "0",
+            "--trainer.limit_test_batches",
+            "1",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--data.init_args.batch_size",
+            str(batch),
+            "--trainer.logger.init_args.save_dir",
+            tmp,
+        ]
         if precision:
             args += ["--trainer.precision", precision]
         if data_dir:
@@ -761,11 +784,14 @@ def _reference_hw3(folder: Path) -> Path:
     return hw3
 
 
-def grading(repeats: int = 3, **_) -> str:
+def grading(repeats: int = 3, batch: int = 50, **_) -> str:
     """``python -m grading`` on the reference, end to end (each piece in its sandbox), against
-    the course's own unittest suite on the same package, alternating, in one process's turn."""
+    the course's own unittest suite on the same package, alternating, in one process's turn;
+    then ``python -m grading batch`` on ``batch`` copies of it laid out as Gradescope exports."""
     import subprocess
     import sys
+
+    from grading import sandbox
 
     with tempfile.TemporaryDirectory() as d:
         hw3 = _reference_hw3(Path(d))
@@ -782,19 +808,58 @@ def grading(repeats: int = 3, **_) -> str:
                 times[name].append(time.perf_counter() - t)
                 if done.returncode != 0:
                     raise RuntimeError(f"{name} failed: {done.stderr[-500:]}")
+        batch_s = _batch(Path(d), hw3, batch)
     grader_s, suite_s = (statistics.median(times[k]) for k in commands)
-    return "\n".join([
-        "## 10. Grading the reference", "",
-        f"`python -m grading` on the reference package (layout A: every piece of its semester in "
-        f"its own sandboxed process, fixtures and random inputs per sub-part, stand-ins replaying "
-        f"the reference around each piece, and the handout's Iris run) against the course-format "
-        f"unittest suite on the same package; wall time including Python's start, median of "
-        f"{repeats}, alternating. The goal: under 10 s per submission on 2 cores.", "",
-        "| job | wall time |", "|---|---:|",
-        f"| `python -m grading hw3/neural_networks` | {grader_s:.1f} s |",
-        f"| `python -m unittest discover -s tests` (the course suite) | {suite_s:.1f} s |",
-        f"| ratio grader / suite | {grader_s / suite_s:.1f}x |",
-    ])  # fmt: skip
+    kind = sandbox.available().describe()
+    return "\n".join(
+        [
+            "## 10. Grading the reference",
+            "",
+            f"`python -m grading` on the reference package (layout A: every piece of its semester in "
+            f"its own sandbox, here {kind}; fixtures and random inputs per sub-part, stand-ins "
+            f"replaying the reference around each piece, and the handout's Iris run) against the "
+            f"course-format unittest suite on the same package; wall time including Python's start, "
+            f"median of {repeats}, alternating. Then `python -m grading batch` on {batch} copies of it "
+            f"in Gradescope's export layout (one piece per core at a time). The goal: under 10 s per "
+            f"submission on 2 cores.",
+            "",
+            "| job | wall time |",
+            "|---|---:|",
+            f"| `python -m grading hw3/neural_networks` | {grader_s:.1f} s |",
+            f"| `python -m unittest discover -s tests` (the course suite) | {suite_s:.1f} s |",
+            f"| ratio grader / suite | {grader_s / suite_s:.1f}x |",
+            f"| `python -m grading batch` on {batch} submissions | {batch_s:.0f} s ({batch_s / batch:.1f} s each) |",
+        ]
+    )
+
+
+def _batch(folder: Path, hw3: Path, n: int) -> float:
+    """Seconds ``python -m grading batch`` takes on ``n`` copies of ``hw3``."""
+    import shutil
+    import subprocess
+    import sys
+
+    export = folder / "export"
+    for i in range(n):
+        shutil.copytree(hw3 / "neural_networks", export / f"submission_{i}" / "neural_networks")
+    t = time.perf_counter()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grading",
+            "batch",
+            str(export),
+            "--csv",
+            str(folder / "grades.csv"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"batch failed: {done.stderr[-500:]}")
+    return time.perf_counter() - t
 
 
 # -- 11. where a numpy-backed training step goes -----------------------------------------------
@@ -823,8 +888,10 @@ def _gemm_ms(shapes, dtype, repeats: int = 5) -> float:
     if not shapes:
         return 0.0
     rng = np.random.default_rng(0)
-    pairs = [(rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype))
-             for m, k, n in shapes]  # fmt: skip
+    pairs = [
+        (rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype))
+        for m, k, n in shapes
+    ]
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -902,29 +969,42 @@ def profile_rows() -> tuple:
 def profile(**_) -> str:
     """Section 11: every layer's forward and backward in one training step of each numpy-backed
     network, beside what its matrix products take called directly (the floor)."""
-    lines = ["## 11. Where a numpy-backed training step goes", "",
-             "One training step of the numpy layers alone (no Lightning, no bridge), float32, "
-             "in a fresh process set up as `train.py` runs numpy backends, median of 7 after two "
-             "passes; the first layer skips dL/dX of the data, as the network does; *products* is what the layer's matrix products take "
-             "called directly on arrays of their shapes (the BLAS floor), *rest* the difference: "
-             "pooling, batch norm, activations, window copies, the col2im scatter, temporaries. "
-             "Products timed apart, on fresh arrays, can take longer than inside the layer (a "
-             "negative rest, for the small late convolutions): read *rest* to a few ms.", ""]  # fmt: skip
+    lines = [
+        "## 11. Where a numpy-backed training step goes",
+        "",
+        "One training step of the numpy layers alone (no Lightning, no bridge), float32, "
+        "in a fresh process set up as `train.py` runs numpy backends, median of 7 after two "
+        "passes; the first layer skips dL/dX of the data, as the network does; *products* is what the layer's matrix products take "
+        "called directly on arrays of their shapes (the BLAS floor), *rest* the difference: "
+        "pooling, batch norm, activations, window copies, the col2im scatter, temporaries. "
+        "Products timed apart, on fresh arrays, can take longer than inside the layer (a "
+        "negative rest, for the small late convolutions): read *rest* to a few ms.",
+        "",
+    ]
     profiles, (mlp_step, mlp_gemm) = _child_rows("profile_rows")
     for (title, (_, batch)), rows in zip(CNN_CONFIGS.items(), profiles):
-        lines += [f"**{title}, batch {batch}**", "",
-                  "| layer | output | forward ms | backward ms | products ms | rest ms |",
-                  "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+        lines += [
+            f"**{title}, batch {batch}**",
+            "",
+            "| layer | output | forward ms | backward ms | products ms | rest ms |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
         for name, shape, f, b, g in rows:
             lines.append(
                 f"| {name} | {'x'.join(map(str, shape))} | {f:.1f} | {b:.1f} | {g:.1f} | {f + b - g:.1f} |"
             )
         total, gemm = sum(r[2] + r[3] for r in rows), sum(r[4] for r in rows)
-        lines += [f"| **total** | | | **{total:.1f}** | **{gemm:.1f}** | **{total - gemm:.1f}** |", "",
-                  f"Step / products alone: {total / gemm:.2f}x.", ""]  # fmt: skip
-    lines += ["**numpy_nn MLP 784-1024-1024-10, float32, batch 256** (forward, loss, backward, SGD "
-              f"with momentum): {mlp_step:.1f} ms a step; its products alone {mlp_gemm:.1f} ms: "
-              f"**{mlp_step / mlp_gemm:.2f}x** (issue 32's goal: 1.15x)."]  # fmt: skip
+        lines += [
+            f"| **total** | | | **{total:.1f}** | **{gemm:.1f}** | **{total - gemm:.1f}** |",
+            "",
+            f"Step / products alone: {total / gemm:.2f}x.",
+            "",
+        ]
+    lines += [
+        "**numpy_nn MLP 784-1024-1024-10, float32, batch 256** (forward, loss, backward, SGD "
+        f"with momentum): {mlp_step:.1f} ms a step; its products alone {mlp_gemm:.1f} ms: "
+        f"**{mlp_step / mlp_gemm:.2f}x** (issue 32's goal: 1.15x)."
+    ]
     return "\n".join(lines)
 
 
@@ -949,8 +1029,9 @@ def twin_rows(repeats: int = 5, block: int = 4) -> list:
         steps = {}
         for backend in ("numpy", "torch"):
             net = LayerStack(net_args["layers"], net_args["input_shape"], backend, seed=0)
-            opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True,
-                                  weight_decay=5e-4)  # fmt: skip
+            opt = torch.optim.SGD(
+                net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4
+            )
 
             def step(net=net, opt=opt, x=x, y=y):
                 opt.zero_grad(set_to_none=True)
@@ -967,19 +1048,24 @@ def twins(**_) -> str:
     """Section 12: issue 32's goals, numpy-backed step / torch twin <= 1.3x (Fashion) and <= 1.5x
     (CIFAR)."""
     goals = {"Fashion": 1.3, "CIFAR": 1.5}
-    lines = ["## 12. Numpy-backed CNNs against their torch twins: a training step", "",
-             "One training step (zero the gradients, forward, cross-entropy, backward, SGD with "
-             "Nesterov momentum and weight decay) of each numpy-backed config's network through the "
-             "bridge (`backend: numpy`) and of its torch-native twin (`backend: torch`, the same "
-             "initial weights), float32, the same random batch, in one process with "
-             "`OMP_WAIT_POLICY=PASSIVE` (as `train.py` runs numpy backends); alternating blocks of "
-             "4 steps, 5 rounds, median of all but each block's first.", "",
-             "| network | batch | numpy-backed (ms) | torch twin (ms) | ratio | goal |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "## 12. Numpy-backed CNNs against their torch twins: a training step",
+        "",
+        "One training step (zero the gradients, forward, cross-entropy, backward, SGD with "
+        "Nesterov momentum and weight decay) of each numpy-backed config's network through the "
+        "bridge (`backend: numpy`) and of its torch-native twin (`backend: torch`, the same "
+        "initial weights), float32, the same random batch, in one process with "
+        "`OMP_WAIT_POLICY=PASSIVE` (as `train.py` runs numpy backends); alternating blocks of "
+        "4 steps, 5 rounds, median of all but each block's first.",
+        "",
+        "| network | batch | numpy-backed (ms) | torch twin (ms) | ratio | goal |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for label, batch, ours, theirs in _child_rows("twin_rows"):
         goal = next(v for k, v in goals.items() if label.startswith(k))
-        lines.append(f"| {label} | {batch} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x | "
-                     f"<= {goal}x |")  # fmt: skip
+        lines.append(
+            f"| {label} | {batch} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x | <= {goal}x |"
+        )
     return "\n".join(lines)
 
 
@@ -995,9 +1081,11 @@ def _numpy_cnn_row(config: str, data_dir) -> str:
     reference = reference_text(speed_reference()).split("before: ")[1]  # right before the run
     r = _train_config(config, data_dir)
     h, acc = r["history"], r["test"]["test/acc"]
-    return (f"| `{config}` | {len(h['seconds'])} | {acc:.4f} | {sum(h['seconds']):.0f} s | "
-            f"{r['wall']:.0f} s | >= {goal:.1%} in <= {minutes} min | {reference} | "
-            f"{datetime.date.today()} |")  # fmt: skip
+    return (
+        f"| `{config}` | {len(h['seconds'])} | {acc:.4f} | {sum(h['seconds']):.0f} s | "
+        f"{r['wall']:.0f} s | >= {goal:.1%} in <= {minutes} min | {reference} | "
+        f"{datetime.date.today()} |"
+    )
 
 
 def numpy_cnns(data_dir=None, cifar=False, previous=None, **_) -> str:
@@ -1008,14 +1096,18 @@ def numpy_cnns(data_dir=None, cifar=False, previous=None, **_) -> str:
 
     kept = _rows_by_config((previous or {}).get("## 13.", ""))
     cifar = cifar and (resolve_data_dir(data_dir) / "cifar-10-batches-py").is_dir()
-    lines = ["## 13. The numpy-backed CNN configs, trained", "",
-             "Each row is one `python train.py --config configs/<config>` run in its own process "
-             "(`python -m bench --only numpy_cnns`; `--cifar` also retrains the CIFAR-10 config, "
-             "else its row stays with the date it was measured); training + validation from the "
-             "run's metrics, wall time from the outside (start-up, data, test with its TTA).", "",
-             "| config | epochs | test accuracy | training + validation | wall time | goal | "
-             "machine-speed reference just before | measured |",
-             "|---|---:|---:|---:|---:|---|---|---|"]  # fmt: skip
+    lines = [
+        "## 13. The numpy-backed CNN configs, trained",
+        "",
+        "Each row is one `python train.py --config configs/<config>` run in its own process "
+        "(`python -m bench --only numpy_cnns`; `--cifar` also retrains the CIFAR-10 config, "
+        "else its row stays with the date it was measured); training + validation from the "
+        "run's metrics, wall time from the outside (start-up, data, test with its TTA).",
+        "",
+        "| config | epochs | test accuracy | training + validation | wall time | goal | "
+        "machine-speed reference just before | measured |",
+        "|---|---:|---:|---:|---:|---|---|---|",
+    ]
     for config in NUMPY_CNN_GOALS:
         if config.startswith("cifar") and not cifar:
             if config in kept:

@@ -49,14 +49,12 @@ from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, resolved_config, s
 from lightning_hw import runs
 from lightning_hw.checkpoints import weights_only
 from lightning_hw.io import atomic_path, output_file
-from plumbing.handout import handout_names
+from plumbing.handout import course_suite, handout_names
 
 ROOT = Path(__file__).resolve().parents[1]
 EXCLUDE = re.compile(r"(__pycache__|\.DS_Store|\.pyc$|\.ckpt$|\.npz$|(^|/)data/)")
 CODE = ("numpy_nn", "lightning_hw", "commands", "configs")  # folders shipped with their files
 SCRIPTS = ("train_ffnn.py", "train_cnn.py", "train.py", "predict.py")
-SUITE = ("__init__.py", "utils.py", "cases.py", "test_activations.py", "test_layers.py",
-         "test_losses.py")  # fmt: skip
 NOTEBOOKS = ROOT / "deliverables" / "notebooks"
 GRADIENT_NOTEBOOK = NOTEBOOKS / "check_gradients.ipynb"  # shipped as it is, executed
 COURSE_NOTEBOOK = NOTEBOOKS / "CS189_HW_NN.ipynb"  # its runs and shared prose filled in
@@ -245,15 +243,8 @@ def requirements() -> list[str]:
 
 
 def suite_members() -> dict[str, bytes]:
-    """The conformance suite (``tests/course``, the course's test format) as ``hw3/tests/``:
-    the tests, and their cases and fixtures (which live with the grader, ``grading/course``);
-    not this repository's conftest or fixture generator."""
-    suite, course = ROOT / "tests" / "course", ROOT / "grading" / "course"
-    members = {f"hw3/tests/{name}": ((course if name == "cases.py" else suite) / name).read_bytes()
-               for name in SUITE}  # fmt: skip
-    for fixture in sorted((course / "fixtures").glob("*.npz")):  # the course's folder name: data/
-        members[f"hw3/tests/data/{fixture.name}"] = fixture.read_bytes()
-    return members
+    """The conformance suite as ``hw3/tests/`` (``plumbing.handout.course_suite``)."""
+    return {f"hw3/{name}": data for name, data in course_suite(ROOT).items()}
 
 
 def run_members(run: Path, max_checkpoint_mb: float) -> tuple[dict[str, bytes], bool]:

@@ -38,13 +38,26 @@ def limit_the_grader(config: dict) -> None:
 def parser(prog: str = "python -m grading"):
     p = argument_parser(prog, __doc__)
     p.add_argument("path", help="hw3.zip, an hw3/ folder or a neural_networks/ folder")
-    p.add_argument("--semester", default=None, choices=semesters.names(),
-                   help="the handout's layout (default: recognised from the package's files)")  # fmt: skip
+    p.add_argument(
+        "--semester",
+        default=None,
+        choices=semesters.names(),
+        help="the handout's layout (default: recognised from the package's files)",
+    )
     p.add_argument("--json", default=None, help="also write Gradescope's results.json here")
     p.add_argument("--data_dir", default=None, help="holds cifar-10-batches-py/ (the test labels)")
     p.add_argument("--labels", default=None, help="the CIFAR-10 test labels as a .npy")
-    p.add_argument("--unsafe", action="store_true",
-                   help="grade even where no sandbox is available (trusted code only)")  # fmt: skip
+    p.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="grade even where no sandbox is available (trusted code only)",
+    )
+    p.add_argument(
+        "--sandbox",
+        default="auto",
+        choices=sandbox.KINDS,
+        help="the protection to use (default: the strongest the host allows)",
+    )
     return p
 
 
@@ -62,7 +75,7 @@ def main(argv=None) -> int:
         if args.json:
             writable_file(args.json)
         limit_the_grader(config)
-        protection = sandbox.available(args.unsafe)
+        protection = sandbox.available(args.unsafe, args.sandbox)
         labels = grader.cifar_labels(args.data_dir, args.labels)
         grade = grader.grade_path(Path(args.path), labels, config, args.semester, protection)
         if args.json:

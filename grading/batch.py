@@ -53,16 +53,39 @@ def _joined(people: list, key: str) -> str:
 
 def rows(grades: dict[str, grader.Grade], who: dict[str, dict]) -> tuple[list, list]:
     """(header, rows) of the CSV: one column per piece any submission was graded on."""
-    pieces = list(dict.fromkeys(r.name for g in grades.values() for r in g.results if not g.refused))
-    header = ["submission", "name", "email", "sid", "semester", "sandbox", "score", "total",
-              *pieces, "reason"]  # fmt: skip
+    pieces = list(
+        dict.fromkeys(r.name for g in grades.values() for r in g.results if not g.refused)
+    )
+    header = [
+        "submission",
+        "name",
+        "email",
+        "sid",
+        "semester",
+        "sandbox",
+        "score",
+        "total",
+        *pieces,
+        "reason",
+    ]
     table = []
     for name, g in grades.items():
         points = {r.name: f"{r.points:g}" for r in g.results}
         person = who.get(name, {})
-        table.append([name, person.get("name", ""), person.get("email", ""), person.get("sid", ""),
-                      "" if g.refused else g.semester.name, g.protection_kind, f"{g.score:g}",
-                      f"{g.total:g}", *(points.get(p, "") for p in pieces), g.refused])  # fmt: skip
+        table.append(
+            [
+                name,
+                person.get("name", ""),
+                person.get("email", ""),
+                person.get("sid", ""),
+                "" if g.refused else g.semester.name,
+                g.protection_kind,
+                f"{g.score:g}",
+                f"{g.total:g}",
+                *(points.get(p, "") for p in pieces),
+                g.refused,
+            ]
+        )
     return header, table
 
 

@@ -4,7 +4,8 @@ setup.sh          Gradescope runs it once, as root, to build the image: the syst
                   venv and bubblewrap, then a virtual environment at /autograder/venv with
                   requirements.txt (PYTHON=... picks the interpreter, SETUP_APT=0 skips apt)
 run_autograder    grades /autograder/submission into /autograder/results/results.json, with
-                  the semester the bundle was made for ($AUTOGRADER replaces /autograder)
+                  the semester the bundle was made for ($AUTOGRADER replaces /autograder;
+                  $GRADING_ARGS adds options, e.g. --sandbox user)
 requirements.txt  one pin per line: the grader's (numpy, PyYAML) and the course's environment
                   for students' code (config.yaml, environment)
 grading/          the grader, its config, the semesters and the course's cases and fixtures
@@ -39,7 +40,7 @@ python="$root/venv/bin/python"
 mkdir -p "$root/results"
 chmod 700 "$root/source"  # a sandbox user running students' code cannot read the grader
 cd "$root/source"
-"$python" -m grading "$root/submission" --semester {semester} --labels cifar10_test_labels.npy --json "$root/results/results.json"
+"$python" -m grading "$root/submission" --semester {semester} --labels cifar10_test_labels.npy --json "$root/results/results.json" ${{GRADING_ARGS:-}}
 exit 0  # a submission that cannot be graded has its reason in results.json
 """
 SETUP = """#!/usr/bin/env bash
@@ -65,8 +66,11 @@ def requirements(config: dict | None = None) -> str:
 def code() -> dict[str, bytes]:
     """The grader, the ground floor and the reference, as the repository holds them."""
     out = {}
-    for folder, suffixes in (("grading", (".py", ".yaml", ".npz")), ("plumbing", (".py",)),
-                             ("numpy_nn", (".py", ".npy"))):  # fmt: skip
+    for folder, suffixes in (
+        ("grading", (".py", ".yaml", ".npz")),
+        ("plumbing", (".py",)),
+        ("numpy_nn", (".py", ".npy")),
+    ):
         for path in sorted((ROOT / folder).rglob("*")):
             if path.suffix in suffixes and "__pycache__" not in path.parts:
                 out[path.relative_to(ROOT).as_posix()] = path.read_bytes()
@@ -99,8 +103,12 @@ def main(argv=None) -> int:
     p = argument_parser("python -m grading bundle", __doc__)
     p.add_argument("--output", default="autograder.zip", help="the zip to write")
     p.add_argument("--data_dir", default=None, help="holds cifar-10-batches-py/ (the test labels)")
-    p.add_argument("--semester", default="hw3", choices=semesters.names(),
-                   help="the handout the assignment uses (default: this project's, hw3)")  # fmt: skip
+    p.add_argument(
+        "--semester",
+        default="hw3",
+        choices=semesters.names(),
+        help="the handout the assignment uses (default: this project's, hw3)",
+    )
     args = p.parse_args(argv)
 
     def body() -> int:

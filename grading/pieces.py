@@ -415,77 +415,9 @@ def batchnorm_task(semester: Semester) -> Task:
     does (not needed for full credit)."""
     fixture, inputs, compares, cases = _fixture("TestBatchNorm1D"), {}, [], []
     for i, config in _fixture_cases("TestBatchNorm1D"):
-        p, X = f"f{i}", fixture[f"{i}input"][0]
-        inputs.update(
-            {
-                f"{p}/X": X,
-                f"{p}/dY": fixture[f"{i}upstream_grad"],
-                f"{p}/n_in": np.asarray(X.shape[1]),
-            }
-        )
-        inputs.update({f"{p}/param_{k}": fixture[f"{i}{k}"] for k in ("gamma", "beta")})
-        for key in ("running_mu", "running_var"):
-            inputs[f"{p}/cache_{key}"] = fixture[f"{i}{key}"]
-            inputs[f"{p}/eval_{key}"] = fixture[f"{i}new_{key}"]
-        inputs.update(
-            {
-                f"{p}/cache_X": X,
-                f"{p}/cache_X_hat": fixture[f"{i}X_hat"],
-                f"{p}/cache_mu": fixture[f"{i}mu"],
-                f"{p}/cache_var": fixture[f"{i}var"],
-            }
-        )
-        size = f"a batch of {_size(X.shape)}"
-        compares.append(
-            Compare(
-                "forward",
-                f"{p}/Y",
-                fixture[f"{i}output"],
-                f"BatchNorm1D.forward (training) for {size}",
-                True,
-            )
-        )
-        for key, stat in (("running_mu", "mu"), ("running_var", "var")):
-            compares.append(
-                Compare(
-                    "running statistics",
-                    f"{p}/{key}",
-                    fixture[f"{i}new_{key}"],
-                    f"cache[{key!r}] after a training forward of {size}",
-                    True,
-                    accept=[("the first batch's statistics", fixture[f"{i}{stat}"])],
-                )
-            )
-        compares.append(
-            Compare(
-                "evaluation",
-                f"{p}/Y_test",
-                fixture[f"{i}test_output"],
-                f"BatchNorm1D.forward(X, mode='test') for {size}",
-                True,
-            )
-        )
-        compares.append(
-            Compare(
-                "backward",
-                f"{p}/dX",
-                fixture[f"{i}backward"],
-                f"BatchNorm1D.backward: dL/dX for {size}",
-                True,
-            )
-        )
-        for k in ("gamma", "beta"):
-            compares.append(
-                Compare(
-                    "backward",
-                    f"{p}/d{k}",
-                    fixture[f"{i}d{k}"],
-                    f"BatchNorm1D.backward: gradients[{k!r}] for {size}",
-                    True,
-                )
-            )
-        compares.extend(_bn_shapes(p, X.shape[1]))
-        cases.append({"name": p, "config": config})
+        inputs.update(_batchnorm_inputs(f"f{i}", fixture, i))
+        compares += _batchnorm_compares(f"f{i}", fixture, i)
+        cases.append({"name": f"f{i}", "config": config})
     request = {
         "kind": "layer",
         "cls": "BatchNorm1D",
@@ -494,6 +426,76 @@ def batchnorm_task(semester: Semester) -> Task:
     }
     parts = ("parameters", "forward", "running statistics", "evaluation", "backward")
     return Task("layers.BatchNorm1D", request, inputs, compares, parts)
+
+
+def _batchnorm_inputs(p: str, fixture: dict, i: int) -> dict:
+    """A case's input, parameters, running statistics before and after, and the cache the
+    backward reads (set by hand, as the course's test does)."""
+    X = fixture[f"{i}input"][0]
+    out = {
+        f"{p}/X": X,
+        f"{p}/dY": fixture[f"{i}upstream_grad"],
+        f"{p}/n_in": np.asarray(X.shape[1]),
+        f"{p}/cache_X": X,
+        f"{p}/cache_X_hat": fixture[f"{i}X_hat"],
+        f"{p}/cache_mu": fixture[f"{i}mu"],
+        f"{p}/cache_var": fixture[f"{i}var"],
+    }
+    out.update({f"{p}/param_{k}": fixture[f"{i}{k}"] for k in ("gamma", "beta")})
+    for key in ("running_mu", "running_var"):
+        out[f"{p}/cache_{key}"] = fixture[f"{i}{key}"]
+        out[f"{p}/eval_{key}"] = fixture[f"{i}new_{key}"]
+    return out
+
+
+def _batchnorm_compares(p: str, fixture: dict, i: int) -> list:
+    X = fixture[f"{i}input"][0]
+    size = f"a batch of {_size(X.shape)}"
+    out = [
+        Compare(
+            "forward",
+            f"{p}/Y",
+            fixture[f"{i}output"],
+            f"BatchNorm1D.forward (training) for {size}",
+            True,
+        ),
+        Compare(
+            "evaluation",
+            f"{p}/Y_test",
+            fixture[f"{i}test_output"],
+            f"BatchNorm1D.forward(X, mode='test') for {size}",
+            True,
+        ),
+        Compare(
+            "backward",
+            f"{p}/dX",
+            fixture[f"{i}backward"],
+            f"BatchNorm1D.backward: dL/dX for {size}",
+            True,
+        ),
+    ]
+    for key, stat in (("running_mu", "mu"), ("running_var", "var")):
+        out.append(
+            Compare(
+                "running statistics",
+                f"{p}/{key}",
+                fixture[f"{i}new_{key}"],
+                f"cache[{key!r}] after a training forward of {size}",
+                True,
+                accept=[("the first batch's statistics", fixture[f"{i}{stat}"])],
+            )
+        )
+    for k in ("gamma", "beta"):
+        out.append(
+            Compare(
+                "backward",
+                f"{p}/d{k}",
+                fixture[f"{i}d{k}"],
+                f"BatchNorm1D.backward: gradients[{k!r}] for {size}",
+                True,
+            )
+        )
+    return out + _bn_shapes(p, X.shape[1])
 
 
 def _bn_shapes(case: str, n: int) -> list:
@@ -653,29 +655,8 @@ NETWORK = [(4, 8, "relu"), (8, 6, "tanh"), (6, 3, "softmax")]  # (n_in, n_out, a
 def network_task(semester: Semester) -> Task:
     """NeuralNetwork.forward, .backward (and .predict where students write it) with stand-ins
     replaying the reference's layers and loss: the network's own code alone is graded."""
-    import numpy_nn.layers as reference
-    from numpy_nn.losses import CrossEntropy
-
-    rng = _rng("NeuralNetwork")
-    X, Y = rng.standard_normal((16, 4)), np.eye(3)[rng.integers(0, 3, 16)]
-    inputs, layers, h = {"net/X": X, "net/Y": Y}, [], X
-    for i, (n_in, n_out, act) in enumerate(NETWORK):
-        layer = reference.FullyConnected(n_out, act)
-        layer.forward(h)
-        layer.parameters.update(
-            W=rng.standard_normal((n_in, n_out)) * 0.5, b=rng.standard_normal((1, n_out)) * 0.3
-        )
-        inputs[f"net/X{i}"], h = h, layer.forward(h)
-        inputs[f"net/Y{i}"] = h
-        inputs.update({f"net/p{i}_{k}": v for k, v in layer.parameters.items()})
-        layers.append(layer)
-    loss = CrossEntropy()
-    inputs.update({"net/out": h, "net/loss": np.asarray(loss.forward(Y, h))})
-    grad = inputs["net/dout"] = loss.backward(Y, h)
-    for i in reversed(range(len(layers))):
-        inputs[f"net/dY{i}"] = grad
-        grad = inputs[f"net/dX{i}"] = layers[i].backward(grad)
-        inputs.update({f"net/d{i}_{k}": v for k, v in layers[i].gradients.items()})
+    inputs = _network_arrays(_rng("NeuralNetwork"))
+    out, loss = inputs["net/out"], inputs["net/loss"].reshape(())
     args = [
         {
             "name": "fully_connected",
@@ -695,34 +676,45 @@ def network_task(semester: Semester) -> Task:
         "cases": [{"name": "net"}],
     }
     compares = [
-        Compare("forward", "net/out", h, "NeuralNetwork.forward: the last layer's output"),
-        Compare(
-            "backward",
-            "net/loss",
-            inputs["net/loss"].reshape(()),
-            "NeuralNetwork.backward: the loss it returns",
-        ),
+        Compare("forward", "net/out", out, "NeuralNetwork.forward: the last layer's output"),
+        Compare("backward", "net/loss", loss, "NeuralNetwork.backward: the loss it returns"),
     ]
     parts = ("forward", "backward")
     if predict:
         compares += [
-            Compare("predict", "net/predict_out", h, "NeuralNetwork.predict: Y_hat"),
-            Compare(
-                "predict",
-                "net/predict_loss",
-                inputs["net/loss"].reshape(()),
-                "NeuralNetwork.predict: the loss",
-            ),
+            Compare("predict", "net/predict_out", out, "NeuralNetwork.predict: Y_hat"),
+            Compare("predict", "net/predict_loss", loss, "NeuralNetwork.predict: the loss"),
         ]
         parts += ("predict",)
-    return Task(
-        "models.NeuralNetwork",
-        request,
-        inputs,
-        compares,
-        parts,
-        {"layers": len(NETWORK), "predict": predict},
-    )
+    extra = {"layers": len(NETWORK), "predict": predict}
+    return Task("models.NeuralNetwork", request, inputs, compares, parts, extra)
+
+
+def _network_arrays(rng) -> dict:
+    """What the stand-ins replay: each layer's input, output, parameters, dL/dY, dL/dX and
+    gradients, and the loss, computed by the reference."""
+    import numpy_nn.layers as reference
+    from numpy_nn.losses import CrossEntropy
+
+    X, Y = rng.standard_normal((16, 4)), np.eye(3)[rng.integers(0, 3, 16)]
+    inputs, layers, h = {"net/X": X, "net/Y": Y}, [], X
+    for i, (n_in, n_out, act) in enumerate(NETWORK):
+        layer = reference.FullyConnected(n_out, act)
+        layer.forward(h)
+        W, b = rng.standard_normal((n_in, n_out)) * 0.5, rng.standard_normal((1, n_out)) * 0.3
+        layer.parameters.update(W=W, b=b)
+        inputs[f"net/X{i}"], h = h, layer.forward(h)
+        inputs[f"net/Y{i}"] = h
+        inputs.update({f"net/p{i}_{k}": v for k, v in layer.parameters.items()})
+        layers.append(layer)
+    loss = CrossEntropy()
+    inputs.update({"net/out": h, "net/loss": np.asarray(loss.forward(Y, h))})
+    grad = inputs["net/dout"] = loss.backward(Y, h)
+    for i in reversed(range(len(layers))):
+        inputs[f"net/dY{i}"] = grad
+        grad = inputs[f"net/dX{i}"] = layers[i].backward(grad)
+        inputs.update({f"net/d{i}_{k}": v for k, v in layers[i].gradients.items()})
+    return inputs
 
 
 # -- Iris, the handout's way -------------------------------------------------------------------

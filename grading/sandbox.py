@@ -38,8 +38,13 @@ from pathlib import Path
 import numpy as np
 
 CHILD = Path(__file__).with_name("child.py")
-NAMESPACES = ("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-              "--unshare-cgroup-try")  # and a user namespace where bwrap needs one (not root)  # fmt: skip
+NAMESPACES = (
+    "--unshare-ipc",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+)  # and a user namespace where bwrap needs one (not root)
 INSIDE = "/sandbox"  # the scratch folder, as the child sees it under bubblewrap
 FIRST_UID = 61000  # sandbox users: FIRST_UID, FIRST_UID + 1, ... (one per piece running at once)
 
@@ -107,35 +112,96 @@ def bwrap_argv(scratch: Path, package: Path) -> list[str]:
     root it makes no user namespace (the child drops to its sandbox user itself); otherwise
     bubblewrap needs one."""
     user = [] if os.geteuid() == 0 else ["--unshare-user"]
-    return ["bwrap", *user, *NAMESPACES, "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-        *_mounts(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-        "--bind", str(scratch), INSIDE, "--ro-bind", str(package), f"{INSIDE}/neural_networks",
-        "--chdir", INSIDE, "--clearenv",
-    ]  # fmt: skip
+    return [
+        "bwrap",
+        *user,
+        *NAMESPACES,
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        *_mounts(),  # /tmp first: a
+        "--bind",
+        str(scratch),
+        INSIDE,  # Python under /tmp (a virtual environment) stays seen
+        "--ro-bind",
+        str(package),
+        f"{INSIDE}/neural_networks",
+        "--chdir",
+        INSIDE,
+        "--clearenv",
+    ]
 
 
-@functools.cache
-def available(unsafe: bool = False) -> Protection:
-    """The strongest protection this host allows; NoProtection when none, unless ``unsafe``."""
-    root = os.geteuid() == 0
+KINDS = ("auto", "bubblewrap", "user", "none")  # --sandbox: auto is the strongest available
+
+
+def _bwrap_works() -> bool:
     probe = Path(tempfile.mkdtemp(prefix="grading-probe-"))
     try:
         argv = [*bwrap_argv(probe, probe), sys.executable, "-I", "-c", "import numpy"]
-        done = subprocess.run(argv, capture_output=True, timeout=60)
-        if done.returncode == 0:
-            return Protection("bubblewrap", root)
+        return subprocess.run(argv, capture_output=True, timeout=60).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
-        pass
+        return False
     finally:
         shutil.rmtree(probe, ignore_errors=True)
-    if root:
-        return Protection("user", root)
-    if unsafe:
+
+
+def _user_works() -> str:
+    """'' when a sandbox user can run this interpreter with numpy; else why not."""
+    if os.geteuid() != 0:
+        return "the grader is not root, so it cannot run code as another user"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", "import numpy"],
+            capture_output=True,
+            timeout=60,
+            cwd="/",
+            preexec_fn=_as_user(FIRST_UID),
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"a sandbox user cannot start {sys.executable} ({e})"
+    if done.returncode != 0:
+        return (
+            f"a sandbox user cannot run {sys.executable} with numpy: install Python where "
+            f"other users can read it (the system's, or a virtual environment outside /root)"
+        )
+    return ""
+
+
+def _as_user(uid: int):
+    def apply() -> None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+    return apply
+
+
+@functools.cache
+def available(unsafe: bool = False, kind: str = "auto") -> Protection:
+    """The protection in force: ``kind``, or the strongest this host allows (bubblewrap, else a
+    sandbox user); NoProtection when there is none, unless ``unsafe``."""
+    root, why = os.geteuid() == 0, []
+    if kind in ("auto", "bubblewrap"):
+        if _bwrap_works():
+            return Protection("bubblewrap", root)
+        why.append("bubblewrap cannot create namespaces here (apt-get install bubblewrap)")
+    if kind in ("auto", "user"):
+        problem = _user_works()
+        if not problem:
+            return Protection("user", root)
+        why.append(problem)
+    if unsafe or kind == "none":
         return Protection("none", root)
     raise NoProtection(
-        "no sandbox for students' code: bubblewrap cannot create namespaces here and the grader "
-        "is not root; install bubblewrap (apt-get install bubblewrap), run as root, or pass "
-        "--unsafe to grade without one"
+        f"no sandbox for students' code: {'; '.join(why)}; or pass --unsafe to grade without one"
     )
 
 
@@ -157,9 +223,7 @@ def _limit(limits: Limits, uid: int | None, protection: Protection):
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         os.setsid()  # its own process group: a timeout ends it and its children
         if uid is not None and protection.kind == "user":
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
+            _as_user(uid)()
 
     return apply
 
@@ -178,8 +242,15 @@ def _owner(path: Path) -> int | None:
 
 def _env(home: str) -> dict:
     threads = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    return {"PATH": "/usr/bin:/bin", "HOME": home, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
-            "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": f"{home}/.matplotlib", **threads}  # fmt: skip
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": home,
+        "PYTHONHASHSEED": "0",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLCONFIGDIR": f"{home}/.matplotlib",
+        **threads,
+    }
 
 
 def _command(scratch: Path, package: Path, uid: int | None, protection: Protection) -> tuple:
@@ -189,7 +260,11 @@ def _command(scratch: Path, package: Path, uid: int | None, protection: Protecti
         argv = bwrap_argv(scratch, package)
         if protection.root:  # the child drops to its sandbox user itself (child.py --uid)
             argv[argv.index("--cap-drop") : argv.index("--cap-drop") + 2] = [
-                "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # fmt: skip
+                "--cap-add",
+                "CAP_SETUID",
+                "--cap-add",
+                "CAP_SETGID",
+            ]
         for k, v in env.items():
             argv += ["--setenv", k, v]
         child = [sys.executable, "-I", f"{INSIDE}/child.py", "request.txt", "inputs.npz", "result"]
@@ -227,7 +302,7 @@ def run(
     """(arrays, report): what the student's code computed for ``request`` on ``inputs``, and
     what went wrong in it; PieceFailed when nothing usable came back. ``scratch`` is a new
     folder for this piece (inside one the grader made); ``package`` the submission's one copy."""
-    uid = UIDS.get() if protection.root else None
+    uid = UIDS.get() if protection.root and protection.kind != "none" else None
     try:
         _stage(scratch, request, inputs, files or {}, uid)
         argv, cwd, env = _command(scratch, package, uid, protection)
@@ -244,8 +319,15 @@ def run(
 
 def _wait(argv, cwd, env, scratch: Path, limits: Limits, uid, protection: Protection) -> int:
     with open(scratch / "stdout", "wb") as so, open(scratch / "stderr", "wb") as se:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=so, stderr=se,
-                                stdin=subprocess.DEVNULL, preexec_fn=_limit(limits, uid, protection))  # fmt: skip
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=so,
+            stderr=se,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_limit(limits, uid, protection),
+        )
         try:
             return proc.wait(timeout=limits.seconds)
         except subprocess.TimeoutExpired:
@@ -257,10 +339,22 @@ def _wait(argv, cwd, env, scratch: Path, limits: Limits, uid, protection: Protec
                 kill_user(uid)
 
 
+def alive(uid: int) -> list[int]:
+    """The processes of ``uid`` that still run (a killed one waiting to be reaped does not)."""
+    return [int(p.name) for p in Path("/proc").glob("[0-9]*") if _owner(p) == uid and _running(p)]
+
+
+def _running(proc: Path) -> bool:
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except (OSError, IndexError):
+        return False
+
+
 def kill_user(uid: int) -> None:
     """Every process of ``uid``, gone: a process of that user signals them all (kill -1)."""
     for _ in range(50):
-        if not any(_owner(p) == uid for p in Path("/proc").glob("[0-9]*")):
+        if not alive(uid):
             return
         pid = os.fork()
         if pid == 0:
@@ -311,8 +405,10 @@ def _read_arrays(path: Path, budget: int) -> dict:
                     raise ValueError(f"a result named {name[:40]!r}")
                 with z.open(info) as f:
                     version = np.lib.format.read_magic(f)
-                    header = {(1, 0): np.lib.format.read_array_header_1_0,
-                              (2, 0): np.lib.format.read_array_header_2_0}[version]  # fmt: skip
+                    header = {
+                        (1, 0): np.lib.format.read_array_header_1_0,
+                        (2, 0): np.lib.format.read_array_header_2_0,
+                    }[version]
                     shape, fortran, dtype = header(f)
                     if dtype.kind not in NUMERIC or dtype.hasobject:
                         raise ValueError(f"{name}: values of type {dtype}, not numbers")
@@ -347,4 +443,3 @@ def _read_report(path: Path) -> dict:
                 str(k)[:100]: str(v)[:300] for k, v in parts.items() if isinstance(v, str)
             }
     return report
-

@@ -2,6 +2,8 @@
 
     python -m grading starter --output DIR
 
+DIR is a whole hw3 starter: the package, train_ffnn.py, check_gradients.ipynb, tests/ with the
+course's fixtures, the course's Iris split in datasets/iris/ and a README for students.
 ``DIR/neural_networks/`` is numpy_nn under the handout's name with every graded function's body
 replaced by the handout's skeleton, its signature kept and its docstring saying what to compute,
 not how (the derivations are the homework)::
@@ -16,12 +18,13 @@ The graded classes' docstrings are cut the same way; everything else is the refe
 """
 
 import ast
+import json
 import shutil
 from pathlib import Path
 
 from grading import semesters
 from plumbing.errors import UserError, argument_parser, run_main
-from plumbing.handout import handout_names
+from plumbing.handout import PACKAGE, course_suite, handout_names
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMESTER = "hw3"  # the layout the starter is written for (grading/semesters.yaml)
@@ -120,10 +123,17 @@ def _edits(tree: ast.Module, graded: dict, module: str) -> list[tuple[int, int, 
             if isinstance(fn, ast.FunctionDef) and fn.name in graded[node.name]:
                 indent = " " * fn.body[0].col_offset
                 lines = _docstring_lines(_task(module, fn.name), indent)
-                edits.append(
-                    (fn.body[0].lineno, fn.end_lineno, lines + [indent + s for s in SKELETON])
-                )
+                start = _after_header(fn)  # comments between the header and the body go too
+                edits.append((start, fn.end_lineno, lines + [indent + s for s in SKELETON]))
     return edits
+
+
+def _after_header(fn: ast.FunctionDef) -> int:
+    """The first line after the ``def ...:`` header (which may span lines)."""
+    last = max([fn.lineno, *(a.end_lineno for a in ast.walk(fn.args) if hasattr(a, "end_lineno"))])
+    if fn.returns is not None:
+        last = max(last, fn.returns.end_lineno)
+    return last + 1
 
 
 def skeleton(source: str, graded: dict, module: str) -> str:
@@ -134,26 +144,85 @@ def skeleton(source: str, graded: dict, module: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(output: Path) -> Path:
-    """``output/neural_networks/``: the starter package. Returns it."""
-    package = output / "neural_networks"
-    if package.exists():
-        raise FileExistsError(f"{package} exists: choose an empty --output folder")
+def package(output: Path) -> Path:
+    """``output/neural_networks/``: numpy_nn under the handout's name, the students' bodies to
+    write."""
+    target = output / PACKAGE
     shutil.copytree(
-        ROOT / "numpy_nn", package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        ROOT / "numpy_nn", target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
     todo = graded()
-    for path in package.glob("*.py"):
+    for path in target.glob("*.py"):
         text = handout_names(path.read_text())
         if path.name in todo:
             text = skeleton(text, todo[path.name], path.name)
         path.write_text(text)
-    return package
+    return target
+
+
+def script() -> str:
+    """train_ffnn.py, the handout's steps as this project writes them, run with the defaults
+    when started (the project's command line, commands/, is not in the starter)."""
+    text = handout_names((ROOT / "train_ffnn.py").read_text())
+    head = (
+        text[: text.index("from commands.")]
+        + text[text.index("\n", text.index("from commands.")) + 1 :]
+    )
+    head = head[: head.index('if __name__ == "__main__":')]
+    return head + STANDALONE
+
+
+STANDALONE = """if __name__ == "__main__":  # the starter's: one run with the defaults
+    results = train(experiment.DEFAULTS, "experiments", progress=True)
+    for split in ("train", "val", "test"):
+        print(f"{split:<6} loss {results[split + '_loss']:.4f}  error {results[split + '_error']:.3f}")
+"""
+
+README = """# CS189 homework: neural networks in numpy (starter)
+
+Write the bodies marked `### BEGIN YOUR CODE ###` in `neural_networks/`: the activations
+(`activations.py`), `FullyConnected` (`layers.py`), `Conv2D` and `Pool2D` (`conv.py`),
+`BatchNorm1D` (`normalization.py`), the cross-entropy loss (`losses.py`) and the network's
+`forward`, `backward` and `predict` (`models.py`). Each docstring says what to compute; the
+derivations are the homework. Everything else is given.
+
+    python -m pip install numpy matplotlib tqdm pandas jupyter
+    python -m unittest discover -s tests         # the course's tests (tests/data: their fixtures)
+    jupyter notebook check_gradients.ipynb        # your backward against central differences
+    python train_ffnn.py                          # the Iris network (datasets/iris/: the course's split)
+
+The autograder runs the same kinds of checks on each piece, one sub-part at a time (forward, each
+gradient), in a sandbox with numpy, pandas, tqdm, matplotlib, scipy and scikit-learn; a piece is
+graded on its own code, so a bug in one costs that one. Hand in the folder with your
+`CS189_HW_NN.ipynb` and `predictions.csv` as the assignment says.
+"""
+
+
+def write(output: Path) -> Path:
+    """The whole starter in ``output``: the package, train_ffnn.py, check_gradients.ipynb,
+    tests/ with the fixtures, datasets/iris/ and a README. Returns the package."""
+    if (output / PACKAGE).exists():
+        raise FileExistsError(f"{output / PACKAGE} exists: choose an empty --output folder")
+    target = package(output)
+    files = {"train_ffnn.py": script().encode(), "README.md": README.encode(), **course_suite(ROOT)}
+    notebook = json.loads(
+        (ROOT / "deliverables" / "notebooks" / "check_gradients.ipynb").read_text()
+    )
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    files["check_gradients.ipynb"] = handout_names(json.dumps(notebook, indent=1)).encode()
+    for path in sorted((ROOT / "numpy_nn" / "iris").glob("*.npy")):
+        files[f"datasets/iris/{path.name}"] = path.read_bytes()
+    for name, data in files.items():
+        (output / name).parent.mkdir(parents=True, exist_ok=True)
+        (output / name).write_bytes(data)
+    return target
 
 
 def main(argv=None) -> int:
     p = argument_parser("python -m grading starter", __doc__)
-    p.add_argument("--output", required=True, help="an empty folder for neural_networks/")
+    p.add_argument("--output", required=True, help="an empty folder for the starter")
     args = p.parse_args(argv)
 
     def body() -> int:
@@ -161,7 +230,10 @@ def main(argv=None) -> int:
             package = write(Path(args.output))
         except FileExistsError as e:
             raise UserError(str(e)) from None
-        print(f"wrote the starter package {package}")
+        print(
+            f"wrote the starter in {args.output}: {package.name}/, train_ffnn.py, "
+            "check_gradients.ipynb, tests/, datasets/iris/, README.md"
+        )
         return 0
 
     return run_main(body)

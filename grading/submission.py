@@ -135,7 +135,9 @@ def copy_package(source: Path, into: Path, max_files: int, max_mb: float) -> Cop
             path = Path(folder) / name
             target = _inside(path, root)
             if target is None:
-                notes.append(f"left out {PACKAGE}/{(rel / name).as_posix()}: a link to outside the submission, or not a file")
+                notes.append(
+                    f"left out {PACKAGE}/{(rel / name).as_posix()}: a link to outside the submission, or not a file"
+                )
                 continue
             count, size = count + 1, size + target.stat().st_size
             if count > max_files or size > max_mb * 2**20:

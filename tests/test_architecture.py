@@ -10,7 +10,7 @@ import tomllib
 
 from tests.conftest import ROOT
 
-PACKAGES = ["numpy_nn", "lightning_hw", "commands", "deliverables"]
+PACKAGES = ["numpy_nn", "lightning_hw", "commands", "deliverables", "grading", "plumbing"]
 CYCLES_TOOL = ROOT.parent / "shared" / "tools" / "import_cycles.py"
 
 
@@ -140,3 +140,27 @@ def test_the_grader_never_imports_a_students_package():
     offenders = [rel for rel, text in _sources("grading")
                  if not rel.endswith("child.py") and re.search(imports, text, flags=re.M)]  # fmt: skip
     assert not offenders
+
+
+def _imported(folder: str) -> set[str]:
+    """The top-level packages of ours that the modules under ``folder`` import."""
+    import ast
+
+    ours = {"numpy_nn", "lightning_hw", "commands", "deliverables", "grading", "plumbing", "bench"}
+    found = set()
+    for _, text in _sources(folder):
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return found & ours
+
+
+def test_the_ground_floor_imports_nothing_above_it():
+    assert _imported("plumbing") <= {"plumbing"}
+
+
+def test_grading_uses_only_numpy_nn_and_the_ground_floor():
+    """Its Gradescope bundle is grading, the reference and the ground floor: nothing else."""
+    assert _imported("grading") <= {"grading", "numpy_nn", "plumbing"}

@@ -216,7 +216,14 @@ def test_the_command_line_grades_and_writes_gradescopes_results(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "| layers.FullyConnected | 15 / 15 | pass" in done.stdout
     results = yaml.safe_load((tmp_path / "results.json").read_text())
-    assert set(results) == {"score", "execution_time", "output", "tests", "extra_data", "stdout_visibility"}
+    assert set(results) == {
+        "score",
+        "execution_time",
+        "output",
+        "tests",
+        "extra_data",
+        "stdout_visibility",
+    }
     assert (
         results["output"].startswith("Semester: layout A")
         and results["extra_data"]["semester"] == "A"
@@ -237,6 +244,18 @@ def test_the_starter_scores_zero_everywhere_and_the_grader_goes_on(tmp_path):
     text = (package / "activations.py").read_text()
     assert text.count("### BEGIN YOUR CODE ###") == 6 and "raise NotImplementedError" in text
     assert "def forward(self, Z):\n        return np.arctan(Z)" in text  # provided by the handout
+    assert "neither exponent overflows" not in text  # no hint above a body to write
+    for name in (
+        "train_ffnn.py",
+        "check_gradients.ipynb",
+        "README.md",
+        "tests/utils.py",
+        "tests/cases.py",
+        "tests/data/TestReLU.npz",
+        "datasets/iris/iris_test_data.npy",
+    ):
+        assert (tmp_path / name).is_file(), name
+    assert "commands" not in (tmp_path / "train_ffnn.py").read_text()
     assert "[Z > 0]" not in text and "numpy_nn" not in text  # no derivation, the shipped name
     assert "class ReLU(Activation):" in text and "def backward(self, Z, dY):" in text
     grade = grader.grade(Submission(package, None), None, FAST)
