@@ -52,7 +52,8 @@ APPENDIX: list[tuple[str, tuple[str, ...]]] = [
         "lightning_hw/seeding.py", "lightning_hw/runs.py", "lightning_hw/io.py",
         "lightning_hw/paths.py", "lightning_hw/checkpoints.py", "lightning_hw/networks/base.py",
         "lightning_hw/networks/__init__.py", "lightning_hw/datamodules/__init__.py",
-        "lightning_hw/__init__.py", "commands/__init__.py",
+        "lightning_hw/__init__.py", "commands/__init__.py", "plumbing/__init__.py",
+        "plumbing/errors.py", "plumbing/files.py", "plumbing/handout.py",
     )),
     ("4.2 CIFAR-10 CNN", (
         "config:cifar", "lightning_hw/networks/cnn.py", "predict.py", "commands/predict.py",
@@ -64,6 +65,7 @@ APPENDIX: list[tuple[str, tuple[str, ...]]] = [
     )),
     ("Extra: image layers in numpy", (
         "numpy_nn/conv.py", "numpy_nn/normalization.py", "numpy_nn/regularization.py",
+        "numpy_nn/recurrent.py",
     )),
 ]  # fmt: skip
 NOTES = {  # a line under a question's heading

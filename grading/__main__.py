@@ -58,6 +58,12 @@ def parser(prog: str = "python -m grading"):
         choices=sandbox.KINDS,
         help="the protection to use (default: the strongest the host allows)",
     )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds a piece may take (default: grading/config.yaml's limits.seconds)",
+    )
     return p
 
 
@@ -72,6 +78,12 @@ def main(argv=None) -> int:
 
     def body() -> int:
         config = grader.load_config()
+        if args.timeout is not None:
+            if not args.timeout > 0:
+                raise UserError(
+                    f"--timeout must be a positive number of seconds, got {args.timeout}"
+                )
+            config["limits"]["seconds"] = args.timeout
         if args.json:
             writable_file(args.json)
         limit_the_grader(config)

@@ -153,13 +153,18 @@ def _bwrap_works() -> bool:
         shutil.rmtree(probe, ignore_errors=True)
 
 
+GRADER = Path(__file__).resolve().parents[1]  # the grader's folder (the bundle's source/)
+
+
 def _user_works() -> str:
-    """'' when a sandbox user can run this interpreter with numpy; else why not."""
+    """'' when a sandbox user can run this interpreter with numpy and cannot read the grader's
+    folder; else why not."""
     if os.geteuid() != 0:
         return "the grader is not root, so it cannot run code as another user"
+    probe = f"import numpy, os, sys; sys.exit(3 if os.access({str(GRADER)!r}, os.R_OK) else 0)"
     try:
         done = subprocess.run(
-            [sys.executable, "-I", "-c", "import numpy"],
+            [sys.executable, "-I", "-c", probe],
             capture_output=True,
             timeout=60,
             cwd="/",
@@ -167,6 +172,10 @@ def _user_works() -> str:
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"a sandbox user cannot start {sys.executable} ({e})"
+    if done.returncode == 3:
+        return (
+            f"other users can read the grader's folder {GRADER}: chmod 700 it (run_autograder does)"
+        )
     if done.returncode != 0:
         return (
             f"a sandbox user cannot run {sys.executable} with numpy: install Python where "

@@ -246,7 +246,9 @@ def test_the_grader_gives_hw3_zip_full_marks(hw3_zip, tiny_runs):
     base, _, _ = tiny_runs
     labels = grader.cifar_test_labels(base / "cifar")  # the fake test split its run predicted
     with tempfile.TemporaryDirectory() as scratch:
-        results = grader.grade(locate(path, Path(scratch)), labels)
+        grade = grader.grade(locate(path, Path(scratch)), labels)
+    results = grade.results
+    assert grade.semester.name == "hw3"  # recognised from the notebook beside the package
     assert all(r.passed for r in results if r.name != "predictions.csv"), [
         (r.name, r.output) for r in results
     ]

@@ -288,7 +288,7 @@ atexit.register(lambda: open("result/report.json", "w").write("[1, 2, 3]"))
 def test_the_attack_changes_nothing_but_its_own_piece(tmp_path, built, baseline, name):
     attack, costs_relu = ATTACKS[name]
     RECEIVED.clear()
-    out = autograde(tmp_path, built, attack)
+    out = autograde(tmp_path, built, attack, args="--timeout 8" if "timeout" in name else "")
     assert out["done"].returncode == 0, out["done"].stderr[-2000:]
     time.sleep(5 if "outwaits" in name else 0.5)  # what a forged write would need
     scores = _scores(out["path"].read_text())
