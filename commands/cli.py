@@ -33,12 +33,15 @@ from lightning_hw.seeding import StepSeed
 class Trainer(pl.Trainer):
     """Lightning's Trainer, whose ``precision`` also takes ``auto`` (the default): the fastest
     precision this hardware runs natively (``lightning_hw.precision``). The CLI resolves ``auto``
-    before this class is built, so the run's config records the choice."""
+    before this class is built, so the run's config records the choice. Checkpoints are written
+    whole or not at all (``checkpoints.AtomicCheckpointIO``) unless ``plugins`` names a writer."""
 
-    def __init__(self, *args, precision: str | int | None = "auto", **kwargs):
+    def __init__(self, *args, precision: str | int | None = "auto", plugins=None, **kwargs):
         if precision == "auto":
             precision, _ = auto_precision(kwargs.get("accelerator", "auto"))
-        super().__init__(*args, precision=precision, **kwargs)
+        if plugins is None:
+            plugins = [checkpoints.AtomicCheckpointIO()]
+        super().__init__(*args, precision=precision, plugins=plugins, **kwargs)
 
 
 def _resolve_precision(config) -> str | None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from lightning_hw.paths import DataMissingError
 from plumbing import errors
 from plumbing.errors import Stopped, UserError, argument_parser  # noqa: F401 - the commands' names
-from plumbing.files import OutputError
+from plumbing.files import OutputError, disk_fault
 
 
 def user_message(e: Exception, mistakes: tuple[type[Exception], ...] = ()) -> str | None:
@@ -19,6 +19,8 @@ def user_message(e: Exception, mistakes: tuple[type[Exception], ...] = ()) -> st
     or a diverged loss as ValueError, OSError and FloatingPointError)."""
     from commands.configs import ConfigError
 
+    if (fault := disk_fault(e)) is not None:  # a full disk, a read-only folder: before OSError
+        return fault
     ours = (UserError, ConfigError, FloatingPointError, OutputError, DataMissingError)
     if isinstance(e, ours + mistakes):
         return str(e)

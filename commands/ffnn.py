@@ -13,10 +13,11 @@ import argparse
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from commands.entry import argument_parser, run_main
-from lightning_hw.io import output_folder
 from numpy_nn.experiment import DEFAULTS, Options, run, sweep
+from plumbing.files import staged_folder
 
 # numpy_nn says "bad input" with these: a bad value, a missing or damaged file, a diverged loss
 NUMPY_MISTAKES = (ValueError, OSError, FloatingPointError)
@@ -74,6 +75,11 @@ def print_results(r: dict) -> None:
     print(f"saved {r['run_dir']}/")
 
 
+def _moved(path: str, stage: Path, save_dir: str) -> str:
+    """Where ``path``, written under the staging folder, lies now under ``save_dir``."""
+    return os.path.join(save_dir, os.path.relpath(path, stage))
+
+
 def main(argv=None, train: Callable[[Options, str, bool], dict] = run) -> int:
     """One run, or with ``--sweep`` the sweep. ``train(options, save_dir, progress)`` makes the
     run: ``numpy_nn.experiment.run``, or the handout-style steps of ``train_ffnn.py`` (a test
@@ -83,15 +89,20 @@ def main(argv=None, train: Callable[[Options, str, bool], dict] = run) -> int:
 
     def body() -> int:
         options = options_of(args)
-        output_folder(args.save_dir)  # not a file, nor under one
+        # Written aside and moved into save_dir when whole: a failed run (a full disk, Ctrl-C)
+        # leaves no run folder without its results.json, and an earlier run as it was.
+        with staged_folder(args.save_dir) as stage:
+            if not args.sweep:
+                result = train(options, str(stage), progress)
+            else:
+                result = sweep(options, save_dir=str(stage), progress=progress)
         if not args.sweep:
-            print_results(train(options, args.save_dir, progress))
+            print_results({**result, "run_dir": _moved(result["run_dir"], stage, args.save_dir)})
             return 0
-        result = sweep(options, save_dir=args.save_dir, progress=progress)
-        best = result["best"]["options"]
+        best, where = result["best"]["options"], _moved(result["dir"], stage, args.save_dir)
         print(result["table"])
         print(f"\nbest by validation error: lr={best['lr']:g}, hidden={best['hidden']}")
-        print(f"saved {result['dir']}/results.md and {result['dir']}/loss.png")
+        print(f"saved {where}/results.md and {where}/loss.png")
         return 0
 
     return run_main(body, NUMPY_MISTAKES)

@@ -23,11 +23,13 @@ import torch
 
 from commands.allocator import keep_freed_memory
 from commands.entry import UserError, argument_parser, run_main
+from commands.quiet import no_trainer_banner, quiet_lightning
 from lightning_hw import checkpoints
 from lightning_hw.classifier import Classifier
 from lightning_hw.datamodules import VisionDataModule
-from lightning_hw.io import atomic_path, output_file
+from lightning_hw.io import atomic_path
 from lightning_hw.precision import auto_precision
+from plumbing.files import writable_file
 
 NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"
 
@@ -106,15 +108,16 @@ def cpu_precision(trained: str | None) -> str:
 
 def predict(model: Classifier, datamodule: VisionDataModule, precision="32-true") -> np.ndarray:
     """Labels for the DataModule's predict images, by ``trainer.predict`` on the CPU."""
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        precision=precision,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    batches = trainer.predict(model, datamodule=datamodule)
+    with no_trainer_banner():
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            precision=precision,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        batches = trainer.predict(model, datamodule=datamodule)
     return torch.cat(batches).numpy()
 
 
@@ -126,7 +129,7 @@ def write_csv(path: str, labels: np.ndarray) -> None:
 
 
 def run(ckpt: str, input_path: str | None, output: str, data_dir: str | None = None) -> dict:
-    output_file(output)  # a folder, or under a missing folder: refused before any work
+    writable_file(output)  # a folder, a missing or read-only folder: refused before any work
     saved = checkpoints.read(ckpt)
     model = checkpoints.load_classifier(ckpt, saved)
     dm = checkpoints.image_datamodule(ckpt, saved, data_dir)
@@ -159,6 +162,7 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     keep_freed_memory()
+    quiet_lightning()
 
     def body() -> int:
         r = run(args.ckpt, args.input, args.output, args.data_dir)

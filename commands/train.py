@@ -8,21 +8,13 @@ compare twins.
 This module imports nothing heavy: the process environment must be set before torch loads.
 """
 
-import logging
 import os
 import sys
-import warnings
 
 from commands.allocator import keep_freed_memory
 from commands.configs import Experiment
 from commands.entry import run_main
-
-
-class _NoAdvert(logging.Filter):
-    """Drops Lightning's "💡 Tip: ... try installing litlogger" line, printed at every run."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("💡 Tip")
+from commands.quiet import quiet_lightning
 
 
 def prepare_environment(numpy_backed: bool) -> None:
@@ -34,13 +26,7 @@ def prepare_environment(numpy_backed: bool) -> None:
         # steps on 2 cores, docs/benchmarks.md). Passive waiting must be chosen before torch loads.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     keep_freed_memory()  # no page faults on each step's fresh buffers (commands/allocator.py)
-    # jsonargparse's deprecation notices concern Lightning's calls into it, not the user's config.
-    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
-    # the parameter count is exact; only its size in MB is estimated at 32 bits
-    warnings.filterwarnings("ignore", message=r"Precision .* is not supported by the model summary")
-    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoAdvert())
+    quiet_lightning()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,7 +53,13 @@ from plumbing.handout import course_suite, handout_names
 
 ROOT = Path(__file__).resolve().parents[1]
 EXCLUDE = re.compile(r"(__pycache__|\.DS_Store|\.pyc$|\.ckpt$|\.npz$|(^|/)data/)")
-CODE = ("numpy_nn", "lightning_hw", "commands", "plumbing", "configs")  # folders shipped with their files
+CODE = (
+    "numpy_nn",
+    "lightning_hw",
+    "commands",
+    "plumbing",
+    "configs",
+)  # folders shipped with their files
 SCRIPTS = ("train_ffnn.py", "train_cnn.py", "train.py", "predict.py")
 NOTEBOOKS = ROOT / "deliverables" / "notebooks"
 GRADIENT_NOTEBOOK = NOTEBOOKS / "check_gradients.ipynb"  # shipped as it is, executed

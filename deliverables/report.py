@@ -43,6 +43,7 @@ from deliverables.tex import PREAMBLE, markdown_to_latex
 from lightning_hw.callbacks import plot_history
 from lightning_hw.io import atomic_path, output_folder, write_bytes, write_text
 from numpy_nn.experiment import DEFAULTS
+from plumbing.files import staged_folder
 from plumbing.handout import handout_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -576,15 +577,16 @@ def build(
 
 
 def write_report(output: Path, sections: list[Section]) -> None:
-    """report.md, .html, .tex and the PNGs they show."""
-    output.mkdir(parents=True, exist_ok=True)
-    for s in sections:
-        for img in s.images:
-            if img.exists():
-                write_bytes(output / _image_name(s, img), img.read_bytes())
-    write_text(output / "report.md", to_markdown(sections))
-    write_text(output / "report.html", to_html(sections, output))
-    write_text(output / "report.tex", to_latex(sections))
+    """report.md, .html, .tex and the PNGs they show, written aside and moved into ``output``
+    when all are written (``staged_folder``): a full disk leaves the earlier report as it was."""
+    with staged_folder(output) as stage:
+        for s in sections:
+            for img in s.images:
+                if img.exists():
+                    write_bytes(stage / _image_name(s, img), img.read_bytes())
+        write_text(stage / "report.md", to_markdown(sections))
+        write_text(stage / "report.html", to_html(sections, stage))
+        write_text(stage / "report.tex", to_latex(sections))
 
 
 def main(argv=None) -> int:

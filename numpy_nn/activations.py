@@ -9,6 +9,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from numpy_nn.checks import batch, numeric, same_shape
+
 
 class Activation(ABC):
     """Base class: ``act(Z)`` is ``act.forward(Z)``."""
@@ -27,15 +29,25 @@ class Activation(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
+    def _checked(self, Z, dY=None):
+        """Z as a numeric array and, given, dY of Z's shape (``numpy_nn.checks``)."""
+        name = type(self).__name__
+        if dY is None:
+            return numeric(Z, f"{name}.forward", "Z")
+        Z = numeric(Z, f"{name}.backward", "Z")
+        return Z, same_shape(dY, Z, f"{name}.backward")
+
 
 class Linear(Activation):
     """The identity, f(z) = z."""
 
     def forward(self, Z):
+        Z = self._checked(Z)
         return Z
 
     def backward(self, Z, dY):
         """f'(z) = 1, so dL/dZ = dY."""
+        Z, dY = self._checked(Z, dY)
         return dY
 
 
@@ -46,12 +58,14 @@ class Sigmoid(Activation):
     """f(z) = 1 / (1 + e^{-z}), computed without overflow for large |z|."""
 
     def forward(self, Z):
+        Z = self._checked(Z)
         # For z >= 0 use 1/(1+e^{-z}); for z < 0 use e^{z}/(1+e^{z}); neither exponent overflows.
         e = np.exp(-np.abs(Z))
         return np.where(Z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
     def backward(self, Z, dY):
         """f'(z) = f(z) (1 - f(z)), so dL/dZ = dY * s * (1 - s) with s = f(Z)."""
+        Z, dY = self._checked(Z, dY)
         s = self.forward(Z)
         return dY * s * (1.0 - s)
 
@@ -60,10 +74,12 @@ class TanH(Activation):
     """f(z) = tanh(z)."""
 
     def forward(self, Z):
+        Z = self._checked(Z)
         return np.tanh(Z)
 
     def backward(self, Z, dY):
         """f'(z) = 1 - tanh(z)^2, so dL/dZ = dY * (1 - tanh(Z)^2)."""
+        Z, dY = self._checked(Z, dY)
         t = np.tanh(Z)
         return dY * (1.0 - t * t)
 
@@ -72,6 +88,7 @@ class ReLU(Activation):
     """f(z) = max(0, z)."""
 
     def forward(self, Z):
+        Z = self._checked(Z)
         return np.maximum(Z, 0)
 
     def backward(self, Z, dY):
@@ -79,6 +96,7 @@ class ReLU(Activation):
 
         The indicator is applied elementwise to the whole batch.
         """
+        Z, dY = self._checked(Z, dY)
         return dY * (Z > 0)
 
 
@@ -86,10 +104,12 @@ class ArcTan(Activation):
     """f(z) = arctan(z)."""
 
     def forward(self, Z):
+        Z = self._checked(Z)
         return np.arctan(Z)
 
     def backward(self, Z, dY):
         """f'(z) = 1 / (1 + z^2), so dL/dZ = dY / (1 + Z^2)."""
+        Z, dY = self._checked(Z, dY)
         return dY / (1.0 + Z * Z)
 
 
@@ -101,6 +121,7 @@ class SoftMax(Activation):
     """
 
     def forward(self, Z):
+        Z = batch(Z, "SoftMax.forward", "Z", "(n, k)")
         E = np.exp(Z - Z.max(axis=1, keepdims=True))
         return E / E.sum(axis=1, keepdims=True)
 
@@ -115,6 +136,7 @@ class SoftMax(Activation):
             dL/dZ = S ⊙ (dY - rowsum(dY ⊙ S)),
         O(n k) work and memory instead of n Jacobians of k x k.
         """
+        Z, dY = self._checked(Z, dY)
         S = self.forward(Z)
         return S * (dY - (dY * S).sum(axis=1, keepdims=True))
 

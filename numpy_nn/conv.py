@@ -13,6 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from numpy_nn.base import Layer, WeightedLayer
+from numpy_nn.checks import batch, same_shape, saved
 
 PADS = ('"same"', '"valid"', "an int >= 0", "a pair of ints")
 
@@ -59,12 +60,7 @@ def _padding(pad, kernel: tuple[int, int]) -> tuple[int, int]:
 
 
 def _check_images(X: np.ndarray, layer: str) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 4:
-        raise ValueError(
-            f"{layer} expects an NHWC image batch (n, height, width, channels), got shape {X.shape}"
-        )
-    return X
+    return batch(X, f"{layer}.forward", "X", "(n, height, width, channels)")
 
 
 def _output_size(size: int, kernel: int, pad: int, stride: int, layer: str, shape) -> int:
@@ -176,9 +172,8 @@ class Conv2D(WeightedLayer):
         read, so dC is never materialized. All of it runs chunk by chunk, as forward did.
         ``input_gradient=False`` skips dX (returns None).
         """
-        Xp, Z = self.cache["Xp"], self.cache["Z"]
-        if isinstance(Xp, list):
-            raise RuntimeError("backward called before forward: run forward on a batch first")
+        Xp, Z = saved(self, "Xp", "Z")
+        dLdY = same_shape(dLdY, Z, "Conv2D.backward", "dLdY", "the output")
         W = self.parameters["W"]
         (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
         n, ho, wo, f = Z.shape
@@ -266,9 +261,8 @@ class Pool2D(Layer):
         up; the padding's share is dropped. When windows do not overlap (stride >= kernel) each
         offset's share is written straight into its slice, and where they tile the input no
         pixel is left to zero first."""
-        Xp, Y = self.cache["Xp"], self.cache["Y"]
-        if isinstance(Xp, list):
-            raise RuntimeError("backward called before forward: run forward on a batch first")
+        Xp, Y = saved(self, "Xp", "Y")
+        dLdY = same_shape(dLdY, Y, "Pool2D.backward", "dLdY", "the output")
         (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
         ho, wo = dLdY.shape[1:3]
         disjoint = s >= kh and s >= kw

@@ -204,7 +204,7 @@ def sweep(
     write_json(
         os.path.join(out_dir, "results.json"),
         {
-            "runs": [{k: v for k, v in r.items() if k != "curves"} for r in runs],
+            "runs": [{k: v for k, v in r.items() if k not in ("curves", "run_dir")} for r in runs],
             "best": best["run"],
         },
     )

@@ -14,6 +14,7 @@ from collections import OrderedDict
 import numpy as np
 
 from numpy_nn.base import Layer, WeightedLayer
+from numpy_nn.checks import batch, numeric, same_shape, saved
 from numpy_nn.conv import Conv2D, Pool2D
 from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
 from numpy_nn.recurrent import Elman
@@ -58,9 +59,7 @@ class FullyConnected(WeightedLayer):
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Z = X W + b (b broadcast over the rows), Y = f(Z); caches X and Z for backward."""
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise ValueError(f"FullyConnected expects a 2-D batch (n, n_in), got shape {X.shape}")
+        X = batch(X, "FullyConnected.forward", "X", "(n, n_in)")
         if self.n_in is None:
             if not np.issubdtype(X.dtype, np.floating):
                 X = X.astype(np.float64)
@@ -92,9 +91,8 @@ class FullyConnected(WeightedLayer):
         The sums over i add up every example's contribution; the loss already carries the 1/n.
         ``input_gradient=False`` skips dX (returns None): the first layer's input is the data.
         """
-        X, Z = self.cache["X"], self.cache["Z"]
-        if isinstance(X, list):
-            raise RuntimeError("backward called before forward: run forward on a batch first")
+        X, Z = saved(self, "X", "Z")
+        dLdY = same_shape(dLdY, Z, "FullyConnected.backward", "dLdY", "the output")
         dZ = self.activation.backward(Z, dLdY)
         self.gradients["W"] = X.T @ dZ
         self.gradients["b"] = dZ.sum(axis=0, keepdims=True)
@@ -117,7 +115,7 @@ class Flatten(Layer):
     def forward(self, X: np.ndarray, retain_derived: bool = True) -> np.ndarray:
         """``retain_derived`` is the handout's flag; the input's shape is always kept (it is
         all backward needs)."""
-        X = np.asarray(X)
+        X = numeric(X, "Flatten.forward", "X")
         if X.ndim < 2:
             raise ValueError(f"Flatten expects a batch (n, ...), got shape {X.shape}")
         self.cache["in_dims"] = X.shape
@@ -131,9 +129,13 @@ class Flatten(Layer):
         return Y
 
     def backward(self, dLdY: np.ndarray) -> np.ndarray:
-        shape = self.cache["in_dims"]
-        if isinstance(shape, list):
-            raise RuntimeError("backward called before forward: run forward on a batch first")
+        (shape,) = saved(self, "in_dims")
+        dLdY = numeric(dLdY, "Flatten.backward", "dLdY")
+        if dLdY.size != np.prod(shape):
+            raise ValueError(
+                f"Flatten.backward: dLdY has shape {dLdY.shape} ({dLdY.size} entries) but the"
+                f" input had shape {shape}; pass the gradient of the flattened output"
+            )
         return dLdY.reshape(shape)
 
 

@@ -28,9 +28,11 @@ def atomic_write(path: str, write) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.filename is None:  # a full disk: say which file
+            raise OSError(e.errno, e.strerror, path) from e
         raise
 
 

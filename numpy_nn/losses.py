@@ -7,15 +7,20 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from numpy_nn.checks import numeric
 
-def _check_pair(Y: np.ndarray, Y_hat: np.ndarray) -> None:
+
+def _check_pair(Y, Y_hat, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Y and Y_hat as numeric arrays of one shape (n, k), n >= 1."""
+    Y, Y_hat = numeric(Y, where, "Y"), numeric(Y_hat, where, "Y_hat")
     if Y.shape != Y_hat.shape:
         raise ValueError(
-            f"shape mismatch: targets Y are {Y.shape} but predictions Y_hat are {Y_hat.shape}; "
-            "both must be (n_examples, n_classes)"
+            f"{where}: shape mismatch: targets Y are {Y.shape} but predictions Y_hat are "
+            f"{Y_hat.shape}; both must be (n_examples, n_classes)"
         )
     if Y.ndim != 2 or Y.shape[0] == 0:
-        raise ValueError(f"expected a non-empty 2-D batch (n, k), got shape {Y.shape}")
+        raise ValueError(f"{where}: expected a non-empty 2-D batch (n, k), got shape {Y.shape}")
+    return Y, Y_hat
 
 
 class Loss(ABC):
@@ -49,16 +54,17 @@ class CrossEntropy(Loss):
     def _eps(Y_hat):
         return np.finfo(Y_hat.dtype).tiny if np.issubdtype(Y_hat.dtype, np.floating) else 1e-300
 
-    def _validate(self, Y, Y_hat):
-        _check_pair(Y, Y_hat)
+    def _validate(self, Y, Y_hat, where):
+        Y, Y_hat = _check_pair(Y, Y_hat, where)
         if self.check_one_hot and not (np.all((Y == 0) | (Y == 1)) and np.all(Y.sum(axis=1) == 1)):
             raise ValueError(
                 "Y is not one-hot: every row of the targets must hold a single 1 and zeros elsewhere "
                 "(convert integer labels with numpy_nn.utils.one_hot)"
             )
+        return Y, Y_hat
 
     def forward(self, Y, Y_hat):
-        self._validate(Y, Y_hat)
+        Y, Y_hat = self._validate(Y, Y_hat, "CrossEntropy.forward")
         n = Y.shape[0]
         log_p = np.log(np.maximum(Y_hat, self._eps(Y_hat)))
         return float(-np.sum(Y * log_p) / n)
@@ -70,7 +76,7 @@ class CrossEntropy(Loss):
         mean over the batch contributes 1/n. Entries where Y_ik = 0 get gradient 0 (and so do
         not divide by a possibly-zero Y_hat_ik).
         """
-        self._validate(Y, Y_hat)
+        Y, Y_hat = self._validate(Y, Y_hat, "CrossEntropy.backward")
         n = Y.shape[0]
         return -Y / (n * np.maximum(Y_hat, self._eps(Y_hat)))
 
@@ -87,14 +93,14 @@ class L2(Loss):
         self.name = name
 
     def forward(self, Y, Y_hat):
-        _check_pair(Y, Y_hat)
+        Y, Y_hat = _check_pair(Y, Y_hat, "L2.forward")
         D = Y_hat - Y
         return float(np.sum(D * D) / (2 * Y.shape[0]))
 
     def backward(self, Y, Y_hat):
         """dL/dY_hat_ik = (1/(2n)) 2 (Y_hat_ik - Y_ik) = (Y_hat_ik - Y_ik) / n: the 1/2 cancels
         the square's 2."""
-        _check_pair(Y, Y_hat)
+        Y, Y_hat = _check_pair(Y, Y_hat, "L2.backward")
         return (Y_hat - Y) / Y.shape[0]
 
 

@@ -6,6 +6,7 @@ from collections import OrderedDict
 import numpy as np
 
 from numpy_nn.base import Layer
+from numpy_nn.checks import numeric, same_shape, saved
 from numpy_nn.utils import seed_or_global
 from numpy_nn.weights import initialize_weights
 
@@ -72,7 +73,7 @@ class BatchNorm1D(Layer):
 
     def forward(self, X: np.ndarray, mode: str | None = None) -> np.ndarray:
         """``mode``: ``"train"`` or ``"test"`` for this call; None follows ``set_mode``."""
-        X = np.asarray(X)
+        X = numeric(X, f"{type(self).__name__}.forward", "X")
         self._axes(X)  # refuses a batch of the wrong rank
         if self.n_in is None:
             if not np.issubdtype(X.dtype, np.floating):
@@ -122,9 +123,8 @@ class BatchNorm1D(Layer):
         dbeta / m and dgamma / m, so the sums are made once; with s = gamma / sqrt(var + eps),
         dX = X_hat ⊙ (-s dgamma / m) - s dbeta / m + s ⊙ dY, three passes over the batch. After
         a forward in evaluation mode mu and var are constants: dX = gamma / sqrt(var + eps) ⊙ dY."""
-        X_hat, var = self.cache["X_hat"], self.cache["var"]
-        if isinstance(X_hat, list):
-            raise RuntimeError("backward called before forward: run forward on a batch first")
+        X_hat, var = saved(self, "X_hat", "var")
+        dLdY = same_shape(dLdY, X_hat, f"{type(self).__name__}.backward", "dLdY", "the output")
         c = self.n_in
         dY2, X_hat2 = dLdY.reshape(-1, c), np.reshape(X_hat, (-1, c))
         scale = self.parameters["gamma"].reshape(-1) / np.sqrt(np.reshape(var, -1) + self.eps)

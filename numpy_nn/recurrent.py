@@ -6,6 +6,7 @@ from collections import OrderedDict
 import numpy as np
 
 from numpy_nn.base import WeightedLayer
+from numpy_nn.checks import numeric, same_shape, saved
 
 
 class Elman(WeightedLayer):
@@ -54,7 +55,7 @@ class Elman(WeightedLayer):
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """The last state s_T for inputs X (batch, n_in, T)."""
-        X = np.asarray(X)
+        X = numeric(X, "Elman.forward", "X")
         if X.ndim != 3 or X.shape[2] < 1:
             raise ValueError(
                 f"Elman expects inputs (batch, n_in, T) with T >= 1 steps, got shape {X.shape}"
@@ -84,12 +85,10 @@ class Elman(WeightedLayer):
         W, U and b are shared by every step, so their gradients are the sums over t; s_{t-1}
         depends on every earlier step, which dS_{t-1} carries back. Returns [dX_1, ..., dX_T].
         """
-        X, Z, s = self.cache["X"], self.cache["Z"], self.cache["s"]
-        if isinstance(X, list):
-            raise RuntimeError("backward called before forward: run forward on a batch first")
+        X, Z, s = saved(self, "X", "Z", "s")
         W, U = self.parameters["W"], self.parameters["U"]
         grads = OrderedDict((k, np.zeros_like(v)) for k, v in self.parameters.items())
-        dS = np.asarray(dLdY)
+        dS = same_shape(dLdY, s[-1], "Elman.backward", "dLdY", "the last state s_T")
         dX = [None] * X.shape[2]
         for t in reversed(range(X.shape[2])):
             dZ = self.activation.backward(Z[t], dS)

@@ -5,6 +5,7 @@ from collections import OrderedDict
 import numpy as np
 
 from numpy_nn.base import Layer
+from numpy_nn.checks import numeric, same_shape, saved
 from numpy_nn.utils import seed_or_global
 
 
@@ -22,7 +23,7 @@ class Dropout(Layer):
         self.cache = OrderedDict([("mask", [])])
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X)
+        X = numeric(X, "Dropout.forward", "X")
         if not self.training or self.p == 0:
             self.cache["mask"] = None
             return X
@@ -32,7 +33,7 @@ class Dropout(Layer):
         return X * mask
 
     def backward(self, dLdY: np.ndarray) -> np.ndarray:
-        mask = self.cache["mask"]
-        if isinstance(mask, list):
-            raise RuntimeError("backward called before forward: run forward on a batch first")
-        return dLdY if mask is None else dLdY * mask
+        (mask,) = saved(self, "mask")
+        if mask is None:
+            return numeric(dLdY, "Dropout.backward", "dLdY")
+        return same_shape(dLdY, mask, "Dropout.backward", "dLdY", "the output") * mask

@@ -1,13 +1,13 @@
 """One error policy for every entry point: a user's mistake is one line on stderr and exit
-status 2; a bug keeps its traceback; ``NN_DEBUG=1`` shows the traceback in both cases. A
-command's layer may add the errors it knows to be the user's (``explain``)."""
+status 2 (a full disk, a read-only folder or a refused permission included); a bug keeps its
+traceback; ``NN_DEBUG=1`` shows the traceback in both cases. A command's layer may add the errors it knows to be the user's (``explain``)."""
 
 import argparse
 import os
 import sys
 from collections.abc import Callable
 
-from plumbing.files import OutputError
+from plumbing.files import OutputError, disk_fault
 
 
 class UserError(Exception):
@@ -37,7 +37,9 @@ def run_main(
         print(f"error: {e}", file=sys.stderr)
         return e.status
     except Exception as e:
-        if isinstance(e, (UserError, OutputError, *mistakes)):
+        if (message := disk_fault(e)) is not None:  # before ``mistakes``, which may hold OSError
+            pass
+        elif isinstance(e, (UserError, OutputError, *mistakes)):
             message = str(e)
         else:
             message = explain(e) if explain is not None else None

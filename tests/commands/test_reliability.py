@@ -250,7 +250,7 @@ def test_ddp_shards_and_averages_fashion_mlp(fashion_dir, tmp_path):
 @pytest.mark.parametrize(
     "config, batch, target",
     [
-        ("iris_numpy.yaml", 8, 0.93),  # single process: 0.967 (2 x 8 = the config's batch of 16)
+        ("iris_numpy.yaml", 8, 0.86),  # single process: 0.900 on the course split; 1 of 30 = 0.033
         ("fashion_mlp.yaml", 128, 0.90),  # single process: 0.9109 (2 x 128 = 256)
     ],
 )

@@ -114,8 +114,8 @@ MUTANTS = [  # (what, module, old, new, the pieces that must fail)
     (
         "printing megabytes",
         "activations.py",
-        "    def forward(self, Z):\n        return Z\n",
-        "    def forward(self, Z):\n        print('x' * 2**24)\n        return Z\n",
+        "        Z = self._checked(Z)\n        return Z\n",
+        "        print('x' * 2**24)\n        return Z\n",
         {"activations.Linear"},
     ),
     (
@@ -243,7 +243,9 @@ def test_the_starter_scores_zero_everywhere_and_the_grader_goes_on(tmp_path):
     package = starter.write(tmp_path)
     text = (package / "activations.py").read_text()
     assert text.count("### BEGIN YOUR CODE ###") == 6 and "raise NotImplementedError" in text
-    assert "def forward(self, Z):\n        return np.arctan(Z)" in text  # provided by the handout
+    assert (
+        "def forward(self, Z):\n        Z = self._checked(Z)\n        return np.arctan(Z)" in text
+    )  # provided
     assert "neither exponent overflows" not in text  # no hint above a body to write
     for name in (
         "train_ffnn.py",

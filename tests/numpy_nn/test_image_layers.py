@@ -215,7 +215,11 @@ def test_dropout_matches_torch_with_a_known_mask_and_follows_its_seed():
 @pytest.mark.parametrize(
     "make, X, message",
     [
-        (lambda: Conv2D(2, 3, "relu"), np.zeros((2, 5, 5)), "expects an NHWC image batch"),
+        (
+            lambda: Conv2D(2, 3, "relu"),
+            np.zeros((2, 5, 5)),
+            r"X must be a batch of shape \(n, height, width, channels\)",
+        ),
         (
             lambda: Conv2D(2, 7, "relu", pad="valid"),
             np.zeros((1, 5, 5, 1)),

@@ -138,7 +138,7 @@ def test_shape_mismatch_is_a_clear_value_error():
         ValueError, match="shape mismatch: input has 5 features but the layer expects 4"
     ):
         layer.forward(np.ones((3, 5)))
-    with pytest.raises(ValueError, match="2-D batch"):
+    with pytest.raises(ValueError, match=r"batch of shape \(n, n_in\), got shape \(4,\)"):
         layer.forward(np.ones(4))
 
 
