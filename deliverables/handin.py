@@ -10,10 +10,14 @@ minimum of epochs); the report and the archive are always rebuilt, so they show 
 and answers. Each step prints one progress line, and its time when done; the total comes last.
 
 The name for the cover page and Chromium for the PDF are checked before anything runs, so a
-missing one costs seconds, not the training. ``--draft``: no name needed, brief runs accepted
-and flagged, no PDF when Chromium is missing.
+missing one costs seconds, not the training. ``--draft``: no name needed, each missing Lightning
+run trained briefly (one epoch, said in its progress line) and flagged in the report and the
+archive, no PDF when Chromium is missing; a later final ``make handin`` trains the full runs.
+Stopped by Ctrl-C or SIGTERM, a step says it was interrupted: the same command continues
+(finished steps are skipped, an interrupted training run resumes from its last epoch).
 """
 
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +28,7 @@ from commands import ffnn
 from commands import train as train_command
 from commands.entry import UserError, argument_parser, run_main
 from deliverables import package, report
-from deliverables.shown import shown
+from deliverables.shown import BRIEF_EPOCHS, ROOT, Shown, shown
 from lightning_hw import runs
 from numpy_nn.experiment import DEFAULTS
 
@@ -35,6 +39,7 @@ class Step:
     command: str  # what it runs, as a person would type it
     done: Callable[[], bool]  # its result is already there
     run: Callable[[], int]  # an exit status
+    note: str = ""  # said when it runs
 
 
 def _minutes(seconds: float) -> str:
@@ -42,19 +47,32 @@ def _minutes(seconds: float) -> str:
     return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
-def _full_run(entry, logs: Path, draft: bool) -> Callable[[], bool]:
+def _shown_step(entry: Shown, args) -> Step:
+    """Train a shown experiment: a draft trains briefly what is missing (and says so); a final
+    hand-in trains the full run, or continues an interrupted one from its last checkpoint."""
+    logs = Path(args.logs)
+    brief = args.draft
+    resume = not brief and entry.resumable(logs)
+    note = (
+        f"a draft trains {BRIEF_EPOCHS} epoch only; a final make handin trains the full run"
+        if brief
+        else "continuing the interrupted run from its last epoch"
+        if resume
+        else ""
+    )
+
     def done() -> bool:
         run = runs.latest_finished(logs, entry.experiments)
-        return run is not None and (draft or entry.brief(run) is None)
+        return run is not None and (args.draft or entry.brief(run) is None)
 
-    return done
+    argv = entry.train_argv(logs, args.data_dir, brief=brief, resume=resume)
+    return Step(entry.title, entry.command(brief, resume), done, lambda: train_command.main(argv),
+                note)  # fmt: skip
 
 
 def steps(args) -> list[Step]:
     """The hand-in's steps, in order."""
     experiments, logs = Path(args.experiments), Path(args.logs)
-    data = ["--data.init_args.data_dir", args.data_dir] if args.data_dir else []
-    save = ["--trainer.logger.init_args.save_dir", str(logs)]
     found = [
         Step("Iris, the default network", "python train_ffnn.py",
              lambda: (experiments / DEFAULTS.run_name / "results.json").exists(),
@@ -65,20 +83,10 @@ def steps(args) -> list[Step]:
         Step("Iris, three ways (an extra)", "python train.py compare --config configs/iris_compare.yaml",
              lambda: (logs / "iris_compare" / "comparison.md").exists(),
              lambda: train_command.main(["compare", "--config",
-                                         str(report.ROOT / "configs/iris_compare.yaml"),
+                                         str(ROOT / "configs/iris_compare.yaml"),
                                          "--output_dir", str(logs / "iris_compare")])),
     ]  # fmt: skip
-    for entry in shown():
-        argv = ["--config", str(report.ROOT / entry.config), *save, *data]
-        found.append(
-            Step(
-                entry.title,
-                f"python train.py --config {entry.config}",
-                _full_run(entry, logs, args.draft),
-                lambda argv=argv: train_command.main(argv),
-            )  # fmt: skip
-        )
-    return found + _deliverables(args)
+    return found + [_shown_step(entry, args) for entry in shown()] + _deliverables(args)
 
 
 def _deliverables(args) -> list[Step]:
@@ -108,19 +116,45 @@ def preflight(args) -> None:
         )
 
 
+INTERRUPTED = (128 + signal.SIGINT, 128 + signal.SIGTERM)  # 130, 143: stopped by a signal
+
+
+def _interrupt(signum, frame):
+    """SIGTERM stops a step as Ctrl-C would; inside ``trainer.fit`` Lightning calls this after
+    its own handler, which stops the run at the end of a step and saves it to resume from."""
+    if signal.getsignal(signal.SIGTERM) is _interrupt:
+        raise KeyboardInterrupt
+
+
+def _run(step: Step) -> int:
+    """One step's exit status; a signal that stops it gives 130 or 143."""
+    try:
+        return step.run()
+    except KeyboardInterrupt:
+        return INTERRUPTED[0]
+
+
 def hand_in(args) -> int:
     preflight(args)
     train_command.prepare_environment(numpy_backed=False)  # Lightning's notices stay out
     todo = steps(args)
+    signal.signal(signal.SIGTERM, _interrupt)
     start = time.perf_counter()
     for i, step in enumerate(todo, start=1):
         head = f"[{i}/{len(todo)}] {step.title}"
         if step.done():
             print(f"{head}: done already, skipped ({step.command})", flush=True)
             continue
-        print(f"{head}: {step.command} ...", flush=True)
+        note = f" ({step.note})" if step.note else ""
+        print(f"{head}: {step.command} ...{note}", flush=True)
         began = time.perf_counter()
-        status = step.run()
+        status = _run(step)
+        if status in INTERRUPTED:
+            again = "make handin" + (" ARGS=--draft" if args.draft else "")
+            print(f"{head}: interrupted; run {again} again to continue (finished steps are "
+                  "skipped, an interrupted training run continues from its last epoch)",
+                  file=sys.stderr)  # fmt: skip
+            return status
         if status != 0:
             print(f"{head}: failed (exit status {status}); fix it and run again", file=sys.stderr)
             return status
@@ -132,7 +166,7 @@ def hand_in(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def build_parser():
     p = argument_parser("python -m deliverables.handin", __doc__)
     report.add_student_arguments(p)
     p.add_argument("--data_dir", default=None, help="datasets (default: $DATA_DIR, else data/)")
@@ -145,7 +179,11 @@ def main(argv=None) -> int:
     )
     p.add_argument("--report", default="report", help="the report's folder (default report/)")
     p.add_argument("--output", default="hw3.zip", help="the archive (default hw3.zip)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     return run_main(lambda: hand_in(args))
 
 

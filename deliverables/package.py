@@ -45,13 +45,12 @@ from commands.cli import train
 from commands.entry import UserError, argument_parser, run_main
 from commands.predict import run as predict
 from commands.train import prepare_environment
-from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, resolved_config, shown
+from deliverables.shown import PLAIN_LOSS, ROOT, TEST_SPLIT, Shown, resolved_config, shown
 from lightning_hw import runs
 from lightning_hw.checkpoints import weights_only
 from lightning_hw.io import atomic_path, output_file
 from plumbing.handout import course_suite, handout_names
 
-ROOT = Path(__file__).resolve().parents[1]
 EXCLUDE = re.compile(r"(__pycache__|\.DS_Store|\.pyc$|\.ckpt$|\.npz$|(^|/)data/)")
 CODE = (
     "numpy_nn",
@@ -207,14 +206,11 @@ def execute_notebook(nb, cwd: Path, env: dict | None = None, timeout: int = 900)
 
 
 def _train_briefly(logs: Path, entries: list[Shown], data_dir=None) -> None:
-    """A 1-epoch run of each shown experiment that has no finished run under ``logs``."""
-    data = ["--data.init_args.data_dir", str(data_dir)] if data_dir else []
+    """A brief run of each shown experiment that has no finished run under ``logs``."""
+    quiet = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
     for entry in entries:
         if entry.latest_run(logs, accept_short=True) is None:
-            train(["--config", str(ROOT / entry.config), "--trainer.max_epochs", "1",
-                   "--trainer.logger.init_args.save_dir", str(logs),
-                   "--trainer.enable_progress_bar", "false",
-                   "--trainer.enable_model_summary", "false", *data])  # fmt: skip
+            train([*entry.train_argv(logs, data_dir, brief=True), *quiet])
 
 
 def code_members() -> dict[str, bytes]:

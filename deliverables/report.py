@@ -38,7 +38,7 @@ from pathlib import Path
 from commands.entry import UserError, argument_parser, run_main
 from deliverables import answers as written
 from deliverables import appendix, references, student
-from deliverables.shown import PLAIN_LOSS, TEST_SPLIT, Shown, resolved_config, shown
+from deliverables.shown import PLAIN_LOSS, ROOT, TEST_SPLIT, Shown, resolved_config, shown
 from deliverables.tex import PREAMBLE, markdown_to_latex
 from lightning_hw.callbacks import plot_history
 from lightning_hw.io import atomic_path, output_folder, write_bytes, write_text
@@ -46,7 +46,6 @@ from numpy_nn.experiment import DEFAULTS
 from plumbing.files import staged_folder
 from plumbing.handout import handout_names
 
-ROOT = Path(__file__).resolve().parents[1]
 TITLE = "CS189 homework: neural networks"
 
 

@@ -13,6 +13,8 @@ from commands.entry import UserError
 from lightning_hw import runs
 
 SHOWN = Path(__file__).with_name("shown.yaml")
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+BRIEF_EPOCHS = 1  # a draft's brief run (``package --train-briefly``, ``handin --draft``)
 
 TEST_SPLIT = (
     "The curves called *test* are the official test split, evaluated after every epoch (the "
@@ -62,6 +64,30 @@ class Shown:
                 "show it as it is"
             )
         return run
+
+    def train_argv(self, logs: Path, data_dir=None, brief=False, resume=False) -> list[str]:
+        """``train.py``'s arguments that train it under ``logs``: the config's full run, or
+        (``brief``, a draft) one epoch of it, or (``resume``) the interrupted run continued."""
+        argv = ["--config", str(ROOT / self.config)]
+        argv += ["--trainer.max_epochs", str(BRIEF_EPOCHS)] if brief else []
+        argv += ["--ckpt_path", "last"] if resume else []
+        argv += ["--trainer.logger.init_args.save_dir", str(logs)]
+        return argv + (["--data.init_args.data_dir", str(data_dir)] if data_dir else [])
+
+    def command(self, brief=False, resume=False) -> str:
+        """What a person types to train it, as ``train_argv`` does."""
+        extra = f" --trainer.max_epochs {BRIEF_EPOCHS}" if brief else ""
+        extra += " --ckpt_path last" if resume else ""
+        return f"python train.py --config {self.config}{extra}"
+
+    def resumable(self, logs: Path) -> bool:
+        """Is the newest run an interrupted one with a last checkpoint (newer than any finished
+        run)? Then ``--ckpt_path last`` continues it."""
+        last = runs.newest_last_checkpoint(logs, self.experiments[0])
+        if last is None or runs.is_finished(last.parent.parent):
+            return False
+        done = runs.latest_finished(logs, self.experiments)
+        return done is None or done.stat().st_mtime < last.parent.parent.stat().st_mtime
 
     def brief(self, run: Path) -> str | None:
         """None for a run of at least ``min_epochs``; else the line that flags it."""

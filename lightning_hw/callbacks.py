@@ -35,6 +35,12 @@ class CurvesCallback(pl.Callback):
         self._step_seconds, self._steps = 0.0, 0
         self._partial = False  # an epoch ended before its last batch (max_steps)
 
+    def on_train_start(self, trainer, pl_module):
+        done = len(self.history["train/loss"])  # restored from a checkpoint: a resumed run
+        note = getattr(trainer.logger, "note", None)  # lightning_hw.board.TensorBoard
+        if done and note is not None and trainer.global_rank == 0:
+            note(f"resumed after {done} finished epoch{'s' * (done != 1)}", trainer.global_step)
+
     def on_train_epoch_start(self, trainer, pl_module):
         self._start = time.perf_counter()
         self._step_seconds, self._steps = 0.0, 0
@@ -71,6 +77,12 @@ class CurvesCallback(pl.Callback):
         (``metrics.json`` says ``"interrupted": true``); resuming it writes them whole."""
         if isinstance(exception, KeyboardInterrupt | SIGTERMException):
             self._write(trainer, interrupted=True)
+            note = getattr(trainer.logger, "note", None)  # lightning_hw.board.TensorBoard
+            if note is not None and trainer.global_rank == 0:
+                epochs = len(self.history["train/loss"])
+                note(f"**interrupted** after {epochs} finished epoch{'s' * (epochs != 1)}: "
+                     "continue it with the same command and `--ckpt_path last`",
+                     trainer.global_step)  # fmt: skip
 
     def _write(self, trainer, **marks):
         log_dir = trainer.log_dir  # a collective under DDP: every rank must ask

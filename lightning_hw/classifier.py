@@ -196,16 +196,20 @@ class Classifier(pl.LightningModule):
             scheduler, interval = self.lr_scheduler(optimizer), "epoch"
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": interval},
+            # LearningRateMonitor's tags: lr, or lr/weights and lr/normalization
+            "lr_scheduler": {"scheduler": scheduler, "interval": interval, "name": "lr"},
         }
 
     def param_groups(self) -> list[dict]:
-        """Trainable parameters: the rest first, then (if any) those of normalization layers."""
+        """Trainable parameters: the rest first, then (if any) those of normalization layers,
+        each group named for TensorBoard's learning-rate tags."""
         norm_ids = {id(p) for m in self.modules() if is_normalization(m) for p in m.parameters()}
         trainable = [p for p in self.parameters() if p.requires_grad]
-        groups = [{"params": [p for p in trainable if id(p) not in norm_ids]}]
+        rest = [p for p in trainable if id(p) not in norm_ids]
         norm = [p for p in trainable if id(p) in norm_ids]
-        return groups + [{"params": norm}] if norm else groups
+        if not norm:
+            return [{"params": rest}]
+        return [{"params": rest, "name": "weights"}, {"params": norm, "name": "normalization"}]
 
 
 def is_normalization(module: nn.Module) -> bool:

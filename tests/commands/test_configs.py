@@ -60,7 +60,7 @@ def test_broken_composition_is_named(tmp_path, text, message):
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 def test_every_experiment_resolves(path):
     config = resolve_config(str(path))
-    assert config["trainer"]["logger"]["class_path"].endswith("TensorBoardLogger")
+    assert config["trainer"]["logger"]["class_path"] == "lightning_hw.board.TensorBoard"
     assert config["trainer"]["max_epochs"] >= 1
     assert config["model"]["network"]["class_path"].startswith("lightning_hw.networks.")
 

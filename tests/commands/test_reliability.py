@@ -11,6 +11,7 @@ import torch
 
 from tests.conftest import ROOT
 from tests.lightning_hw.fake_data import make_cifar
+from tests.lightning_hw.test_board import run_notes
 
 IRIS = str(ROOT / "configs/iris_numpy.yaml")
 
@@ -78,6 +79,8 @@ def _stopped_by(proc, signal_name: str, experiment_dir: Path, epochs_done: int) 
     assert f"stopped by {signal_name}" in errors[0] and "--ckpt_path last" in errors[0], errors
     metrics = json.loads((experiment_dir / "version_0" / "metrics.json").read_text())
     assert metrics["interrupted"] is True and len(metrics["train/loss"]) == epochs_done + 1
+    (note,) = run_notes(experiment_dir / "version_0")  # TensorBoard's Text tab says so too
+    assert note.startswith(f"**interrupted** after {epochs_done + 1} finished epochs"), note
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
@@ -94,6 +97,8 @@ def test_a_signal_stops_the_run_with_its_status_and_resume_is_exact(signal_name,
     ]
     resumed, whole = _kill_and_resume(tmp_path, common, "iris_numpy", 3, signal=signal_name)
     assert resumed == whole
+    run = tmp_path / "crashed" / "lightning_logs" / "iris_numpy" / "version_0"
+    assert run_notes(run)[1] == "resumed after 4 finished epochs"
 
 
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):

@@ -56,7 +56,7 @@ def test_tensorboard_has_the_scalars_and_hparams(numpy_run):
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"} <= tags
-    assert acc.Scalars("lr-SGD")[0].value == pytest.approx(0.05)  # LearningRateMonitor
+    assert acc.Scalars("z_lr/all")[0].value == pytest.approx(0.05)  # LearningRateMonitor
     assert len(acc.Scalars("val/acc")) == 100
     assert acc.Scalars("test/acc")[-1].value >= 0.89  # 27 of 30, in float32
     content = acc.PluginTagToContent("hparams")

@@ -105,7 +105,7 @@ def test_mlp_briefly_on_real_fashion_mnist(fashion_dir, tmp_path):
         config["data"]["init_args"]["batch_size"],
     )
     schedule = config["model"]["lr_scheduler"]["init_args"]
-    lr = tags["lr-SGD"]
+    lr = tags["z_lr/all"]
     steps = math.ceil(60_000 / batch) * 2
     assert len(lr) == steps and max(lr) == pytest.approx(peak)  # the schedule's peak
     assert lr[0] == pytest.approx(peak * schedule["start_factor"])  # warm-up start

@@ -1,9 +1,14 @@
 """deliverables/handin.py (make handin): every step in order, what is done skipped."""
 
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import zipfile
+
+import pytest
 
 from deliverables import handin
 from tests.conftest import ROOT
@@ -51,3 +56,60 @@ def test_a_final_hand_in_without_a_name_stops_before_any_work(tmp_path):
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "no name for the cover page" in done.stderr and "student.example.yaml" in done.stderr
     assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
+
+
+def _args(tmp_path, *extra):
+    return handin.build_parser().parse_args(
+        ["--experiments", str(tmp_path / "experiments"), "--logs", str(tmp_path / "logs"),
+         "--student", str(tmp_path / "none.yaml"), "--report", str(tmp_path / "report"),
+         "--output", str(tmp_path / "hw3.zip"), *extra]
+    )  # fmt: skip
+
+
+def test_a_draft_trains_each_missing_run_briefly_and_says_so(tmp_path):
+    trains = [
+        s for s in handin.steps(_args(tmp_path, "--draft")) if "train.py --config" in s.command
+    ]
+    assert [s.title for s in trains] == ["Fashion-MNIST MLP", "CIFAR-10 CNN"]
+    for step in trains:
+        assert step.command.endswith(" --trainer.max_epochs 1"), step.command
+        assert "a draft trains 1 epoch only; a final make handin trains the full run" in step.note
+    final = [s for s in handin.steps(_args(tmp_path)) if "train.py --config" in s.command]
+    assert [s.command for s in final] == ["python train.py --config configs/fashion_mlp.yaml",
+                                          "python train.py --config configs/cifar_cnn.yaml"]  # fmt: skip
+
+
+def test_a_final_hand_in_continues_an_interrupted_run(tmp_path):
+    run = tmp_path / "logs" / "fashion_mlp" / "version_0"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"")  # no test_metrics.json: unfinished
+    step = next(s for s in handin.steps(_args(tmp_path)) if s.title == "Fashion-MNIST MLP")
+    assert step.command.endswith(" --ckpt_path last") and "continuing" in step.note
+    (run / "test_metrics.json").write_text("{}")
+    (run / "metrics.json").write_text("{}")
+    step = next(s for s in handin.steps(_args(tmp_path)) if s.title == "Fashion-MNIST MLP")
+    assert "--ckpt_path" not in step.command  # finished: nothing to continue
+
+
+@pytest.mark.parametrize("how", ["status 143", "SIGTERM", "Ctrl-C"])
+def test_an_interrupted_step_says_how_to_continue(tmp_path, monkeypatch, capsys, how):
+    def stopped():
+        if how == "SIGTERM":
+            os.kill(os.getpid(), signal.SIGTERM)  # outside Lightning: the hand-in's own handler
+            time.sleep(5)
+        if how == "Ctrl-C":
+            raise KeyboardInterrupt
+        return 143  # what train.py returns when Lightning stopped the run on SIGTERM
+
+    todo = [handin.Step("Fashion-MNIST MLP", "python train.py ...", lambda: False, stopped)]
+    monkeypatch.setattr(handin, "steps", lambda args: todo)
+    monkeypatch.setattr(handin, "preflight", lambda args: None)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        status = handin.hand_in(_args(tmp_path))
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    err = capsys.readouterr().err
+    assert status in (130, 143)
+    assert err.startswith("[1/1] Fashion-MNIST MLP: interrupted; run make handin again to continue")
+    assert "failed" not in err and err.count("\n") == 1
