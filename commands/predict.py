@@ -82,18 +82,27 @@ def load_images(path: str, shape) -> np.ndarray:
             "(convert with arr.astype(np.uint8) if the values are already 0-255)"
         )
     n = arr.shape[0]
+    if arr.shape[1:] not in input_shapes(shape):
+        raise UserError(f"{path} has shape {arr.shape}: expected {formats(shape)} uint8 images")
     if arr.shape[1:] == (c * h * w,):
         return arr.reshape(n, c, h, w)
     if arr.shape[1:] == (c, h, w):
         return arr
     if arr.shape[1:] == (h, w, c):
         return np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
-    if c == 1 and arr.shape[1:] == (h, w):
-        return arr[:, None]
-    raise UserError(
-        f"{path} has shape {arr.shape}: expected N x {c * h * w} rows, N x {c} x {h} x {w} or "
-        f"N x {h} x {w} x {c} uint8 images"
-    )
+    return arr[:, None]  # (h, w): one channel
+
+
+def input_shapes(shape) -> list[tuple[int, ...]]:
+    """What ``--input`` may hold after N, for a dataset's (C, H, W): rows of C*H*W values
+    (channel-planar, as CIFAR-10's pickles), C x H x W, H x W x C, and H x W for one channel."""
+    c, h, w = shape
+    return [(c * h * w,), (c, h, w), (h, w, c)] + ([(h, w)] if c == 1 else [])
+
+
+def formats(shape) -> str:
+    """``input_shapes`` as README and the errors say them: "N x 784, N x 1 x 28 x 28, ..."."""
+    return ", ".join(" x ".join(["N", *map(str, s)]) for s in input_shapes(shape))
 
 
 def cpu_precision(trained: str | None) -> str:

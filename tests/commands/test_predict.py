@@ -1,5 +1,7 @@
 """predict.py: rows in input order, .npy path == DataModule path, and clear refusals of bad input."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +113,7 @@ def test_predict_runs_at_the_precision_the_run_was_tested_at(monkeypatch):
     assert predict.cpu_precision("bf16-mixed") == "32-true"  # no emulated bf16 (4-16x slower)
 
 
-def test_printed_accuracy_is_the_test_accuracy(fashion_dir, tmp_path, capsys):
+def test_printed_accuracy_is_the_test_accuracy(fashion_dir, tmp_path):
     """A Fashion-MNIST run tested on all 10,000 test images: predict.py prints its test accuracy
     to the digits it prints (the same precision, the same images, the same weights)."""
     import json
@@ -121,8 +123,27 @@ def test_printed_accuracy_is_the_test_accuracy(fashion_dir, tmp_path, capsys):
                "--data.init_args.data_dir", str(fashion_dir),
                "--trainer.logger.init_args.save_dir", str(tmp_path)])  # fmt: skip
     tested = json.loads((Path(r["log_dir"]) / "test_metrics.json").read_text())["test/acc"]
-    capsys.readouterr()
     ckpt = Path(r["log_dir"]) / "checkpoints" / "last.ckpt"
-    assert predict_main(["--ckpt", str(ckpt), "--output", str(tmp_path / "p.csv")]) == 0
-    printed = capsys.readouterr().out
-    assert f"accuracy on the labeled test split: {tested:.4f}" in printed, (tested, printed)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "predict.py"), "--ckpt", str(ckpt), "--output", str(tmp_path / "p.csv"),
+         "--data_dir", str(fashion_dir)], capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"accuracy on the labeled test split: {tested:.4f}" in done.stdout, (tested, done.stdout)
+    # as quiet as train.py: no Lightning tips, deprecation warnings or "GPU available" banner
+    said = (done.stdout + done.stderr).splitlines()
+    assert len(said) == 2 and said[0].startswith("wrote "), said
+
+
+@pytest.mark.parametrize("datamodule", ["FashionMNISTDataModule", "CIFAR10DataModule"])
+def test_readme_says_what_input_each_dataset_takes(datamodule, tmp_path):
+    from commands.predict import formats, input_shapes, load_images
+    from lightning_hw import datamodules
+
+    shape = getattr(datamodules, datamodule).image_shape
+    name = {"FashionMNISTDataModule": "Fashion-MNIST", "CIFAR10DataModule": "CIFAR-10"}[datamodule]
+    rows = [r for r in (ROOT / "README.md").read_text().splitlines() if r.startswith(f"| {name} (")]
+    assert len(rows) == 1 and rows[0].split(" | ")[1].rstrip(" |") == formats(shape), rows
+    for dims in input_shapes(shape):  # each one README names is read
+        np.save(tmp_path / "x.npy", np.zeros((2, *dims), np.uint8))
+        assert load_images(str(tmp_path / "x.npy"), shape).shape == (2, *shape)
