@@ -21,6 +21,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from commands.cli import resolve_config, train
 from commands.configs import BACKEND_KEY, Experiment, read
 from commands.entry import UserError, argument_parser, run_main
@@ -195,21 +197,31 @@ def _table(rows, held_out: bool = True) -> str:
 
 def _plot(curves: dict, path: str, name: str, held_out: bool = True) -> None:
     """Every run's train (solid) and validation or per-epoch test (dashed) loss, one colour per
-    run."""
+    run. Runs from the same seed often coincide: each run is drawn narrower than the one before,
+    with its own markers, so every one shows, and the title says when they coincide."""
     lines, styles = {}, {}
     other = "val" if held_out else "test"
-    for i, (name, (train_loss, val_loss)) in enumerate(curves.items()):
+    markers = "osD^v"
+    for i, (run, (train_loss, val_loss)) in enumerate(curves.items()):
+        width = 1.0 + 2.0 * (len(curves) - 1 - i)
         for split, values, dash in (("train", train_loss, "-"), (other, val_loss, "--")):
-            lines[f"{name} {split}"] = values
-            styles[f"{name} {split}"] = {"color": f"C{i}", "linestyle": dash}
-    plot_curves(
-        path,
-        lines,
-        "cross-entropy loss",
-        f"{name}: {' vs '.join(curves)}",
-        styles,
-        log_scale=True,
-        figsize=(7, 4.5),
+            lines[f"{run} {split}"] = values
+            styles[f"{run} {split}"] = {"color": f"C{i}", "linestyle": dash, "linewidth": width,
+                                        "marker": markers[i % len(markers)],
+                                        "markevery": max(1, len(values) // 8)}  # fmt: skip
+    title = f"{name}: {' vs '.join(curves)}"
+    if _coincide(list(curves.values())):
+        title += "\n(the curves coincide to 4 digits: each run drawn narrower than the one before)"
+    plot_curves(path, lines, "cross-entropy loss", title, styles, log_scale=True, figsize=(7, 4.5))
+
+
+def _coincide(curves: list) -> bool:
+    """Do all runs' curves agree to 4 significant digits at every epoch?"""
+    first = curves[0]
+    return all(
+        len(a) == len(b) and np.allclose(a, b, rtol=1e-4, atol=0)
+        for run in curves[1:]
+        for a, b in zip(first, run)
     )
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from deliverables.shown import trained
+
 HEADER = (
     "<!-- Your written answers. The report puts each section under its question. They were\n"
     "     first written from your measurements: edit them freely; the next build keeps your\n"
@@ -121,8 +123,9 @@ def _schedule(sched: dict) -> str:
     return f"the learning rate follows {sched['class_path']}"
 
 
-def _training(config: dict, epochs: int) -> str:
-    """The optimizer, schedule, loss and data of a resolved config, in one paragraph."""
+def _training(config: dict, history: dict) -> str:
+    """How this run trained: its epochs (``trained``), and the optimizer, schedule, loss and data
+    of its resolved config, in one paragraph."""
     model, data = config["model"], _init(config, "data")
     opt = model["optimizer"]
     o = opt.get("init_args", {})
@@ -140,7 +143,7 @@ def _training(config: dict, epochs: int) -> str:
                f"random translations of up to {shift} pixels" if shift else ""]  # fmt: skip
     augment = " and ".join(a for a in augment if a) or "no augmentation"
     return (
-        f"It trains for {epochs} epoch{'s' * (epochs != 1)} with {name} (peak learning rate {o['lr']:g}{momentum}, weight "
+        f"This run trained for {trained(history)} with {name} (peak learning rate {o['lr']:g}{momentum}, weight "
         f"decay {o.get('weight_decay', 0):g}) on batches of {data['batch_size']}; {schedule}. It "
         f"minimizes {loss}, with {augment}."
     )
@@ -179,7 +182,7 @@ def mlp_answer(config: dict, test: dict, history: dict) -> str:
         f"training set's mean and standard deviation; every hidden layer is followed by ReLU"
         + (f" and dropout with probability {dropout:g} [@dropout]" if dropout else "")
         + ", and the last layer gives the 10 class scores. "
-        + _training(config, len(history["val/acc"]))
+        + _training(config, history)
         + " Fashion-MNIST [@fashion_mnist] has 60,000 training and 10,000 test images."
     )
     during = "with dropout on" if dropout else "as the weights changed"
@@ -267,7 +270,8 @@ CNN_PARTS = [
     ),
 ]
 CHANGE = (
-    "Removing it {verb} the test accuracy by {points:.2f} points ({base:.2%} -> {acc:.2%}){noise}."
+    "In the project's recorded ablation, removing it {verb} the test accuracy by {points:.2f} "
+    "points ({base:.2%} -> {acc:.2%}){noise}."
 )
 NOISE = ", within the seed-to-seed spread ({spread:.1f} points)"
 
@@ -319,9 +323,9 @@ def cnn_answer(config: dict, test: dict, history: dict, ablation_path: Path) -> 
     callbacks = str(config.get("trainer", {}).get("callbacks") or "")
     if lookahead and "Lookahead" not in callbacks:
         parts.append(
-            "The ablation's recipe also averaged the weights with Lookahead [@lookahead] as "
-            f"airbench does; removing it changed the accuracy by {lookahead[2]:+.2f} points, no "
-            "gain, so this recipe leaves it out."
+            "The recorded ablation's recipe also averaged the weights with Lookahead "
+            f"[@lookahead] as airbench does; removing it changed the accuracy by "
+            f"{lookahead[2]:+.2f} points, no gain, so this recipe leaves it out."
         )
     text = (
         "The design follows airbench [@airbench], re-implemented in this project's code and trained "
@@ -330,10 +334,13 @@ def cnn_answer(config: dict, test: dict, history: dict, ablation_path: Path) -> 
         + "\n\n"
         + " ".join(parts[2:])
         + "\n\n"
-        + _training(config, len(history["val/acc"]))
+        + _training(config, history)
     )
     if rows:
-        text += f" The effects above were measured in an ablation: {how}."
+        text += (
+            f" The effects above are not from this run: they are the project's recorded ablation "
+            f"(`docs/cifar_ablation.md`, measured by `python -m bench.cifar_ablation`): {how}."
+        )
     return text + "\n\n" + _results(test, history, "on augmented images")
 
 
@@ -352,6 +359,12 @@ def section(question: str, title: str, measured: str, text: str) -> str:
     return f"## {question} {title}\n<!-- measured: {measured} -->\n\n{text.strip()}\n"
 
 
+UNCHANGED = (
+    "{path} {question} is still the generated text: the cover page certifies your answers are "
+    "in your own words, so rewrite it there"
+)
+
+
 def sync(
     path: Path, generated: dict[str, tuple[str, str, str]]
 ) -> tuple[dict[str, str], list[str], str | None]:
@@ -359,21 +372,24 @@ def sync(
     ``path``, or None when it keeps its text). ``generated``: {question: (title, digest, text)}
     from the current measurements. Sections missing from ``path`` are added (the file is
     created if needed); the student's text is never overwritten; a section written from other
-    measurements is named in a note."""
+    measurements, and one still word for word the generated text, is named in a note."""
     existing = parse(path.read_text()) if path.exists() else {}
-    answers, notes, added = {}, [], []
+    answers, notes, added, unchanged = {}, [], [], []
     for question, (title, measured, text) in generated.items():
         if question not in existing:
             added.append(section(question, title, measured, text))
             answers[question] = text
             continue
         was, answers[question] = existing[question]
+        if answers[question] == text.strip():
+            unchanged.append(question)
         if was is not None and was != measured:
             notes.append(
                 f"{path} {question} was written from other measurements than the current ones: "
                 "check its numbers, or delete the section to have it written again"
             )
     answers.update({q: t for q, (_, t) in existing.items() if q not in answers})
+    notes += [UNCHANGED.format(path=path, question=q) for q in unchanged]
     if not added:
         return answers, notes, None
     before = path.read_text().rstrip() + "\n\n" if path.exists() else HEADER + "\n"

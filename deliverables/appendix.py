@@ -12,13 +12,16 @@ without a run, the experiment file and the fragments it builds on. Together they
 module that ``train_ffnn.py`` and ``train.py`` load (a test checks it).
 
 Markdown: headings '#' ... '###' starting at --heading_level, code in fences; the file renders on
-its own. LaTeX: \\section / \\subsection / \\subsubsection starting at --heading_level (1 =
-\\section), code in lstlisting environments; meant for \\input{} in a document that loads
-\\usepackage{listings}.
+its own. LaTeX: the same text converted by pandoc (``deliverables/render.py``): \\section /
+\\subsection / \\subsubsection starting at --heading_level (1 = \\section), code in lstlisting
+environments; meant for \\input{} in a document that loads \\usepackage{listings} and
+\\usepackage{hyperref} (the contents' links), compiled
+with xelatex or lualatex.
 """
 
 import importlib
 import inspect
+import re
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -26,16 +29,19 @@ from pathlib import Path
 
 from commands.configs import fragments
 from commands.entry import argument_parser, run_main
+from deliverables import render
 from deliverables.shown import shown
-from deliverables.tex import ascii_only, tex_escape
 from lightning_hw.io import output_file, write_text
 from plumbing.handout import handout_names
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED = "Shared code: entry points, errors, files, runs"
 APPENDIX: list[tuple[str, tuple[str, ...]]] = [
     # the homework's questions, in order; the report puts each on a page of its own
     ("3.1 Activation functions", ("numpy_nn/activations.py",)),
-    ("3.2 Fully-connected layer", ("numpy_nn/base.py", "numpy_nn/layers.py", "numpy_nn/weights.py")),
+    ("3.2 Fully-connected layer", (
+        "numpy_nn/base.py", "numpy_nn/layers.py", "numpy_nn/weights.py", "numpy_nn/checks.py",
+    )),
     ("3.3 Softmax", ("numpy_nn.activations.SoftMax",)),
     ("3.4 Cross-entropy", ("numpy_nn/losses.py",)),
     ("3.5 Two-layer networks", (
@@ -47,13 +53,8 @@ APPENDIX: list[tuple[str, tuple[str, ...]]] = [
         "config:fashion", "lightning_hw/networks/mlp.py", "lightning_hw/classifier.py",
         "lightning_hw/datamodules/vision.py", "lightning_hw/datamodules/sampling.py",
         "lightning_hw/schedules.py", "lightning_hw/callbacks.py", "lightning_hw/error_analysis.py",
-        "train.py", "commands/train.py", "commands/cli.py", "commands/configs.py",
-        "commands/entry.py", "commands/allocator.py", "lightning_hw/precision.py",
-        "lightning_hw/seeding.py", "lightning_hw/runs.py", "lightning_hw/io.py",
-        "lightning_hw/paths.py", "lightning_hw/checkpoints.py", "lightning_hw/networks/base.py",
-        "lightning_hw/networks/__init__.py", "lightning_hw/datamodules/__init__.py",
-        "lightning_hw/__init__.py", "commands/__init__.py", "plumbing/__init__.py",
-        "plumbing/errors.py", "plumbing/files.py", "plumbing/handout.py",
+        "lightning_hw/board.py", "train.py", "commands/train.py", "commands/cli.py",
+        "commands/configs.py",
     )),
     ("4.2 CIFAR-10 CNN", (
         "config:cifar", "lightning_hw/networks/cnn.py", "predict.py", "commands/predict.py",
@@ -67,17 +68,34 @@ APPENDIX: list[tuple[str, tuple[str, ...]]] = [
         "numpy_nn/conv.py", "numpy_nn/normalization.py", "numpy_nn/regularization.py",
         "numpy_nn/recurrent.py",
     )),
+    # what every command shares, once, at the end
+    (SHARED, (
+        "commands/entry.py", "commands/quiet.py", "commands/allocator.py",
+        "lightning_hw/precision.py", "lightning_hw/seeding.py", "lightning_hw/runs.py",
+        "lightning_hw/io.py", "lightning_hw/paths.py", "lightning_hw/checkpoints.py",
+        "lightning_hw/networks/base.py", "lightning_hw/networks/__init__.py",
+        "lightning_hw/datamodules/__init__.py", "lightning_hw/__init__.py", "commands/__init__.py",
+        "plumbing/__init__.py", "plumbing/errors.py", "plumbing/files.py", "plumbing/handout.py",
+    )),
 ]  # fmt: skip
 NOTES = {  # a line under a question's heading
     "3.3 Softmax": "`SoftMax` again, from `neural_networks/activations.py` (listed whole in 3.1).",
     "4.2 CIFAR-10 CNN": "The LightningModule, DataModule, augmentation, schedule and training "
     "command are those of 4.1: the same files.",
+    SHARED: "What every command above shares: the error policy, quiet output, atomic files, the "
+    "run-folder layout, precision and seeding, checkpoints, and the packages' `__init__.py`.",
 }
 
 
 @dataclass(frozen=True)
 class Listing:
-    title: str  # a path as shipped in hw3/, or a name and its file
+    title: str  # Markdown: a path as shipped in hw3/, or a name and its file, as code
+
+    @property
+    def anchor(self) -> str:
+        """The heading's id, for the appendix's table of contents."""
+        return "code-" + re.sub(r"[^a-z0-9._]+", "-", self.title.lower()).strip("-")
+
     language: str  # python or yaml
     code: str
 
@@ -107,7 +125,7 @@ def config_text(key: str) -> tuple[str, str]:
     path = ROOT / entry.config
     parts = [*fragments(path), path]
     text = "\n".join(f"# --- {p.relative_to(ROOT)}\n{p.read_text().rstrip()}\n" for p in parts)
-    return f"{entry.config} and the fragments it builds on", text
+    return f"`{entry.config}` and the fragments it builds on", text
 
 
 def listing(item: str, configs: dict[str, str] | None = None) -> Listing:
@@ -120,10 +138,11 @@ def listing(item: str, configs: dict[str, str] | None = None) -> Listing:
         title, text = config_text(key)
         return Listing(title, "yaml", text)
     if item.endswith(".py"):
-        return Listing(handout_names(item), "python", handout_names((ROOT / item).read_text()))
+        code = handout_names((ROOT / item).read_text())
+        return Listing(f"`{handout_names(item)}`", "python", code)
     obj = resolve(item)
     where = Path(inspect.getfile(obj)).resolve().relative_to(ROOT).as_posix()
-    title = f"{obj.__qualname__} ({handout_names(where)})"
+    title = f"`{obj.__qualname__}` (`{handout_names(where)}`)"
     return Listing(title, "python", handout_names(source(item)))
 
 
@@ -135,38 +154,40 @@ def groups(configs: dict[str, str] | None = None) -> list[tuple[str, str, list[L
     ]
 
 
+def contents(configs=None) -> str:
+    """The appendix's table of contents: each question and the code listed for it, as links."""
+    lines = []
+    for section, _, items in groups(configs):
+        links = ", ".join(f"[{item.title}](#{item.anchor})" for item in items)
+        lines.append(f"- **{section}**: {links}")
+    return "\n".join(lines) + "\n"
+
+
+def listing_markdown(item: Listing, level: int) -> str:
+    """One listing: its heading (with the id ``contents`` links to) and its code."""
+    fence = "`" * max([3] + [len(m) + 1 for m in re.findall(r"`{3,}", item.code)])
+    return (
+        f"{'#' * level} {item.title} {{#{item.anchor}}}\n\n"
+        f"{fence}{item.language}\n{item.code.rstrip()}\n{fence}\n"
+    )
+
+
 def markdown(heading_level: int = 1, configs=None) -> str:
+    """The appendix in pandoc's Markdown (headings carry ids for the contents' links)."""
     h = "#" * heading_level
-    out = [f"{h} Code appendix\n"]
+    out = [f"{h} Code appendix\n", contents(configs)]
     for section, note, items in groups(configs):
         out.append(f"{h}# {section}\n" + (f"\n{note}\n" if note else ""))
-        for item in items:
-            out.append(f"{h}## {item.title}\n\n```{item.language}\n{item.code.rstrip()}\n```\n")
+        out += [listing_markdown(item, heading_level + 2) for item in items]
     return "\n".join(out)
-
-
-LATEX_LEVELS = ("section", "subsection", "subsubsection", "paragraph", "subparagraph")
 
 
 def latex(heading_level: int = 1, configs=None) -> str:
-    """Headings from \\section (level 1) down; listings in ``lstlisting`` (needs \\usepackage{listings})."""
-    top, sub, subsub = LATEX_LEVELS[heading_level - 1 : heading_level + 2]
-    out = [f"\\{top}{{Code appendix}}\n"]
-    for section, note, items in groups(configs):
-        out.append(
-            f"\\{sub}{{{tex_escape(section)}}}\n"
-            + (f"{tex_escape(note.replace('`', ''))}\n" if note else "")
-        )
-        for item in items:
-            code = ascii_only(item.code.rstrip() + "\n")
-            if "\\end{lstlisting}" in code:
-                raise ValueError(f"{item.title} contains \\end{{lstlisting}} and cannot be listed")
-            language = "[language=Python]" if item.language == "python" else ""
-            out.append(
-                f"\\{subsub}{{{tex_escape(item.title)}}}\n\n"
-                f"\\begin{{lstlisting}}{language}\n{code}\\end{{lstlisting}}\n"
-            )
-    return "\n".join(out)
+    """The same appendix as LaTeX for ``\\input`` (pandoc, ``deliverables/render.py``): headings
+    from \\section (level 1) down, code in ``lstlisting`` (needs \\usepackage{listings} and
+    hyperref, and
+    xelatex or lualatex for the code's few non-ASCII symbols)."""
+    return render.to_latex(markdown(heading_level, configs), document=False)
 
 
 def generate(fmt: str, heading_level: int = 1) -> str:

@@ -24,8 +24,6 @@ with a message naming the command that creates it; ``--allow-missing`` builds th
 what is absent (a missing extra is left out).
 """
 
-import base64
-import html
 import json
 import re
 import shutil
@@ -37,9 +35,8 @@ from pathlib import Path
 
 from commands.entry import UserError, argument_parser, run_main
 from deliverables import answers as written
-from deliverables import appendix, references, student
-from deliverables.shown import PLAIN_LOSS, ROOT, TEST_SPLIT, Shown, resolved_config, shown
-from deliverables.tex import PREAMBLE, markdown_to_latex
+from deliverables import appendix, references, render, student
+from deliverables.shown import PLAIN_LOSS, ROOT, TEST_SPLIT, Shown, resolved_config, shown, trained
 from lightning_hw.callbacks import plot_history
 from lightning_hw.io import atomic_path, output_folder, write_bytes, write_text
 from numpy_nn.experiment import DEFAULTS
@@ -96,12 +93,17 @@ def two_layer_section(experiments: Path, answer: str | None) -> Section:
             for k in ("train", "val", "test")
         )
         + "\n### Learning rate x hidden units\n\n"
-        + _demote((sweep / "results.md").read_text(), 2)
+        + _demote(_untitled((sweep / "results.md").read_text()), 2)
     )
     s.images = [run / "loss.png", run / "error.png", sweep / "loss.png"]
     if answer:
         s.after = f"### How the learning rate and the hidden size moved the test error\n\n{answer}"
     return s
+
+
+def _untitled(md: str) -> str:
+    """A document without its ``# title`` line: the report's own heading stands for it."""
+    return re.sub(r"\A\s*# [^\n]*\n+", "", md)
 
 
 def compare_section(logs: Path) -> Section:
@@ -153,8 +155,8 @@ def vision_section(logs: Path, docs: Path, shown_run: ShownRun, scratch: Path) -
     shown_at = run.relative_to(logs.parent) if run.is_relative_to(logs.parent) else run
     flag = f"**DRAFT: {shown_run.flag}.**\n\n" if shown_run.flag else ""
     s.body = (
-        f"{flag}Run `{shown_at}`: {len(h['val/acc'])} epoch{'s' * (len(h['val/acc']) != 1)}, "
-        f"{sum(h['seconds']):.0f} s of training. {where} {PLAIN_LOSS}\n\n"
+        f"{flag}Run `{shown_at}`: {trained(h)}, {sum(h['seconds']):.0f} s of training. "
+        f"{where} {PLAIN_LOSS}\n\n"
         "| metric | value |\n|---|---:|\n"
         f"| test accuracy (final weights) | {test.get('test/acc', nan):.4f} |\n"
         f"| test loss | {test.get('test/loss', nan):.4f} |\n"
@@ -192,11 +194,38 @@ def doc_sections(path: Path) -> dict[str, str]:
 
 
 def _derivation(derivations: dict, number: int) -> str:
-    """Section ``number`` of docs/derivations.md ("## 2. Elementwise activations" -> its body)."""
+    """Section ``number`` of docs/derivations.md ("## 2. Elementwise activations" -> its body),
+    its references to other sections renumbered as the report shows them (``renumber``)."""
     for heading, body in derivations.items():
         if heading.startswith(f"{number}. "):
-            return _demote(body.strip(), 1)
+            return renumber(_demote(body.strip(), 1))
     raise KeyError(f"docs/derivations.md has no section {number}")
+
+
+CITED = re.compile(r"\b([Ss]ections?) (\d+)(?:(–|-| and | or )(\d+))?\b(?!\.\d)")
+
+
+def renumber(text: str) -> str:
+    """ "section 4" (docs/derivations.md's numbering) -> "section 3.4", the question the report
+    shows that derivation under; the later layers keep their numbers (the report's "5. Mean
+    squared error"...). A range of two ("sections 2–3") becomes "sections 3.1 and 3.3"."""
+    where = {k: number for number, _, parts, _ in DERIVED for k in parts}
+
+    def one(n: str) -> str:
+        return where.get(int(n), n)
+
+    def cite(m: re.Match) -> str:
+        word, first, joint, second = m.groups()
+        if second is None:
+            return f"{word} {one(first)}"
+        if joint in "–-" and int(second) - int(first) > 1:
+            return (
+                m.group(0) if int(first) not in where else f"{word} {one(first)} to {one(second)}"
+            )
+        joint = " and " if joint in "–-" else joint
+        return f"{word} {one(first)}{joint}{one(second)}"
+
+    return CITED.sub(cite, text)
 
 
 # question -> (derivation sections, where the code is)
@@ -272,13 +301,12 @@ def extra_sections(logs: Path, docs: Path) -> list[Section]:
 
 
 def appendix_sections(configs: dict[str, str]) -> list[Section]:
-    """The code appendix, one section (and page) per question of ``appendix.APPENDIX``; a shown
-    experiment's YAML is its run's resolved config (``configs``: {shown key: YAML})."""
-    out = []
+    """The code appendix: its table of contents, then one section (and page) per question of
+    ``appendix.APPENDIX``, each file once; a shown experiment's YAML is its run's resolved
+    config (``configs``: {shown key: YAML})."""
+    out = [Section("Code appendix", appendix.contents(configs))]
     for section, note, items in appendix.groups(configs):
-        body = "\n\n".join(
-            f"### {item.title}\n\n```{item.language}\n{item.code.rstrip()}\n```" for item in items
-        )
+        body = "\n".join(appendix.listing_markdown(item, 3) for item in items)
         out.append(Section(f"Appendix {section}", (f"{note}\n\n" if note else "") + body))
     return out
 
@@ -383,7 +411,7 @@ def to_markdown(sections: list[Section]) -> str:
     return "\n".join(section_markdown(s) for s in sections)
 
 
-# -- HTML: Markdown -> HTML with python-markdown, LaTeX math -> MathML with latex2mathml --------
+# -- HTML and LaTeX: both by pandoc from the same Markdown (deliverables/render.py) -----------
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", flags=re.S)
 CODE = re.compile(r"^```.*?^```[ \t]*$|`[^`\n]+`", flags=re.S | re.M)
 
@@ -393,107 +421,22 @@ def formulas(md_text: str) -> list[str]:
     return MATH.findall(CODE.sub("", md_text))
 
 
-def to_mathml(formula: str) -> str:
-    """``$...$`` (inline) or ``$$...$$`` (display) -> a MathML ``<math>`` element."""
-    from latex2mathml.converter import convert
-
-    display = formula.startswith("$$")
-    latex = formula[2:-2] if display else formula[1:-1]
-    mathml = convert(latex.strip(), display="block" if display else "inline")
-    # \hat as the combining circumflex: a hat in any font (the ASCII caret, stretched, is a hollow
-    # diamond in fonts without a MATH table)
-    return mathml.replace("<mo>&#x0005E;</mo></mover>", "<mo>&#x00302;</mo></mover>")
-
-
-def _hanging(m: re.Match) -> str:
-    """A code line's span, which in print wraps 4 columns deeper than the line's own indent."""
-    text = html.unescape(re.sub(r"<[^>]+>", "", m.group(1)))
-    indent = len(text) - len(text.lstrip(" ")) + 4
-    return f'<span class="ln" style="--i:{indent}ch">{m.group(1)}\n</span>'
-
-
-def markdown_html(md_text: str) -> str:
-    """Markdown -> HTML, each formula typeset as MathML (code keeps its dollar signs), Python
-    code highlighted by Pygments."""
-    import markdown
-
-    kept: list[str] = []
-
-    def keep(m):
-        kept.append(m.group(0))
-        return f"KEPTSTASH{len(kept) - 1}END"  # letters only: Markdown leaves it alone
-
-    code_free = CODE.sub(keep, md_text)
-    maths: list[str] = []
-
-    def stash(m):
-        maths.append(to_mathml(m.group(0)))
-        return f"MATHSTASH{len(maths) - 1}END"
-
-    protected = MATH.sub(stash, code_free)
-    protected = re.sub(r"KEPTSTASH(\d+)END", lambda m: kept[int(m.group(1))], protected)
-    body = markdown.markdown(
-        protected,
-        extensions=["tables", "fenced_code", "codehilite"],
-        # Pygments colours inlined (no stylesheet to ship), the language as the fence names it
-        # each code line in its own span (class ln): printed, a long line wraps indented
-        extension_configs={
-            "codehilite": {"noclasses": True, "guess_lang": False, "linespans": "LINE"}
-        },
-    )
-    body = re.sub(r'<span id="LINE-\d+">(.*?)\n</span>', _hanging, body, flags=re.S)
-    return re.sub(r"MATHSTASH(\d+)END", lambda m: maths[int(m.group(1))], body)
-
-
-STYLE = (
-    "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;padding:0 1rem}"
-    "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #bbb;padding:.25rem .6rem}"
-    "pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.8rem;line-height:1.3}"
-    "code{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace}"
-    "img{max-width:100%}math[display=block]{margin:.6rem 0}"
-    # a math font: its stretchy accents (the hat of Y-hat) and operators are drawn as such
-    "math{font-family:'DejaVu Math TeX Gyre','STIX Two Math','Latin Modern Math','Cambria Math',math}"
-    "section.page{break-before:page}"
-    # print: 100 columns of code fit the page; a longer line wraps under itself, indented
-    "@media print{body{margin:0;max-width:none}pre{white-space:pre-wrap;break-inside:auto;"
-    "font-size:7.6pt}pre span.ln{display:block;padding-left:var(--i);text-indent:calc(-1*var(--i))}"
-    "img{max-height:45vh}h2,h3{break-after:avoid}}"
-)
+def paged_markdown(sections: list[Section]) -> str:
+    """The report's Markdown with each new-page section marked as such for print and LaTeX."""
+    parts = [section_markdown(s) for s in sections]
+    return "\n".join(render.page(md) if s.new_page else md for s, md in zip(sections, parts))
 
 
 def to_html(sections: list[Section], image_dir: Path) -> str:
-    """Self-contained HTML: every section a ``<section>`` (class ``page``: a new printed page),
-    images inlined as data URIs, math as MathML."""
-    parts = []
-    for s in sections:
-        cls = ' class="page"' if s.new_page else ""
-        parts.append(f"<section{cls}>\n{markdown_html(section_markdown(s))}\n</section>")
-    body = "\n".join(parts)
-
-    def inline(m):
-        path = image_dir / html.unescape(m.group(1))
-        if not path.exists():
-            return m.group(0)
-        data = base64.b64encode(path.read_bytes()).decode()
-        return f'src="data:image/png;base64,{data}"'
-
-    body = re.sub(r'src="([^"]+\.png)"', inline, body)
-    return (
-        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{TITLE}</title>"
-        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
-    )
+    """Self-contained HTML: every new-page section in a ``<div class="page">`` (a new printed
+    page), images embedded, math as MathML, code highlighted."""
+    return render.to_html(paged_markdown(sections), TITLE, image_dir)
 
 
 def to_latex(sections: list[Section]) -> str:
     """report.tex: the same sections and figures (the PNGs beside it), each question on a new
-    page; compiles with pdflatex (amsmath, amssymb, graphicx, listings, geometry)."""
-    out = [PREAMBLE, "\\begin{document}\n"]
-    for s in sections:
-        if s.new_page:
-            out.append("\\clearpage\n")
-        out.append(markdown_to_latex(section_markdown(s), top=2))
-    out.append("\\end{document}\n")
-    return "\n".join(out)
+    page; compiles with xelatex or lualatex."""
+    return render.to_latex(paged_markdown(sections))
 
 
 # -- PDF: headless Chromium prints report.html --------------------------------------------------

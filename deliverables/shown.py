@@ -26,6 +26,18 @@ PLAIN_LOSS = (
 )
 
 
+def trained(h: dict) -> str:
+    """What a run trained, from its ``metrics.json``: "8 epochs", or "1 epoch of 10 of the 49
+    batches of the training set (limit_train_batches)" where its epochs were cut short."""
+    n = len(h["val/acc"])
+    said = f"{n} epoch{'s' * (n != 1)}"
+    steps, full = h.get("batches") or [], h.get("epoch_batches")
+    if full and steps and max(steps) < full:
+        each = f"{steps[0]}" if len(set(steps)) == 1 else f"{min(steps)}-{max(steps)}"
+        said += f" of {each} of the {full} batches of the training set (limit_train_batches)"
+    return said
+
+
 def resolved_config(run: Path) -> str:
     """A run's saved config without this machine's paths: what hw3/runs/ ships and the
     appendix shows."""

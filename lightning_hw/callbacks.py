@@ -19,7 +19,8 @@ from lightning_hw.io import plot_curves, write_json
 class CurvesCallback(pl.Callback):
     """Records train/val loss and accuracy, the wall time of every epoch (``seconds``) and the
     mean wall time of its training steps (``step_ms``: forward, backward and optimizer step,
-    from batch start to batch end); at the end of
+    from batch start to batch end), the steps each epoch took (``batches``) of a whole pass over
+    the training set (``epoch_batches``: fewer under ``limit_train_batches``); at the end of
     fitting writes ``loss.png`` and ``accuracy.png`` (train and val on each) and
     ``metrics.json`` into the run directory (the logger's, ``lightning_hw.runs``). The val curve is
     labelled by what it was measured on (``evaluation_label``: "test" when the DataModule
@@ -59,6 +60,9 @@ class CurvesCallback(pl.Callback):
             if k in m:
                 self.history[k].append(float(m[k]))
         self.history["seconds"].append(time.perf_counter() - self._start)
+        # what the epoch trained on: its steps, of how many batches the training set makes
+        self.history.setdefault("batches", []).append(self._steps)
+        self.history["epoch_batches"] = _full_epoch(trainer)
         ms = 1000 * self._step_seconds / self._steps if self._steps else float("nan")
         self.history.setdefault("step_ms", []).append(ms)
         self._partial |= self._steps < trainer.num_training_batches
@@ -102,6 +106,14 @@ class CurvesCallback(pl.Callback):
         write_json(os.path.join(log_dir, "metrics.json"), history)
         if self.plot:
             plot_history(history, log_dir, title=os.path.basename(os.path.dirname(log_dir)))
+
+
+def _full_epoch(trainer) -> int | None:
+    """Batches in one whole pass over the training set (``limit_train_batches`` aside)."""
+    try:
+        return len(trainer.train_dataloader)
+    except TypeError:  # an iterable without a length
+        return None
 
 
 def plot_history(history: dict, folder: str | os.PathLike, title: str) -> list[str]:

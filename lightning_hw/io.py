@@ -44,11 +44,18 @@ def plot_curves(
     """One PNG with a line per entry of ``curves`` ({label: per-epoch values}); ``styles`` maps a
     label to matplotlib line options (color, linestyle, ...)."""
     fig, ax = new_figure(figsize)
+    one_epoch = max((len(v) for v in curves.values()), default=0) == 1
     for label, values in curves.items():
         style = {"marker": "o", "markersize": 3} if len(values) <= 30 else {}  # short runs: visible
         style.update((styles or {}).get(label, {}))
+        if one_epoch:
+            style.update(markersize=8, markevery=None)
         ax.plot(range(1, len(values) + 1), values, label=label, **style)
     ax.set(xlabel="epoch", ylabel=ylabel, title=title or "")
+    if one_epoch:  # a single point per line, not a curve: say so, on a whole-epoch axis
+        ax.set_xlim(0, 2), ax.set_xticks([0, 1, 2])
+        ax.text(0.5, 0.04, "one epoch: each line is a single point", transform=ax.transAxes,
+                ha="center", fontsize=9, color="0.35")  # fmt: skip
     if log_scale:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)

@@ -40,7 +40,14 @@ def test_the_cnn_design_quotes_the_ablation_and_its_noise():
     history = {"val/acc": [0.5, 0.9], "train/acc": [0.4, 0.8]}
     text = answers.cnn_answer(config, {"test/acc": 0.937, "test/loss": 0.3}, history, path)
     assert "[@airbench]" in text and "patch whitening" in text
-    assert "Removing it lowered the test accuracy by 1.73 points" in text  # the whitening row
+    assert (
+        "In the project's recorded ablation, removing it lowered the test accuracy by 1.73 points"
+        in text
+    )  # the whitening row
+    assert (
+        "not from this run: they are the project's recorded ablation (`docs/cifar_ablation.md`"
+        in text
+    )
     assert "within the seed-to-seed spread" in text  # label smoothing's -0.01
     assert "2 epochs with SGD" in text and "**93.70%**" in text
     assert not any(word in text for word in ("H200", "GPU", "2026", "AVX"))  # no lab notebook
@@ -53,7 +60,8 @@ def test_the_file_is_the_students(tmp_path):
     assert shown == {"3.5": "First text.", "4.1": "MLP text."} and "wrote 2 answer(s)" in notes[0]
     path.write_text(text.replace("First text.", "My own words."))
     shown, notes, text = answers.sync(path, generated)
-    assert shown["3.5"] == "My own words." and notes == [] and text is None  # kept as it is
+    assert shown["3.5"] == "My own words." and text is None  # kept as it is
+    assert notes == [answers.UNCHANGED.format(path=path, question="4.1")]  # 4.1: not yet rewritten
     # new measurements: the student's text stays, with a note; a deleted section comes back
     path.write_text(path.read_text().split("## 4.1")[0])
     changed = {"3.5": ("Sweep", "d9", "Second text."), "4.1": ("MLP", "d2", "MLP text.")}

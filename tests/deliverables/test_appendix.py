@@ -13,7 +13,6 @@ import pytest
 from deliverables.appendix import APPENDIX, generate, groups, resolve
 from deliverables.shown import shown
 from tests.conftest import ROOT
-from tests.deliverables.test_tex import check_balanced
 
 ITEMS = [item for _, items in APPENDIX for item in items]
 LISTINGS = sum(len(items) for _, _, items in groups())
@@ -86,36 +85,45 @@ def test_markdown_appendix(level):
     assert md.count("```") == 2 * LISTINGS
     assert "class FullyConnected(WeightedLayer):" in md and "def backward(ctx, grad_out):" in md
     assert "numpy_nn" not in md and "from neural_networks.layers import" in md  # as shipped
-    assert f"{h}## train_ffnn.py" in md and "def sweep(" in md
+    assert f"{h}## `train_ffnn.py` {{#code-train_ffnn.py}}" in md and "def sweep(" in md
 
 
 @pytest.mark.parametrize(
     "level, command", [(1, "section"), (2, "subsection"), (3, "subsubsection")]
 )
-def test_latex_appendix(level, command, tmp_path):
+def test_latex_appendix(level, command):
     tex = generate("latex", level)
-    assert tex.startswith(f"\\{command}{{Code appendix}}")
-    assert tex.count("\\begin{lstlisting}") == LISTINGS
-    check_balanced(tex)
-    assert all(ord(c) < 128 for c in tex)  # listings cannot typeset multi-byte UTF-8
+    assert tex.split("\n", 2)[2].startswith(f"\\{command}{{Code appendix}}")
+    assert tex.count("\\begin{lstlisting}") == tex.count("\\end{lstlisting}") == LISTINGS
+    assert "\\_\\_init\\_\\_.py" in tex  # the file names' underscores survive
+
+
+def test_the_appendix_contents_link_every_listing_once():
+    md = generate("markdown", 1)
+    links = re.findall(r"\]\(#(code-[^)]+)\)", md)
+    anchors = re.findall(r"\{#(code-[^}]+)\}$", md, flags=re.M)
+    assert len(links) == len(anchors) == len(set(anchors)) == LISTINGS
+    assert set(links) == set(anchors)
+    shared = md.split("## Shared code")[1]  # the shared plumbing once, at the end
+    assert (
+        "`plumbing/files.py`" in shared
+        and "`plumbing/files.py`" not in md.split("## 4.2")[1].split("## Shared")[0]
+    )
 
 
 @pytest.mark.skipif(
-    not shutil.which("pdflatex"),
-    reason="pdflatex not installed (apt-get install texlive-latex-base)",
+    not shutil.which("xelatex"), reason="xelatex not installed (apt-get install texlive-xetex)"
 )
 def test_latex_appendix_compiles(tmp_path):
     (tmp_path / "appendix.tex").write_text(generate("latex", 1))
     (tmp_path / "main.tex").write_text(
-        "\\documentclass{article}\\usepackage{listings}\\begin{document}\\input{appendix}\\end{document}\n"
+        "\\documentclass{article}\\usepackage{listings}\\usepackage{hyperref}"
+        "\\begin{document}\\input{appendix}\\end{document}\n"
     )
     out = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+        ["xelatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert out.returncode == 0, out.stdout[-2000:]
     assert (tmp_path / "main.pdf").stat().st_size > 1000
 
