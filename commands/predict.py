@@ -95,7 +95,7 @@ def load_images(path: str, shape) -> np.ndarray:
 
 def input_shapes(shape) -> list[tuple[int, ...]]:
     """What ``--input`` may hold after N, for a dataset's (C, H, W): rows of C*H*W values
-    (channel-planar, as CIFAR-10's pickles), C x H x W, H x W x C, and H x W for one channel."""
+    (channel-planar), C x H x W, H x W x C, and H x W for one channel."""
     c, h, w = shape
     return [(c * h * w,), (c, h, w), (h, w, c)] + ([(h, w)] if c == 1 else [])
 

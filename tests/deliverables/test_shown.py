@@ -24,3 +24,15 @@ def test_a_malformed_entry_is_a_config_error(tmp_path):
     (tmp_path / "s.yaml").write_text("a: {title: A, question: 1, experiments: [x]}\n")
     with pytest.raises(ConfigError, match="exactly one entry must say predictions: true"):
         shown(tmp_path / "s.yaml")
+
+
+def test_what_a_run_trained_is_said_from_what_it_did():
+    from deliverables.shown import trained
+
+    whole = {"val/acc": [0.5] * 8, "batches": [49] * 8, "epoch_batches": 49}
+    assert trained(whole) == "8 epochs"
+    cut = {"val/acc": [0.5], "batches": [10], "epoch_batches": 49}  # limit_train_batches 10
+    assert (
+        trained(cut) == "1 epoch of 10 of the 49 batches of the training set (limit_train_batches)"
+    )
+    assert trained({"val/acc": [0.5, 0.6]}) == "2 epochs"  # a run from before batches were kept
