@@ -412,15 +412,6 @@ def to_markdown(sections: list[Section]) -> str:
 
 
 # -- HTML and LaTeX: both by pandoc from the same Markdown (deliverables/render.py) -----------
-MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", flags=re.S)
-CODE = re.compile(r"^```.*?^```[ \t]*$|`[^`\n]+`", flags=re.S | re.M)
-
-
-def formulas(md_text: str) -> list[str]:
-    """The LaTeX formulas of a Markdown text, code blocks and code spans left out."""
-    return MATH.findall(CODE.sub("", md_text))
-
-
 def paged_markdown(sections: list[Section]) -> str:
     """The report's Markdown with each new-page section marked as such for print and LaTeX."""
     parts = [section_markdown(s) for s in sections]
