@@ -24,7 +24,8 @@ HEADER = (
     "     text. Delete a section to have it written again from the current measurements.\n"
     "     Cite a source as [@key] (deliverables/references.yaml). -->\n"
 )
-MEASURED = re.compile(r"<!-- measured: ([0-9a-f]+) -->\n?")
+# the measurements a section was written from, and (newer files) a fingerprint of the text written
+MEASURED = re.compile(r"<!-- measured: ([0-9a-f]+)(?: generated: ([0-9a-f]+))? -->\n?")
 
 
 def digest(*parts) -> str:
@@ -344,19 +345,27 @@ def cnn_answer(config: dict, test: dict, history: dict, ablation_path: Path) -> 
     return text + "\n\n" + _results(test, history, "on augmented images")
 
 
-def parse(text: str) -> dict[str, tuple[str | None, str]]:
-    """answers.md -> {question: (the digest it was written from, or None; its text)}."""
+def parse(text: str) -> dict[str, tuple[str | None, str, str | None]]:
+    """answers.md -> {question: (the digest it was written from, or None; its text; the
+    fingerprint of the text as generated, or None)}."""
     found = {}
     for part in re.split(r"^## ", text, flags=re.M)[1:]:
         heading, _, body = part.partition("\n")
         question = heading.split()[0] if heading.split() else ""
         m = MEASURED.search(body)
-        found[question] = (m.group(1) if m else None, MEASURED.sub("", body).strip())
+        measured, generated = (m.group(1), m.group(2)) if m else (None, None)
+        found[question] = (measured, MEASURED.sub("", body).strip(), generated)
     return found
 
 
 def section(question: str, title: str, measured: str, text: str) -> str:
-    return f"## {question} {title}\n<!-- measured: {measured} -->\n\n{text.strip()}\n"
+    mark = f"<!-- measured: {measured} generated: {digest(text.strip())} -->"
+    return f"## {question} {title}\n{mark}\n\n{text.strip()}\n"
+
+
+def untouched(text: str, generated_now: str, generated_then: str | None) -> bool:
+    """Is a section still word for word generated text: today's, or what was written then?"""
+    return text == generated_now.strip() or digest(text) == generated_then
 
 
 UNCHANGED = (
@@ -380,15 +389,15 @@ def sync(
             added.append(section(question, title, measured, text))
             answers[question] = text
             continue
-        was, answers[question] = existing[question]
-        if answers[question] == text.strip():
+        was, answers[question], then = existing[question]
+        if untouched(answers[question], text, then):
             unchanged.append(question)
         if was is not None and was != measured:
             notes.append(
                 f"{path} {question} was written from other measurements than the current ones: "
                 "check its numbers, or delete the section to have it written again"
             )
-    answers.update({q: t for q, (_, t) in existing.items() if q not in answers})
+    answers.update({q: t for q, (_, t, _) in existing.items() if q not in answers})
     notes += [UNCHANGED.format(path=path, question=q) for q in unchanged]
     if not added:
         return answers, notes, None

@@ -68,3 +68,20 @@ def test_the_file_is_the_students(tmp_path):
     shown, notes, text = answers.sync(path, changed)
     assert shown == {"3.5": "My own words.", "4.1": "MLP text."}
     assert "3.5 was written from other measurements" in notes[0] and "## 4.1 MLP" in text
+
+
+def test_a_generated_section_left_as_written_is_named_after_the_measurements_change(tmp_path):
+    """A draft's answers, never edited, then the final runs: the text is no longer today's
+    generated text, but it is still the generated text of then, and is named."""
+    path = tmp_path / "answers.md"
+    _, _, text = answers.sync(path, {"4.2": ("CNN", "d1", "One epoch: 53%.")})
+    path.write_text(text)
+    _, notes, _ = answers.sync(path, {"4.2": ("CNN", "f2", "Eight epochs: 93.5%.")})
+    assert notes == [
+        f"{path} 4.2 was written from other measurements than the current ones: check its "
+        "numbers, or delete the section to have it written again",
+        answers.UNCHANGED.format(path=path, question="4.2"),
+    ]
+    path.write_text(path.read_text().replace("One epoch: 53%.", "My CNN, in my words."))
+    _, notes, _ = answers.sync(path, {"4.2": ("CNN", "f2", "Eight epochs: 93.5%.")})
+    assert len(notes) == 1 and "other measurements" in notes[0]  # edited: no longer named
