@@ -208,11 +208,17 @@ def _plot(curves: dict, path: str, name: str, held_out: bool = True) -> None:
             lines[f"{run} {split}"] = values
             styles[f"{run} {split}"] = {"color": f"C{i}", "linestyle": dash, "linewidth": width,
                                         "marker": markers[i % len(markers)],
-                                        "markevery": max(1, len(values) // 8)}  # fmt: skip
+                                        "markevery": _every(len(values), i, len(curves))}  # fmt: skip
     title = f"{name}: {' vs '.join(curves)}"
     if _coincide(list(curves.values())):
-        title += "\n(the curves coincide to 4 digits: each run drawn narrower than the one before)"
+        title += "\n(they coincide to 4 digits: each run narrower than the last)"
     plot_curves(path, lines, "cross-entropy loss", title, styles, log_scale=True, figsize=(7, 4.5))
+
+
+def _every(n: int, i: int, runs: int) -> tuple[int, int]:
+    """Markers every ``n // 8`` epochs, each run's shifted so that coinciding runs' all show."""
+    step = max(1, n // 8)
+    return (i * step // runs, step)
 
 
 def _coincide(curves: list) -> bool:
