@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 from bench import suites  # noqa: E402
 from commands.allocator import keep_freed_memory  # noqa: E402
 from commands.entry import UserError, argument_parser, run_main  # noqa: E402
-from lightning_hw.io import output_file, write_text  # noqa: E402
-from lightning_hw.paths import resolve_data_dir  # noqa: E402
+from plumbing.files import output_file, write_text  # noqa: E402
+from plumbing.paths import resolve_data_dir  # noqa: E402
 
 
 def environment() -> str:

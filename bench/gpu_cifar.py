@@ -53,7 +53,7 @@ def pack(config: str, data_dir, out: Path = PACK, piece_mib: float = PIECE_MIB, 
     import yaml
 
     from commands.cli import resolve_config
-    from lightning_hw.paths import resolve_data_dir
+    from plumbing.paths import resolve_data_dir
 
     warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter")  # as train.py
     logging.getLogger("lightning_fabric").setLevel(logging.WARNING)  # "Seed set to 0"

@@ -95,19 +95,6 @@ def dated(section: str, reference: dict | None = None) -> str:
     return f"{heading}\n\n{stamp}\n{body}"
 
 
-def _interleaved(fns: dict, repeats: int = 7) -> dict:
-    """{name: median seconds}: one call of each function in turn, ``repeats`` rounds (after a warm-up)."""
-    for f in fns.values():
-        f()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def _interleaved_blocks(fns: dict, repeats: int = 7, block: int = 5) -> dict:
     """{name: median seconds per call}, alternating blocks of ``block`` calls of each function and
     timing all but a block's first call: the first call after a switch pays for the other
@@ -1092,7 +1079,7 @@ def numpy_cnns(data_dir=None, cifar=False, previous=None, **_) -> str:
     """Section 13: ``python train.py`` on each numpy-backed CNN config, with the machine-speed
     reference taken right before each run; the CIFAR-10 one only with ``--cifar`` (else its last
     row stays, with its date)."""
-    from lightning_hw.paths import resolve_data_dir
+    from plumbing.paths import resolve_data_dir
 
     kept = _rows_by_config((previous or {}).get("## 13.", ""))
     cifar = cifar and (resolve_data_dir(data_dir) / "cifar-10-batches-py").is_dir()

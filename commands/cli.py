@@ -25,9 +25,9 @@ from lightning_hw import checkpoints, runs
 from lightning_hw.callbacks import CurvesCallback
 from lightning_hw.classifier import Classifier, takes_total_steps
 from lightning_hw.error_analysis import ErrorAnalysis
-from lightning_hw.io import write_json
 from lightning_hw.precision import auto_precision
 from lightning_hw.seeding import StepSeed
+from plumbing.files import write_json
 
 
 class Trainer(pl.Trainer):

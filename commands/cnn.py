@@ -9,8 +9,8 @@ import os
 from commands.allocator import keep_freed_memory
 from commands.entry import argument_parser, run_main
 from commands.ffnn import NUMPY_MISTAKES
-from lightning_hw.io import output_folder
 from numpy_nn.fashion_cnn import BATCH_SIZE, EPOCHS, OPTIMIZER, SEED, run
+from plumbing.files import output_folder
 
 
 def main(argv=None) -> int:

@@ -27,9 +27,10 @@ from commands.cli import resolve_config, train
 from commands.configs import BACKEND_KEY, Experiment, read
 from commands.entry import UserError, argument_parser, run_main
 from lightning_hw.callbacks import evaluation_label
-from lightning_hw.io import output_folder, plot_curves, write_json, write_text
+from lightning_hw.io import plot_curves
 from numpy_nn.experiment import Options
 from numpy_nn.experiment import run as run_numpy_nn
+from plumbing.files import output_folder, write_json, write_text
 
 OPTIMIZERS = {"torch.optim.SGD": "sgd", "torch.optim.Adam": "adam"}  # numpy_nn's names
 

@@ -16,30 +16,9 @@ merges several ``--config`` given by hand: a later file overrides an earlier one
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from plumbing.settings import ConfigError, read  # noqa: F401 - ConfigError: this module's errors
 
 BACKEND_KEY = ("model", "network", "init_args", "backend")  # numpy or torch, for LayerStack nets
-
-
-class ConfigError(Exception):
-    """A config file that is missing, malformed, or names a fragment that is missing."""
-
-
-def read(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        line = f" line {where.line + 1}" if where else ""
-        raise ConfigError(f"{path}{line} is not valid YAML: fix the file") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} holds a {type(data).__name__}, not a mapping of settings")
-    return data
 
 
 def fragments(path: str | Path, _seen=()) -> list[Path]:

@@ -7,10 +7,10 @@ import re
 import sys
 from collections.abc import Callable
 
-from lightning_hw.paths import DataMissingError
 from plumbing import errors
 from plumbing.errors import Stopped, UserError, argument_parser  # noqa: F401 - the commands' names
 from plumbing.files import OutputError, disk_fault
+from plumbing.paths import DataMissingError
 
 
 def user_message(e: Exception, mistakes: tuple[type[Exception], ...] = ()) -> str | None:

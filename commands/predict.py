@@ -27,9 +27,8 @@ from commands.quiet import no_trainer_banner, quiet_lightning
 from lightning_hw import checkpoints
 from lightning_hw.classifier import Classifier
 from lightning_hw.datamodules import VisionDataModule
-from lightning_hw.io import atomic_path
 from lightning_hw.precision import auto_precision
-from plumbing.files import writable_file
+from plumbing.files import atomic_path, writable_file
 
 NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"
 

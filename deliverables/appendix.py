@@ -31,7 +31,7 @@ from commands.configs import fragments
 from commands.entry import argument_parser, run_main
 from deliverables import render
 from deliverables.shown import shown
-from lightning_hw.io import output_file, write_text
+from plumbing.files import output_file, write_text
 from plumbing.handout import handout_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,10 +72,11 @@ APPENDIX: list[tuple[str, tuple[str, ...]]] = [
     (SHARED, (
         "commands/entry.py", "commands/quiet.py", "commands/allocator.py",
         "lightning_hw/precision.py", "lightning_hw/seeding.py", "lightning_hw/runs.py",
-        "lightning_hw/io.py", "lightning_hw/paths.py", "lightning_hw/checkpoints.py",
+        "lightning_hw/io.py", "lightning_hw/checkpoints.py",
         "lightning_hw/networks/base.py", "lightning_hw/networks/__init__.py",
         "lightning_hw/datamodules/__init__.py", "lightning_hw/__init__.py", "commands/__init__.py",
         "plumbing/__init__.py", "plumbing/errors.py", "plumbing/files.py", "plumbing/handout.py",
+        "plumbing/paths.py", "plumbing/settings.py",
     )),
 ]  # fmt: skip
 NOTES = {  # a line under a question's heading

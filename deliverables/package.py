@@ -48,7 +48,7 @@ from commands.train import prepare_environment
 from deliverables.shown import PLAIN_LOSS, ROOT, TEST_SPLIT, Shown, resolved_config, shown
 from lightning_hw import runs
 from lightning_hw.checkpoints import weights_only
-from lightning_hw.io import atomic_path, output_file
+from plumbing.files import atomic_path, output_file
 from plumbing.handout import course_suite, handout_names
 
 EXCLUDE = re.compile(r"(__pycache__|\.DS_Store|\.pyc$|\.ckpt$|\.npz$|(^|/)data/)")
@@ -128,21 +128,6 @@ for name in ("numpy_nn", "deliverables"):
     if importlib.util.find_spec(name) is not None:
         raise SystemExit(f"isolation failed: {name} (the project repository) is importable")
 """
-
-
-def isolated_command(script: str, *args: str) -> list[str]:
-    """A command line that runs ``script`` (relative to the working directory; or ``"-m",
-    module``, as python takes them) with the project repository blocked from import, so only
-    the code beside the script can be used."""
-    run = (
-        "import runpy\nsys.argv = sys.argv[1:]\n"
-        "if sys.argv[0] == '-m':\n"
-        "    del sys.argv[0]\n"
-        "    runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
-        "else:\n"
-        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
-    )
-    return [sys.executable, "-c", ISOLATION + run, script, *args]
 
 
 def course_notebook(experiments: dict[str, str], min_epochs: dict[str, int] | None = None):

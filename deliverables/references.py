@@ -4,8 +4,8 @@
 import re
 from pathlib import Path
 
-from commands.configs import ConfigError, read
 from commands.entry import UserError
+from plumbing.settings import ConfigError, read
 
 REFERENCES = Path(__file__).with_name("references.yaml")
 CITATION = re.compile(r"\[@([A-Za-z0-9_-]+)\]")

@@ -38,9 +38,8 @@ from deliverables import answers as written
 from deliverables import appendix, references, render, student
 from deliverables.shown import PLAIN_LOSS, ROOT, TEST_SPLIT, Shown, resolved_config, shown, trained
 from lightning_hw.callbacks import plot_history
-from lightning_hw.io import atomic_path, output_folder, write_bytes, write_text
 from numpy_nn.experiment import DEFAULTS
-from plumbing.files import staged_folder
+from plumbing.files import atomic_path, output_folder, staged_folder, write_bytes, write_text
 from plumbing.handout import handout_names
 
 TITLE = "CS189 homework: neural networks"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from commands.configs import ConfigError, read
 from commands.entry import UserError
 from lightning_hw import runs
+from plumbing.settings import ConfigError, read
 
 SHOWN = Path(__file__).with_name("shown.yaml")
 ROOT = Path(__file__).resolve().parents[1]  # the repository

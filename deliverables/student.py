@@ -11,8 +11,8 @@ certification with the student's name typed beneath it.
 from dataclasses import dataclass
 from pathlib import Path
 
-from commands.configs import ConfigError, read
 from commands.entry import UserError
+from plumbing.settings import ConfigError, read
 
 CERTIFICATION = (
     "I certify that all solutions are entirely in my own words and that I have not looked at "

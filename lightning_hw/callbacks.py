@@ -13,7 +13,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from lightning_hw.io import plot_curves, write_json
+from lightning_hw.io import plot_curves
+from plumbing.files import write_json
 
 
 class CurvesCallback(pl.Callback):

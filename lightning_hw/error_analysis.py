@@ -20,7 +20,8 @@ import pytorch_lightning as pl
 import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from lightning_hw.io import new_figure, save_figure, write_json
+from lightning_hw.io import new_figure, save_figure
+from plumbing.files import write_json
 
 
 def confusion_figure(matrix: torch.Tensor, classes: list[str], title: str = ""):

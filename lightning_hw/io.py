@@ -1,19 +1,9 @@
 """Files the Lightning side writes: the plots. Every file goes through the ground floor's
-``plumbing.files.atomic_path`` (a crash never leaves a half-written file behind); the names of
-``plumbing.files`` are also here for the modules that import them from this one."""
+``plumbing.files.atomic_path`` (a crash never leaves a half-written file behind)."""
 
 import os
 
-from plumbing.files import (  # noqa: F401 - the file functions' old home, kept for its importers
-    MissingFolderError,
-    atomic_path,
-    no_new_empty_folders,
-    output_file,
-    output_folder,
-    write_bytes,
-    write_json,
-    write_text,
-)
+from plumbing.files import atomic_path
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:

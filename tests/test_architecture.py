@@ -164,3 +164,19 @@ def test_the_ground_floor_imports_nothing_above_it():
 def test_grading_uses_only_numpy_nn_and_the_ground_floor():
     """Its Gradescope bundle is grading, the reference and the ground floor: nothing else."""
     assert _imported("grading") <= {"grading", "numpy_nn", "plumbing"}
+
+
+def test_shared_plumbing_comes_from_the_ground_floor_only():
+    """Atomic files, the data directory and the YAML reader have one home each, in plumbing/:
+    no module imports them from a floor above (numpy_nn, which ships alone, keeps its own)."""
+    shared = r"(atomic_path|write_json|write_text|write_bytes|output_file|output_folder|no_new_empty_folders|resolve_data_dir|DataMissingError)"
+    offenders = [
+        rel
+        for folder in ("commands", "deliverables", "grading", "bench", "lightning_hw")
+        for rel, text in _sources(folder)
+        if re.search(rf"^\s*from (?!plumbing\.)[\w.]+ import [^\n]*\b{shared}\b", text, flags=re.M)
+    ]
+    assert not offenders
+    readers = [rel for folder in ("commands", "deliverables", "grading", "bench") for rel, text in _sources(folder)
+               if re.search(r"^def read\(", text, flags=re.M)]  # fmt: skip
+    assert not readers, readers  # settings files: plumbing.settings.read

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from lightning_hw.datamodules.sampling import EpochShuffle, world_of
-from lightning_hw.io import no_new_empty_folders
-from lightning_hw.paths import DataMissingError, resolve_data_dir
 from lightning_hw.seeding import current_seed, derived_seed
+from plumbing.files import no_new_empty_folders
+from plumbing.paths import DataMissingError, resolve_data_dir
 
 
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,21 @@ from tests.conftest import ROOT
 from tests.lightning_hw.fake_data import accept_fake_cifar
 
 
+def isolated_command(script: str, *args: str) -> list[str]:
+    """A command line that runs ``script`` (relative to the working directory; or ``"-m",
+    module``, as python takes them) with the project repository blocked from import, so only
+    the code beside the script can be used."""
+    run = (
+        "import runpy\nsys.argv = sys.argv[1:]\n"
+        "if sys.argv[0] == '-m':\n"
+        "    del sys.argv[0]\n"
+        "    runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+        "else:\n"
+        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    return [sys.executable, "-c", package.ISOLATION + run, script, *args]
+
+
 def test_hw3_zip_keeps_the_course_structure_and_no_local_paths(hw3_zip, tiny_runs):
     path, hw3, logs = hw3_zip
     z = zipfile.ZipFile(path)
@@ -155,7 +170,7 @@ def test_hw3_notebook_runs_from_the_unzipped_folder_alone(hw3_zip):
 def test_hw3_train_ffnn_runs_from_the_unzipped_folder_alone(hw3_zip, tmp_path):
     _, hw3, _ = hw3_zip
     out = subprocess.run(
-        package.isolated_command(
+        isolated_command(
             "train_ffnn.py", "--epochs", "2", "--no-progress", "--save-dir", str(tmp_path / "exp")
         ),
         cwd=hw3,
@@ -172,7 +187,7 @@ def test_hw3_course_tests_run_with_unittest_from_the_unzipped_folder(hw3_zip):
     _, hw3, _ = hw3_zip
     for cwd, args in ((hw3, ["discover", "-s", "tests", "-v"]), (hw3 / "tests", ["-v"])):
         out = subprocess.run(
-            package.isolated_command("-m", "unittest", *args), cwd=cwd, capture_output=True,
+            isolated_command("-m", "unittest", *args), cwd=cwd, capture_output=True,
             text=True,
         )  # fmt: skip
         assert out.returncode == 0, out.stderr[-2000:]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from commands.configs import ConfigError
 from deliverables.shown import shown
+from plumbing.settings import ConfigError
 from tests.conftest import ROOT
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from commands.configs import ConfigError
 from commands.entry import UserError
 from deliverables import student
+from plumbing.settings import ConfigError
 
 
 def test_fields_from_the_file_and_the_command_line(tmp_path):

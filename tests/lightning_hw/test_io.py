@@ -1,8 +1,8 @@
-"""lightning_hw/io.py: outputs checked before work, atomic writes, no empty folders left behind."""
+"""plumbing/files.py (through lightning_hw): outputs checked before work, atomic writes, no empty folders left behind."""
 
 import pytest
 
-from lightning_hw.io import no_new_empty_folders
+from plumbing.files import no_new_empty_folders
 
 
 def test_a_failure_leaves_no_new_empty_folder(tmp_path):

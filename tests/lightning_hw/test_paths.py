@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from lightning_hw.paths import resolve_data_dir
+from plumbing.paths import resolve_data_dir
 
 
 def test_explicit_then_env_then_default(monkeypatch):

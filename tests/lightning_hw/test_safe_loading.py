@@ -4,9 +4,9 @@ weights_only, configs with YAML's safe loader."""
 import pytest
 import torch
 
-from commands.configs import ConfigError, read
 from lightning_hw.checkpoints import CheckpointError, load_classifier
 from lightning_hw.networks import build_network
+from plumbing.settings import ConfigError, read
 
 
 def test_only_our_network_classes_are_rebuilt():
