@@ -180,3 +180,33 @@ def test_shared_plumbing_comes_from_the_ground_floor_only():
     readers = [rel for folder in ("commands", "deliverables", "grading", "bench") for rel, text in _sources(folder)
                if re.search(r"^def read\(", text, flags=re.M)]  # fmt: skip
     assert not readers, readers  # settings files: plumbing.settings.read
+
+
+README_LINES = 150  # README: what it is, the two commands, results, a map; the rest in docs/
+
+
+def test_readme_is_short_and_every_link_in_it_and_docs_resolves():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= README_LINES
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.S | re.M)  # code blocks
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            path, _, anchor = target.partition("#")
+            where = (page.parent / path).resolve() if path else page
+            if not where.exists():
+                broken.append(f"{page.name}: {target}")
+            elif anchor and where.suffix == ".md" and anchor not in _anchors(where):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken
+
+
+def _anchors(page) -> set[str]:
+    """GitHub's ids for a Markdown page's headings."""
+    heads = re.findall(
+        r"^#+ (.+)$", re.sub(r"^```.*?^```", "", page.read_text(), flags=re.S | re.M), flags=re.M
+    )
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in heads}

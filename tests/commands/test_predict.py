@@ -142,7 +142,11 @@ def test_readme_says_what_input_each_dataset_takes(datamodule, tmp_path):
 
     shape = getattr(datamodules, datamodule).image_shape
     name = {"FashionMNISTDataModule": "Fashion-MNIST", "CIFAR10DataModule": "CIFAR-10"}[datamodule]
-    rows = [r for r in (ROOT / "README.md").read_text().splitlines() if r.startswith(f"| {name} (")]
+    rows = [
+        r
+        for r in (ROOT / "docs" / "self-learners.md").read_text().splitlines()
+        if r.startswith(f"| {name} (")
+    ]
     assert len(rows) == 1 and rows[0].split(" | ")[1].rstrip(" |") == formats(shape), rows
     for dims in input_shapes(shape):  # each one README names is read
         np.save(tmp_path / "x.npy", np.zeros((2, *dims), np.uint8))

@@ -331,7 +331,7 @@ def test_report_pdf_page_one_is_the_cover_and_it_credits_its_sources(built_repor
     assert "Math" in fonts.stdout, fonts.stdout  # the report's MathML in a math font
     # README's page count: the whole PDF, and where the code appendix starts
     said = re.search(r"`report.pdf` runs to about (\d+) pages: about (\d+) of answers",
-                     (ROOT / "README.md").read_text())  # fmt: skip
+                     (ROOT / "docs" / "students.md").read_text())  # fmt: skip
     total, answers = int(said.group(1)), int(said.group(2))
     assert abs(len(pages) - 1 - total) <= 0.1 * total, (len(pages) - 1, total)  # a final \f
     first = next(i for i, p in enumerate(pages) if p.strip().startswith("Code appendix"))
