@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from deliverables import questions as homework
 from deliverables.shown import trained
 
 HEADER = (
@@ -414,7 +415,7 @@ def generate(experiments: Path, shown_runs: dict, docs: Path) -> dict[str, tuple
     if sweep.exists():
         results = json.loads(sweep.read_text())
         out["3.5"] = (
-            "Two-layer networks: learning rate and hidden size",
+            homework.question("3.5").answer,
             digest(results),
             sweep_answer(results),
         )
@@ -432,5 +433,5 @@ def generate(experiments: Path, shown_runs: dict, docs: Path) -> dict[str, tuple
             facts += (ablated.read_text() if ablated.exists() else "",)
         else:
             continue
-        out[entry.question] = (f"{entry.title}: the network and its training", digest(*facts), text)
+        out[entry.question] = (homework.question(entry.question).answer, digest(*facts), text)
     return out

@@ -4,7 +4,8 @@ shipped in hw3/ (``numpy_nn`` under the handout's name, ``neural_networks``).
     python generate_submission.py --format markdown --heading_level 1 --output appendix.md
     python generate_submission.py --format latex --heading_level 2 --output appendix.tex
 
-``APPENDIX`` is the one list of what goes in, question by question: whole files (``*.py``, each
+``APPENDIX`` is what goes in, question by question (the questions' own lists in
+``deliverables/questions.yaml``, then the extras and the shared code here): whole files (``*.py``, each
 listed once, under the first question that needs it), single classes or functions (a dotted
 name, where a question's code sits in an earlier file), and ``config:<entry>``, the YAML of a
 shown experiment (``deliverables/shown.yaml``): the run's resolved config in the report; here,
@@ -30,35 +31,14 @@ from pathlib import Path
 from commands.configs import fragments
 from commands.entry import argument_parser, run_main
 from deliverables import render
+from deliverables.questions import questions
 from deliverables.shown import shown
 from plumbing.files import output_file, write_text
 from plumbing.handout import handout_names
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = "Shared code: entry points, errors, files, runs"
-APPENDIX: list[tuple[str, tuple[str, ...]]] = [
-    # the homework's questions, in order; the report puts each on a page of its own
-    ("3.1 Activation functions", ("numpy_nn/activations.py",)),
-    ("3.2 Fully-connected layer", (
-        "numpy_nn/base.py", "numpy_nn/layers.py", "numpy_nn/weights.py", "numpy_nn/checks.py",
-    )),
-    ("3.3 Softmax", ("numpy_nn.activations.SoftMax",)),
-    ("3.4 Cross-entropy", ("numpy_nn/losses.py",)),
-    ("3.5 Two-layer networks", (
-        "train_ffnn.py", "commands/ffnn.py", "numpy_nn/experiment.py", "numpy_nn/models.py",
-        "numpy_nn/optimizers.py", "numpy_nn/schedulers.py", "numpy_nn/datasets.py",
-        "numpy_nn/logs.py", "numpy_nn/utils.py", "numpy_nn/__init__.py",
-    )),
-    ("4.1 Fashion-MNIST MLP", (
-        "config:fashion", "lightning_hw/networks/mlp.py", "lightning_hw/classifier.py",
-        "lightning_hw/datamodules/vision.py", "lightning_hw/datamodules/sampling.py",
-        "lightning_hw/schedules.py", "lightning_hw/callbacks.py", "lightning_hw/error_analysis.py",
-        "lightning_hw/board.py", "train.py", "commands/train.py", "commands/cli.py",
-        "commands/configs.py",
-    )),
-    ("4.2 CIFAR-10 CNN", (
-        "config:cifar", "lightning_hw/networks/cnn.py", "predict.py", "commands/predict.py",
-    )),
+EXTRAS: list[tuple[str, tuple[str, ...]]] = [
     # not course questions
     ("Extra: numpy layers inside PyTorch", (
         "lightning_hw/bridge.py", "lightning_hw/networks/stack.py", "lightning_hw/networks/iris.py",
@@ -79,13 +59,14 @@ APPENDIX: list[tuple[str, tuple[str, ...]]] = [
         "plumbing/paths.py", "plumbing/settings.py",
     )),
 ]  # fmt: skip
-NOTES = {  # a line under a question's heading
-    "3.3 Softmax": "`SoftMax` again, from `neural_networks/activations.py` (listed whole in 3.1).",
-    "4.2 CIFAR-10 CNN": "The LightningModule, DataModule, augmentation, schedule and training "
-    "command are those of 4.1: the same files.",
+# the homework's questions (deliverables/questions.yaml), each on a page of its own, then the rest
+APPENDIX: list[tuple[str, tuple[str, ...]]] = [
+    (q.heading, q.appendix) for q in questions()
+] + EXTRAS
+NOTES = {q.heading: q.appendix_note for q in questions() if q.appendix_note} | {
     SHARED: "What every command above shares: the error policy, quiet output, atomic files, the "
     "run-folder layout, precision and seeding, checkpoints, and the packages' `__init__.py`.",
-}
+}  # a line under a question's heading
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from pathlib import Path
 from commands.entry import UserError, argument_parser, run_main
 from deliverables import answers as written
 from deliverables import appendix, references, render, student
+from deliverables.questions import question, questions
 from deliverables.shown import PLAIN_LOSS, ROOT, TEST_SPLIT, Shown, resolved_config, shown, trained
 from lightning_hw.callbacks import plot_history
 from numpy_nn.experiment import DEFAULTS
@@ -69,7 +70,7 @@ def _missing(what: str, command: str) -> str:
 def two_layer_section(experiments: Path, answer: str | None) -> Section:
     """3.5: the default Iris network (the package's own loop), the lr x hidden sweep and the
     written comment on it."""
-    s = Section("Two-layer networks", number="3.5")
+    s = Section(question("3.5").title, number="3.5")
     run, sweep = experiments / DEFAULTS.run_name, experiments / "sweep"
     missing = []
     if not (run / "results.json").exists():
@@ -227,28 +228,8 @@ def renumber(text: str) -> str:
     return CITED.sub(cite, text)
 
 
-# question -> (derivation sections, where the code is)
-DERIVED = [
-    (
-        "3.1",
-        "Activation functions",
-        (2,),
-        "`numpy_nn/activations.py`: `ReLU.forward` and `ReLU.backward` (and Sigmoid, TanH, ArcTan)",
-    ),
-    (
-        "3.2",
-        "Fully-connected layer",
-        (1,),
-        "`numpy_nn/layers.py`: `FullyConnected.forward` and `FullyConnected.backward`",
-    ),
-    ("3.3", "Softmax", (3,), "`numpy_nn/activations.py`: `SoftMax.backward`"),
-    (
-        "3.4",
-        "Cross-entropy",
-        (4,),
-        "`numpy_nn/losses.py`: `CrossEntropy.forward` and `CrossEntropy.backward`",
-    ),
-]
+# the derivation questions (deliverables/questions.yaml): number, title, sections, code pointer
+DERIVED = [(q.number, q.title, q.derivations, q.code) for q in questions() if q.derivations]
 
 
 def derivation_sections(docs: Path) -> list[Section]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from commands.entry import UserError
+from deliverables.questions import questions
 from lightning_hw import runs
 from plumbing.settings import ConfigError, read
 
@@ -123,13 +124,15 @@ class Shown:
 
 
 def shown(path: Path | None = None) -> list[Shown]:
-    """The entries of ``deliverables/shown.yaml`` (or ``path``), in order."""
+    """The entries of ``deliverables/shown.yaml`` (or ``path``), in order, each titled as its
+    question is in ``deliverables/questions.yaml``."""
     path = path or SHOWN
+    titles = {q.number: q.title for q in questions()}
     try:
         entries = [
             Shown(
                 key,
-                e["title"],
+                titles[str(e["question"])],
                 str(e["question"]),
                 tuple(e["experiments"]),
                 e.get("ablation"),
@@ -140,7 +143,8 @@ def shown(path: Path | None = None) -> list[Shown]:
         ]
     except (KeyError, TypeError, ValueError) as e:
         raise ConfigError(
-            f"{path}: each entry needs title, question and experiments ({e})"
+            f"{path}: each entry needs a question of deliverables/questions.yaml and its "
+            f"experiments ({e})"
         ) from None
     if sum(s.predictions for s in entries) != 1:
         raise ConfigError(f"{path}: exactly one entry must say predictions: true")

@@ -18,10 +18,15 @@ def test_every_shown_experiment_has_its_config():
 
 
 def test_a_malformed_entry_is_a_config_error(tmp_path):
-    (tmp_path / "s.yaml").write_text("a: {title: A, question: 1}\n")
-    with pytest.raises(ConfigError, match="needs title, question and experiments"):
+    (tmp_path / "s.yaml").write_text("a: {question: '4.1'}\n")
+    with pytest.raises(
+        ConfigError, match="needs a question of deliverables/questions.yaml and its experiments"
+    ):
         shown(tmp_path / "s.yaml")
-    (tmp_path / "s.yaml").write_text("a: {title: A, question: 1, experiments: [x]}\n")
+    (tmp_path / "s.yaml").write_text("a: {question: '9.9', experiments: [x]}\n")  # no such question
+    with pytest.raises(ConfigError, match="needs a question"):
+        shown(tmp_path / "s.yaml")
+    (tmp_path / "s.yaml").write_text("a: {question: '4.1', experiments: [x]}\n")
     with pytest.raises(ConfigError, match="exactly one entry must say predictions: true"):
         shown(tmp_path / "s.yaml")
 
@@ -36,3 +41,17 @@ def test_what_a_run_trained_is_said_from_what_it_did():
         trained(cut) == "1 epoch of 10 of the 49 batches of the training set (limit_train_batches)"
     )
     assert trained({"val/acc": [0.5, 0.6]}) == "2 epochs"  # a run from before batches were kept
+
+
+def test_one_table_of_questions_is_what_every_deliverable_reads():
+    from deliverables import appendix, report
+    from deliverables.questions import questions
+
+    table = questions()
+    assert [q.number for q in table] == ["3.1", "3.2", "3.3", "3.4", "3.5", "4.1", "4.2"]
+    assert [a for a, _ in appendix.APPENDIX[: len(table)]] == [q.heading for q in table]
+    assert [d[0] for d in report.DERIVED] == ["3.1", "3.2", "3.3", "3.4"]
+    assert {e.question: e.title for e in shown()} == {
+        q.number: q.title for q in table if q.number in ("4.1", "4.2")
+    }
+    assert [q.number for q in table if q.answer] == ["3.5", "4.1", "4.2"]  # answers.md's sections
