@@ -28,8 +28,16 @@ def main(argv=None) -> int:
 
     def body() -> int:
         output_folder(args.save_dir)  # not a file, nor under one
-        r = run(args.epochs, args.batch_size, args.lr, args.seed, args.data_dir, args.limit,
-                args.save_dir, progress=not args.no_progress)  # fmt: skip
+        r = run(
+            args.epochs,
+            args.batch_size,
+            args.lr,
+            args.seed,
+            args.data_dir,
+            args.limit,
+            args.save_dir,
+            progress=not args.no_progress,
+        )
         print(
             f"test accuracy {r['test_accuracy']:.4f} (loss {r['test_loss']:.4f}), validation "
             f"{r['val_accuracy']:.4f}, {r['train_seconds']:.0f} s of training; saved {r['run_dir']}/"

@@ -207,9 +207,13 @@ def _plot(curves: dict, path: str, name: str, held_out: bool = True) -> None:
         width = 1.0 + 2.0 * (len(curves) - 1 - i)
         for split, values, dash in (("train", train_loss, "-"), (other, val_loss, "--")):
             lines[f"{run} {split}"] = values
-            styles[f"{run} {split}"] = {"color": f"C{i}", "linestyle": dash, "linewidth": width,
-                                        "marker": markers[i % len(markers)],
-                                        "markevery": _every(len(values), i, len(curves))}  # fmt: skip
+            styles[f"{run} {split}"] = {
+                "color": f"C{i}",
+                "linestyle": dash,
+                "linewidth": width,
+                "marker": markers[i % len(markers)],
+                "markevery": _every(len(values), i, len(curves)),
+            }
     title = f"{name}: {' vs '.join(curves)}"
     if _coincide(list(curves.values())):
         title += "\n(they coincide to 4 digits: each run narrower than the last)"

@@ -58,7 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="where runs are saved (default experiments/, or $EXPERIMENTS_DIR)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return p.parse_args(argv)  # fmt: skip
+    return p.parse_args(argv)
 
 
 def options_of(args: argparse.Namespace) -> Options:

@@ -141,8 +141,10 @@ def _training(config: dict, history: dict) -> str:
     smoothing = model.get("label_smoothing") or 0
     loss = f"cross-entropy with label smoothing {smoothing:g}" if smoothing else "cross-entropy"
     flip, shift = data.get("flip"), data.get("translate") or 0
-    augment = [f"{'alternating' if flip == 'alternating' else 'random'} horizontal flips" if flip else "",
-               f"random translations of up to {shift} pixels" if shift else ""]  # fmt: skip
+    augment = [
+        f"{'alternating' if flip == 'alternating' else 'random'} horizontal flips" if flip else "",
+        f"random translations of up to {shift} pixels" if shift else "",
+    ]
     augment = " and ".join(a for a in augment if a) or "no augmentation"
     return (
         f"This run trained for {trained(history)} with {name} (peak learning rate {o['lr']:g}{momentum}, weight "
@@ -289,14 +291,21 @@ def _cnn_facts(config: dict) -> dict:
     flip = data.get("flip")
     smoothing = model.get("label_smoothing") or 0
     return {
-        "k": net.get("whiten_kernel", 2), "w0": w[0], "w1": w[1], "w2": w[2],
-        "scale": net.get("scaling_factor", 1 / 9), "translate": data.get("translate") or 0,
+        "k": net.get("whiten_kernel", 2),
+        "w0": w[0],
+        "w1": w[1],
+        "w2": w[2],
+        "scale": net.get("scaling_factor", 1 / 9),
+        "translate": data.get("translate") or 0,
         "flip": "each image in every other epoch, a seeded half of them in the first "
-        "(airbench's alternating flip [@airbench])" if flip == "alternating"
+        "(airbench's alternating flip [@airbench])"
+        if flip == "alternating"
         else "each image with probability 1/2 in every epoch",
-        "tta": net.get("tta_level", 0), "smoothing": smoothing, "keep": 1 - smoothing,
+        "tta": net.get("tta_level", 0),
+        "smoothing": smoothing,
+        "keep": 1 - smoothing,
         "norm_lr": model.get("norm_lr_scale", 1.0),
-    }  # fmt: skip
+    }
 
 
 def _measured(rows: dict, part: str | None) -> str:

@@ -66,26 +66,42 @@ def _shown_step(entry: Shown, args) -> Step:
         return run is not None and (args.draft or entry.brief(run) is None)
 
     argv = entry.train_argv(logs, args.data_dir, brief=brief, resume=resume)
-    return Step(entry.title, entry.command(brief, resume), done, lambda: train_command.main(argv),
-                note)  # fmt: skip
+    return Step(
+        entry.title, entry.command(brief, resume), done, lambda: train_command.main(argv), note
+    )
 
 
 def steps(args) -> list[Step]:
     """The hand-in's steps, in order."""
     experiments, logs = Path(args.experiments), Path(args.logs)
     found = [
-        Step("Iris, the default network", "python train_ffnn.py",
-             lambda: (experiments / DEFAULTS.run_name / "results.json").exists(),
-             lambda: ffnn.main(["--save-dir", str(experiments)])),
-        Step("Iris, the lr x hidden sweep", "python train_ffnn.py --sweep",
-             lambda: (experiments / "sweep" / "results.json").exists(),
-             lambda: ffnn.main(["--sweep", "--save-dir", str(experiments)])),
-        Step("Iris, three ways (an extra)", "python train.py compare --config configs/iris_compare.yaml",
-             lambda: (logs / "iris_compare" / "comparison.md").exists(),
-             lambda: train_command.main(["compare", "--config",
-                                         str(ROOT / "configs/iris_compare.yaml"),
-                                         "--output_dir", str(logs / "iris_compare")])),
-    ]  # fmt: skip
+        Step(
+            "Iris, the default network",
+            "python train_ffnn.py",
+            lambda: (experiments / DEFAULTS.run_name / "results.json").exists(),
+            lambda: ffnn.main(["--save-dir", str(experiments)]),
+        ),
+        Step(
+            "Iris, the lr x hidden sweep",
+            "python train_ffnn.py --sweep",
+            lambda: (experiments / "sweep" / "results.json").exists(),
+            lambda: ffnn.main(["--sweep", "--save-dir", str(experiments)]),
+        ),
+        Step(
+            "Iris, three ways (an extra)",
+            "python train.py compare --config configs/iris_compare.yaml",
+            lambda: (logs / "iris_compare" / "comparison.md").exists(),
+            lambda: train_command.main(
+                [
+                    "compare",
+                    "--config",
+                    str(ROOT / "configs/iris_compare.yaml"),
+                    "--output_dir",
+                    str(logs / "iris_compare"),
+                ]
+            ),
+        ),
+    ]
     return found + [_shown_step(entry, args) for entry in shown()] + _deliverables(args)
 
 
@@ -99,11 +115,19 @@ def _deliverables(args) -> list[Step]:
     paths = ["--experiments", args.experiments, "--logs", args.logs, "--answers", args.answers]
     draft = ["--draft"] if args.draft else []
     return [
-        Step("the report", "python -m deliverables.report " + " ".join(pdf + draft), lambda: False,
-             lambda: report.main(["--output", args.report, *paths, *who, *pdf])),
-        Step("hw3.zip", "python -m deliverables.package " + " ".join(draft), lambda: False,
-             lambda: package.main(["--output", args.output, "--logs", args.logs, *data, *draft])),
-    ]  # fmt: skip
+        Step(
+            "the report",
+            "python -m deliverables.report " + " ".join(pdf + draft),
+            lambda: False,
+            lambda: report.main(["--output", args.report, *paths, *who, *pdf]),
+        ),
+        Step(
+            "hw3.zip",
+            "python -m deliverables.package " + " ".join(draft),
+            lambda: False,
+            lambda: package.main(["--output", args.output, "--logs", args.logs, *data, *draft]),
+        ),
+    ]
 
 
 def preflight(args) -> None:
@@ -151,9 +175,11 @@ def hand_in(args) -> int:
         status = _run(step)
         if status in INTERRUPTED:
             again = "make handin" + (" ARGS=--draft" if args.draft else "")
-            print(f"{head}: interrupted; run {again} again to continue (finished steps are "
-                  "skipped, an interrupted training run continues from its last epoch)",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"{head}: interrupted; run {again} again to continue (finished steps are "
+                "skipped, an interrupted training run continues from its last epoch)",
+                file=sys.stderr,
+            )
             return status
         if status != 0:
             print(f"{head}: failed (exit status {status}); fix it and run again", file=sys.stderr)

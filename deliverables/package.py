@@ -272,13 +272,14 @@ def readme(found: dict[Shown, Path], left_out: list[str], max_checkpoint_mb: flo
         for e in found
     )
     note = (
-        "\nThe checkpoints of " + ", ".join(f"runs/{e}" for e in left_out)
+        "\nThe checkpoints of "
+        + ", ".join(f"runs/{e}" for e in left_out)
         + f" are over {max_checkpoint_mb:g} MB and not in the archive: train.py makes them "
         f"({runs.LAST_CHECKPOINT}).\n"
         if left_out
         else "\nruns/*/model.ckpt: the trained weights (no optimizer state), loadable with "
         "lightning_hw.checkpoints.load_classifier and predict.py.\n"
-    )  # fmt: skip
+    )
     predicted = next(run for e, run in found.items() if e.predictions).parent.name
     prose = textwrap.fill(f"{TEST_SPLIT} {PLAIN_LOSS}".replace("*", '"'), width=96)
     text = README.format(training=training, checkpoints=note, predicted=predicted, test_split=prose)

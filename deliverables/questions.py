@@ -42,7 +42,7 @@ def questions(path: Path | None = None) -> list[Question]:
                 q.get("answer"),
                 tuple(q.get("appendix", ())),
                 q.get("appendix_note", ""),
-            )  # fmt: skip
+            )
             for number, q in read(path).items()
         ]
     except (KeyError, TypeError) as e:

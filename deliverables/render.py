@@ -40,10 +40,17 @@ def page(md: str) -> str:
 def to_html(md: str, title: str, resources: Path) -> str:
     """A self-contained HTML page: images from ``resources`` embedded, math as MathML."""
     page_html = _pandoc(
-        md, "html5", "--standalone", "--mathml", "--embed-resources",
-        f"--resource-path={resources}", f"--template={TEMPLATES / 'report.html'}",
-        "--syntax-highlighting=pygments", "--metadata", f"pagetitle={title}",
-    )  # fmt: skip
+        md,
+        "html5",
+        "--standalone",
+        "--mathml",
+        "--embed-resources",
+        f"--resource-path={resources}",
+        f"--template={TEMPLATES / 'report.html'}",
+        "--syntax-highlighting=pygments",
+        "--metadata",
+        f"pagetitle={title}",
+    )
     return LINE.sub(_hanging, page_html)
 
 
@@ -64,6 +71,12 @@ def to_latex(md: str, document: bool = True) -> str:
     if not document:  # code in lstlisting; the two macros of pandoc's template it uses
         return FRAGMENT_MACROS + _pandoc(md, "latex", "--syntax-highlighting=idiomatic")
     return _pandoc(
-        md, "latex", "--standalone", "--shift-heading-level-by=-1",
-        "-V", "geometry:margin=2cm", "-V", "colorlinks=true",
-    )  # fmt: skip
+        md,
+        "latex",
+        "--standalone",
+        "--shift-heading-level-by=-1",
+        "-V",
+        "geometry:margin=2cm",
+        "-V",
+        "colorlinks=true",
+    )

@@ -502,7 +502,7 @@ def write_report(output: Path, sections: list[Section]) -> None:
         write_text(stage / "report.tex", to_latex(sections))
 
 
-def main(argv=None) -> int:
+def build_parser():
     p = argument_parser("python -m deliverables.report", __doc__)
     p.add_argument(
         "--output", default="report", help="folder for report.md, .html, .tex and the PNGs"
@@ -523,16 +523,30 @@ def main(argv=None) -> int:
     )
     add_student_arguments(p)
     p.add_argument(
-        "--answers", default="answers.md", help="your written answers (default answers.md; "
+        "--answers",
+        default="answers.md",
+        help="your written answers (default answers.md; "
         "missing sections are written there from the measurements)",
-    )  # fmt: skip
-    args = p.parse_args(argv)
+    )
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
 
     def body() -> int:
         who = student.load(args.student, args.name, args.sid, args.collaborators)
         paths = (args.output, args.experiments, args.logs, args.docs)
-        r = build(*map(Path, paths), args.allow_missing, args.pdf, args.accept_short, who=who,
-                  draft=args.draft, answers=Path(args.answers), student_file=args.student)  # fmt: skip
+        r = build(
+            *map(Path, paths),
+            args.allow_missing,
+            args.pdf,
+            args.accept_short,
+            who=who,
+            draft=args.draft,
+            answers=Path(args.answers),
+            student_file=args.student,
+        )
         for m in r["missing"]:
             print(f"missing: {m}", file=sys.stderr)
         for note in r["notes"]:

@@ -138,7 +138,7 @@ def shown(path: Path | None = None) -> list[Shown]:
                 e.get("ablation"),
                 bool(e.get("predictions", False)),
                 int(e.get("min_epochs", 1)),
-            )  # fmt: skip
+            )
             for key, e in read(path).items()
         ]
     except (KeyError, TypeError, ValueError) as e:

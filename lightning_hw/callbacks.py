@@ -85,9 +85,11 @@ class CurvesCallback(pl.Callback):
             note = getattr(trainer.logger, "note", None)  # lightning_hw.board.TensorBoard
             if note is not None and trainer.global_rank == 0:
                 epochs = len(self.history["train/loss"])
-                note(f"**interrupted** after {epochs} finished epoch{'s' * (epochs != 1)}: "
-                     "continue it with the same command and `--ckpt_path last`",
-                     trainer.global_step)  # fmt: skip
+                note(
+                    f"**interrupted** after {epochs} finished epoch{'s' * (epochs != 1)}: "
+                    "continue it with the same command and `--ckpt_path last`",
+                    trainer.global_step,
+                )
 
     def _write(self, trainer, **marks):
         log_dir = trainer.log_dir  # a collective under DDP: every rank must ask

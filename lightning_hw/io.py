@@ -44,8 +44,15 @@ def plot_curves(
     ax.set(xlabel="epoch", ylabel=ylabel, title=title or "")
     if one_epoch:  # a single point per line, not a curve: say so, on a whole-epoch axis
         ax.set_xlim(0, 2), ax.set_xticks([0, 1, 2])
-        ax.text(0.5, 0.04, "one epoch: each line is a single point", transform=ax.transAxes,
-                ha="center", fontsize=9, color="0.35")  # fmt: skip
+        ax.text(
+            0.5,
+            0.04,
+            "one epoch: each line is a single point",
+            transform=ax.transAxes,
+            ha="center",
+            fontsize=9,
+            color="0.35",
+        )
     if log_scale:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)

@@ -231,8 +231,11 @@ class Pool2D(Layer):
     def _offsets(self, out_hw) -> list:
         """For each kernel offset (i, j), row-major, the slice of Xp it reads for every output."""
         (kh, kw), s, (ho, wo) = self.kernel_shape, self.stride, out_hw
-        return [(slice(None), slice(i, i + s * ho, s), slice(j, j + s * wo, s))
-                for i in range(kh) for j in range(kw)]  # fmt: skip
+        return [
+            (slice(None), slice(i, i + s * ho, s), slice(j, j + s * wo, s))
+            for i in range(kh)
+            for j in range(kw)
+        ]
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         X = _check_images(X, "Pool2D")

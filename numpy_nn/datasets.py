@@ -214,9 +214,16 @@ def initialize_dataset(
         n_classes = len(IRIS_CLASSES)
         (X, y), (Xv, yv), (Xt, yt) = arrays["train"], arrays["val"], arrays["test"]
         return Dataset(
-            X, one_hot(y, n_classes), batch_size, Xv, one_hot(yv, n_classes), Xt,
-            one_hot(yt, n_classes), seed=shuffle_seed(seed), name="iris",
-        )  # fmt: skip
+            X,
+            one_hot(y, n_classes),
+            batch_size,
+            Xv,
+            one_hot(yv, n_classes),
+            Xt,
+            one_hot(yt, n_classes),
+            seed=shuffle_seed(seed),
+            name="iris",
+        )
     if key in IMAGE_DATASETS:
         return load_images(key, data_dir, batch_size, seed=seed, standardize=standardize)
     choices = ", ".join(["iris", *IMAGE_DATASETS])
@@ -307,9 +314,16 @@ def load_images(
     held, kept = order[:val], order[val:]
     Xt, yt = arrays["test"]
     return Dataset(
-        prepare(X[kept]), labels(y[kept]), batch_size, prepare(X[held]), labels(y[held]),
-        prepare(Xt), labels(yt), seed=shuffle_seed(seed), name=name,
-    )  # fmt: skip
+        prepare(X[kept]),
+        labels(y[kept]),
+        batch_size,
+        prepare(X[held]),
+        labels(y[held]),
+        prepare(Xt),
+        labels(yt),
+        seed=shuffle_seed(seed),
+        name=name,
+    )
 
 
 def load_fashion_mnist(

@@ -68,9 +68,13 @@ def run(
         dataset.train = Data(train.data[:limit], batch_size, train.labels[:limit], seed=train.seed)
     options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "limit": limit}
     logger = Logger(
-        "fashion_cnn", {"layers": LAYERS, "optimizer": {**OPTIMIZER, "lr": lr}}, options,
-        save=True, plot=True, save_dir=save_dir,
-    )  # fmt: skip
+        "fashion_cnn",
+        {"layers": LAYERS, "optimizer": {**OPTIMIZER, "lr": lr}},
+        options,
+        save=True,
+        plot=True,
+        save_dir=save_dir,
+    )
     model = NeuralNetwork(
         "cross_entropy", LAYERS, {**OPTIMIZER, "lr": lr}, logger=logger, seed=seed
     )

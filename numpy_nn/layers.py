@@ -186,9 +186,10 @@ def initialize_layer(name: str, seed: int | None = None, **options) -> Layer:
     if key == "fully_connected" and given["activation"] is None:
         given["activation"] = "linear"  # the handout's default for a dense layer
     unused = sorted(
-        k for k, v in given.items()
+        k
+        for k, v in given.items()
         if k not in params and not (k in HANDOUT_DEFAULTS and _same(v, HANDOUT_DEFAULTS[k]))
-    )  # fmt: skip
+    )
     if unused:
         raise ValueError(
             f"unexpected options for layer {name!r}: {', '.join(unused)} "

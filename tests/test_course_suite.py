@@ -68,21 +68,44 @@ def test_a_correct_copy_named_neural_networks_passes(tmp_path):
     "edits, broken",
     [
         (  # L2 without the course's 1/2
-            [("losses.py", "np.sum(D * D) / (2 * Y.shape[0])", "np.sum(D * D) / Y.shape[0]"),
-             ("losses.py", "return (Y_hat - Y) / Y.shape[0]", "return 2 * (Y_hat - Y) / Y.shape[0]")],
+            [
+                ("losses.py", "np.sum(D * D) / (2 * Y.shape[0])", "np.sum(D * D) / Y.shape[0]"),
+                (
+                    "losses.py",
+                    "return (Y_hat - Y) / Y.shape[0]",
+                    "return 2 * (Y_hat - Y) / Y.shape[0]",
+                ),
+            ],
             {"TestL2"},
         ),
         (  # a transposed weight in FullyConnected's backward
-            [("layers.py", 'self.gradients["W"] = X.T @ dZ', 'self.gradients["W"] = (dZ.T @ X).reshape(X.shape[1], -1)')],
+            [
+                (
+                    "layers.py",
+                    'self.gradients["W"] = X.T @ dZ',
+                    'self.gradients["W"] = (dZ.T @ X).reshape(X.shape[1], -1)',
+                )
+            ],
             {"TestFullyConnected"},
         ),
         (  # PyTorch's batch-norm momentum instead of the handout's
-            [("normalization.py", 'cache["running_mu"] = m * cache["running_mu"] + (1 - m) * mu',
-              'cache["running_mu"] = (1 - m) * cache["running_mu"] + m * mu')],
+            [
+                (
+                    "normalization.py",
+                    'cache["running_mu"] = m * cache["running_mu"] + (1 - m) * mu',
+                    'cache["running_mu"] = (1 - m) * cache["running_mu"] + m * mu',
+                )
+            ],
             {"TestBatchNorm1D"},
         ),
         (  # the softmax Jacobian's diagonal term only
-            [("activations.py", "return S * (dY - (dY * S).sum(axis=1, keepdims=True))", "return S * dY")],
+            [
+                (
+                    "activations.py",
+                    "return S * (dY - (dY * S).sum(axis=1, keepdims=True))",
+                    "return S * dY",
+                )
+            ],
             {"TestSoftMax"},
         ),
         (  # max pooling's gradient to every input of the window
@@ -90,9 +113,14 @@ def test_a_correct_copy_named_neural_networks_passes(tmp_path):
             {"TestPool2D"},
         ),
     ],
-    ids=["l2_without_half", "fc_backward_transposed", "batchnorm_torch_momentum",
-         "softmax_diagonal_only", "maxpool_to_every_input"],
-)  # fmt: skip
+    ids=[
+        "l2_without_half",
+        "fc_backward_transposed",
+        "batchnorm_torch_momentum",
+        "softmax_diagonal_only",
+        "maxpool_to_every_input",
+    ],
+)
 def test_a_broken_copy_fails_exactly_where_it_is_broken(tmp_path, edits, broken):
     out = _run_suite(_handout_copy(tmp_path, edits))
     assert out.returncode != 0

@@ -118,9 +118,14 @@ def _weighted_twin(layer: Layer, dtype: torch.dtype) -> list[nn.Module]:
         weight = p["W"].T  # nn.Linear stores W^T (out x in)
     else:
         module = nn.utils.skip_init(
-            nn.Conv2d, layer.n_in, layer.n_out, layer.kernel_shape, layer.stride,
-            layer.pad, dtype=dtype,
-        )  # fmt: skip
+            nn.Conv2d,
+            layer.n_in,
+            layer.n_out,
+            layer.kernel_shape,
+            layer.stride,
+            layer.pad,
+            dtype=dtype,
+        )
         weight = p["W"].transpose(3, 2, 0, 1)  # (kh, kw, c_in, c_out) -> (c_out, c_in, kh, kw)
     with torch.no_grad():  # skip_init draws nothing: torch's RNG (batch order) is left alone
         module.weight.copy_(_tensor(weight, dtype))

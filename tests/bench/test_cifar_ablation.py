@@ -39,8 +39,19 @@ def test_the_whole_table_runs_and_only_one_variant_adds_lookahead(tmp_path, monk
         Lookahead, "on_fit_start", lambda self, *a: (started.append(self), start(self, *a))
     )
     out = tmp_path / "ablation.md"
-    argv = ["--data_dir", str(data), "--epochs", "1", "--seeds", "1", "--subset-ok",
-            "--precision", "32-true", "--out", str(out)]  # fmt: skip
+    argv = [
+        "--data_dir",
+        str(data),
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--subset-ok",
+        "--precision",
+        "32-true",
+        "--out",
+        str(out),
+    ]
     assert cifar_ablation.main(argv) == 0
     table = out.read_text()
     for name in cifar_ablation.VARIANTS:

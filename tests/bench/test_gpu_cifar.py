@@ -54,12 +54,34 @@ def test_recipe_builds_what_train_py_builds(config, tmp_path, monkeypatch):
 def test_pack_joins_byte_for_byte_and_times_runs_on_the_cpu(tmp_path, monkeypatch):
     data = make_cifar(tmp_path / "data", per_batch=40, n_test=30)
     pack = tmp_path / "pack"
-    small = ["--data.init_args.batch_size", "32", "--data.init_args.eval_batch_size", "50",
-             "--model.network.init_args.widths", "[8, 16, 16]", "--trainer.max_epochs", "2"]  # fmt: skip
-    assert gpu_cifar.main(
-        ["pack", "--config", str(ROOT / "configs" / "cifar_cnn94.yaml"), "--data_dir", str(data),
-         "--out", str(pack), "--piece_mib", "0.1", "--", *small]
-    ) == 0  # fmt: skip
+    small = [
+        "--data.init_args.batch_size",
+        "32",
+        "--data.init_args.eval_batch_size",
+        "50",
+        "--model.network.init_args.widths",
+        "[8, 16, 16]",
+        "--trainer.max_epochs",
+        "2",
+    ]
+    assert (
+        gpu_cifar.main(
+            [
+                "pack",
+                "--config",
+                str(ROOT / "configs" / "cifar_cnn94.yaml"),
+                "--data_dir",
+                str(data),
+                "--out",
+                str(pack),
+                "--piece_mib",
+                "0.1",
+                "--",
+                *small,
+            ]
+        )
+        == 0
+    )
     manifest = json.loads((pack / "manifest.json").read_text())
     assert len(manifest["pieces"]) >= 3  # a 0.1 MiB piece size: the folder is cut in several
     assert all((pack / p).stat().st_size <= 0.1 * 2**20 for p in manifest["pieces"])
@@ -67,8 +89,19 @@ def test_pack_joins_byte_for_byte_and_times_runs_on_the_cpu(tmp_path, monkeypatc
     accept_fake_cifar(monkeypatch)
     out = tmp_path / "out"
     joined = tmp_path / "joined"
-    args = ["time", "--pack", str(pack), "--data_dir", str(joined), "--runs", "2",
-            "--warmup_steps", "1", "--out", str(out)]  # fmt: skip
+    args = [
+        "time",
+        "--pack",
+        str(pack),
+        "--data_dir",
+        str(joined),
+        "--runs",
+        "2",
+        "--warmup_steps",
+        "1",
+        "--out",
+        str(out),
+    ]
     assert gpu_cifar.main(args) == 0
     for f in (data / gpu_cifar.FOLDER).iterdir():
         assert (joined / gpu_cifar.FOLDER / f.name).read_bytes() == f.read_bytes()
@@ -81,9 +114,19 @@ def test_pack_joins_byte_for_byte_and_times_runs_on_the_cpu(tmp_path, monkeypatc
 
     (pack / manifest["pieces"][1]).unlink()  # a piece left behind: one line, exit status 2
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.gpu_cifar", "time", "--pack", str(pack),
-         "--data_dir", str(tmp_path / "again")],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench.gpu_cifar",
+            "time",
+            "--pack",
+            str(pack),
+            "--data_dir",
+            str(tmp_path / "again"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == f"error: {manifest['pieces'][1]} missing in {pack}: carry every piece\n"

@@ -11,10 +11,23 @@ from tests.conftest import ROOT
 def test_image_sections_skip_without_data(tmp_path):
     out = tmp_path / "benchmarks.md"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "fashion,cifar", "--cifar",
-         "--data_dir", str(tmp_path / "none"), "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--only",
+            "fashion,cifar",
+            "--cifar",
+            "--data_dir",
+            str(tmp_path / "none"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "fashion: skipped, FashionMNIST/ is not in" in proc.stdout
     assert "cifar: skipped, cifar-10-batches-py/ is not in" in proc.stdout
@@ -45,8 +58,13 @@ def test_the_speed_reference_is_taken_and_stated():
         f"; machine-speed reference just before: 1024^3 GEMM {reference['gemm_ms']:.1f} ms, "
         f"torch conv step {reference['conv_ms']:.1f} ms.*"
     )
-    proc = subprocess.run([sys.executable, "-m", "bench", "--reference"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--reference"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("machine-speed reference: 1024^3 GEMM")
 
 
@@ -82,8 +100,11 @@ def test_cifar_section_keeps_the_rows_of_configs_it_did_not_train(monkeypatch):
     """`--cifar` retrains the default config only: the >= 94% row stays, with its own date."""
     from bench import suites
 
-    run = {"history": {"val/acc": [0.5, 0.91], "seconds": [10.0, 12.0]},
-           "test": {"test/acc": 0.9321}, "wall": 30.4}  # fmt: skip
+    run = {
+        "history": {"val/acc": [0.5, 0.91], "seconds": [10.0, 12.0]},
+        "test": {"test/acc": 0.9321},
+        "wall": 30.4,
+    }
     trained = []
     monkeypatch.setattr(
         suites, "_train_config", lambda config, data_dir, extra=(): trained.append(config) or run
@@ -91,10 +112,12 @@ def test_cifar_section_keeps_the_rows_of_configs_it_did_not_train(monkeypatch):
     earlier = (ROOT / "docs" / "benchmarks.md").read_text().split("\n## 4. ")[1].split("\n## ")[0]
     earlier_rows = suites._rows_by_config("## 4. " + earlier)
     assert set(earlier_rows) == set(suites.CIFAR_CONFIGS)
-    old = ("## 4. CIFAR-10 CNN\n\n*Measured 2026-11-26 on X (x86_64, 2 cores).*\n\n"
-           "| config | epochs | a | b | c | d |\n|---|---:|---:|---:|---:|---:|\n"
-           "| `cifar_cnn.yaml` | 8 | 344 s | 302 s | 0.9361 | 366 s |\n"
-           "| `cifar_cnn94.yaml` | 18 | 752 s | 587 s | 0.9453 | 776 s |")  # fmt: skip
+    old = (
+        "## 4. CIFAR-10 CNN\n\n*Measured 2026-11-26 on X (x86_64, 2 cores).*\n\n"
+        "| config | epochs | a | b | c | d |\n|---|---:|---:|---:|---:|---:|\n"
+        "| `cifar_cnn.yaml` | 8 | 344 s | 302 s | 0.9361 | 366 s |\n"
+        "| `cifar_cnn94.yaml` | 18 | 752 s | 587 s | 0.9453 | 776 s |"
+    )
     today = datetime.date.today()
     for previous, cifar94 in ((old, False), (suites.cifar(previous={"## 4. ": old}), False)):
         text = suites.cifar(previous={"## 4. ": previous}, cifar94=cifar94)
@@ -162,15 +185,20 @@ def test_numpy_cnn_configs_section_trains_each_with_its_reference(monkeypatch, t
     row stays); each row carries the speed reference taken right before its run."""
     from bench import suites
 
-    run = {"history": {"val/acc": [0.9, 0.93], "seconds": [70.0, 71.0]},
-           "test": {"test/acc": 0.9301}, "wall": 160.2}  # fmt: skip
+    run = {
+        "history": {"val/acc": [0.9, 0.93], "seconds": [70.0, 71.0]},
+        "test": {"test/acc": 0.9301},
+        "wall": 160.2,
+    }
     trained = []
     monkeypatch.setattr(
         suites, "_train_config", lambda config, data_dir, extra=(): trained.append(config) or run
     )
     monkeypatch.setattr(suites, "speed_reference", lambda: {"gemm_ms": 9.5, "conv_ms": 44.0})
-    old = ("## 13. x\n\n| config | a |\n|---|---|\n| `cifar_cnn_numpy.yaml` | 12 | 0.8873 | 1536 s "
-           "| 1597 s | g | r | 2026-11-26 |")  # fmt: skip
+    old = (
+        "## 13. x\n\n| config | a |\n|---|---|\n| `cifar_cnn_numpy.yaml` | 12 | 0.8873 | 1536 s "
+        "| 1597 s | g | r | 2026-11-26 |"
+    )
     text = suites.numpy_cnns(previous={"## 13.": old})
     rows = [x for x in text.splitlines() if x.startswith("| `")]
     assert rows == [

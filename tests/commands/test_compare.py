@@ -8,8 +8,13 @@ from lightning_hw import io
 
 def test_the_plot_shows_every_run_where_they_coincide(tmp_path, monkeypatch):
     drawn = {}
-    monkeypatch.setattr(compare, "plot_curves", lambda path, lines, ylabel, title, styles, **kw:
-                        drawn.update(lines=lines, title=title, styles=styles))  # fmt: skip
+    monkeypatch.setattr(
+        compare,
+        "plot_curves",
+        lambda path, lines, ylabel, title, styles, **kw: drawn.update(
+            lines=lines, title=title, styles=styles
+        ),
+    )
     same = ([1.0, 0.5, 0.2], [1.1, 0.6, 0.3])
     curves = {"numpy_nn": same, "lightning numpy": same, "lightning torch": same}
     compare._plot(curves, str(tmp_path / "c.png"), "iris_compare")

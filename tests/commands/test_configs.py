@@ -27,11 +27,17 @@ def test_fragments_come_first_depth_first(tmp_path):
     assert fragments(exp) == [tmp_path / "trainer/a.yaml", tmp_path / "base.yaml"]
     argv = expand(["--config", str(exp), "--trainer.max_epochs", "4"])
     assert argv == [
-        "--config", str(tmp_path / "trainer/a.yaml"),
-        "--config", str(tmp_path / "base.yaml"),
-        "--config", str(exp), "--defaults", "[]",
-        "--trainer.max_epochs", "4",
-    ]  # fmt: skip
+        "--config",
+        str(tmp_path / "trainer/a.yaml"),
+        "--config",
+        str(tmp_path / "base.yaml"),
+        "--config",
+        str(exp),
+        "--defaults",
+        "[]",
+        "--trainer.max_epochs",
+        "4",
+    ]
     experiment = Experiment.from_argv(["--config", str(exp), "--trainer.max_epochs", "4"])
     assert experiment.name == "exp" and list(experiment.args) == argv
 

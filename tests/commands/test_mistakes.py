@@ -35,43 +35,121 @@ BENCH = [str(ROOT / "bench" / "__main__.py")]
 MORE_MISTAKES = [
     ("blank defaults entry", TRAIN, ["--config", "{f}/blank.yaml"], "entry 2 of defaults is empty"),
     ("empty config", TRAIN, ["--config", "{f}/empty.yaml"], "empty.yaml is empty"),
-    ("val_check_interval over an epoch", TRAIN, ["--config", IRIS, *QUIET, "--trainer.val_check_interval", "1000"],
-     "`val_check_interval` (1000) must be less than or equal to the number of the training batches"),
-    ("negative num_workers", TRAIN, ["--config", IRIS, *QUIET, "--data.init_args.num_workers", "-1"],
-     "num_workers option should be non-negative"),
-    ("resume a finished run", TRAIN, ["--config", IRIS_TORCH, *QUIET, "--ckpt_path", "{f}/iris_torch.ckpt",
-     "--trainer.max_epochs", "1"], "has finished 1 epochs and --trainer.max_epochs is 1"),
+    (
+        "val_check_interval over an epoch",
+        TRAIN,
+        ["--config", IRIS, *QUIET, "--trainer.val_check_interval", "1000"],
+        "`val_check_interval` (1000) must be less than or equal to the number of the training batches",
+    ),
+    (
+        "negative num_workers",
+        TRAIN,
+        ["--config", IRIS, *QUIET, "--data.init_args.num_workers", "-1"],
+        "num_workers option should be non-negative",
+    ),
+    (
+        "resume a finished run",
+        TRAIN,
+        [
+            "--config",
+            IRIS_TORCH,
+            *QUIET,
+            "--ckpt_path",
+            "{f}/iris_torch.ckpt",
+            "--trainer.max_epochs",
+            "1",
+        ],
+        "has finished 1 epochs and --trainer.max_epochs is 1",
+    ),
     ("compare: blank run", COMPARE, ["--config", "{f}/blankrun.yaml"], "runs.torch is empty"),
-    ("compare: negative epochs", COMPARE, ["--config", "{f}/unequal.yaml", "--epochs", "-3"],
-     "--epochs must be at least 1, got -3"),
-    ("compare: zero epochs", COMPARE, ["--config", "{f}/unequal.yaml", "--epochs", "0"],
-     "--epochs must be at least 1, got 0"),
-    ("predict: output is a folder", PREDICT, ["--ckpt", "{f}/cifar.ckpt", "--output", "{f}"], "it is a folder"),
+    (
+        "compare: negative epochs",
+        COMPARE,
+        ["--config", "{f}/unequal.yaml", "--epochs", "-3"],
+        "--epochs must be at least 1, got -3",
+    ),
+    (
+        "compare: zero epochs",
+        COMPARE,
+        ["--config", "{f}/unequal.yaml", "--epochs", "0"],
+        "--epochs must be at least 1, got 0",
+    ),
+    (
+        "predict: output is a folder",
+        PREDICT,
+        ["--ckpt", "{f}/cifar.ckpt", "--output", "{f}"],
+        "it is a folder",
+    ),
     ("ffnn: infinite lr", FFNN, ["--lr", "inf"], "--lr must be a positive finite number, got inf"),
     ("ffnn: negative seed", FFNN, ["--seed", "-1"], "--seed must be a non-negative integer"),
-    ("ffnn: save-dir is a file", FFNN, ["--save-dir", "{f}/bad.yaml"], "bad.yaml is a file, not a folder"),
+    (
+        "ffnn: save-dir is a file",
+        FFNN,
+        ["--save-dir", "{f}/bad.yaml"],
+        "bad.yaml is a file, not a folder",
+    ),
     ("cnn: infinite lr", CNN, ["--lr", "inf"], "--lr a positive finite number"),
     ("cnn: limit 0", CNN, ["--limit", "0"], "--limit at least 1, got 0 and 0"),
     ("cnn: negative limit", CNN, ["--limit", "-5"], "--limit at least 1"),
-    ("cnn: save-dir is a file", CNN, ["--save-dir", "{f}/bad.yaml"], "bad.yaml is a file, not a folder"),
+    (
+        "cnn: save-dir is a file",
+        CNN,
+        ["--save-dir", "{f}/bad.yaml"],
+        "bad.yaml is a file, not a folder",
+    ),
     ("appendix: output is a folder", APPENDIX, ["--output", "{f}"], "it is a folder"),
-    ("report: output under a file", REPORT, ["--output", "{f}/bad.yaml/report"], "bad.yaml is a file, not a folder"),
+    (
+        "report: output under a file",
+        REPORT,
+        ["--output", "{f}/bad.yaml/report"],
+        "bad.yaml is a file, not a folder",
+    ),
     ("package: output is a folder", PACKAGE, ["--output", "{f}"], "it is a folder"),
-    ("package: output under a missing folder", PACKAGE, ["--output", "no/such/hw3.zip"], "folder no/such does not exist"),
+    (
+        "package: output under a missing folder",
+        PACKAGE,
+        ["--output", "no/such/hw3.zip"],
+        "folder no/such does not exist",
+    ),
     ("bench: output is a folder", BENCH, ["--out", "{f}"], "it is a folder"),
-    ("bench: output under a missing folder", BENCH, ["--out", "nowhere/benchmarks.md"], "folder nowhere does not exist"),
-    ("predict: a partial CIFAR-10 copy", PREDICT, ["--ckpt", "{f}/cifar.ckpt", "--data_dir", "{f}/partial"],
-     "cifar-10-batches-py is incomplete: {f}/partial/cifar-10-batches-py/data_batch_3 is missing"),
-    ("report: a run shorter than an epoch", REPORT, ["--logs", "{f}/short", "--experiments", "{f}", "--output", "r"],
-     "stopped before one full epoch of training and validation"),
-    ("package: a run shorter than an epoch", PACKAGE, ["--logs", "{f}/short", "--output", "hw3.zip"],
-     "stopped before one full epoch of training and validation"),
-    ("report: no name for the cover page", REPORT, ["--experiments", "none", "--logs", "none", "--allow-missing"],
-     "no name for the cover page: copy student.example.yaml to student.yaml"),
+    (
+        "bench: output under a missing folder",
+        BENCH,
+        ["--out", "nowhere/benchmarks.md"],
+        "folder nowhere does not exist",
+    ),
+    (
+        "predict: a partial CIFAR-10 copy",
+        PREDICT,
+        ["--ckpt", "{f}/cifar.ckpt", "--data_dir", "{f}/partial"],
+        "cifar-10-batches-py is incomplete: {f}/partial/cifar-10-batches-py/data_batch_3 is missing",
+    ),
+    (
+        "report: a run shorter than an epoch",
+        REPORT,
+        ["--logs", "{f}/short", "--experiments", "{f}", "--output", "r"],
+        "stopped before one full epoch of training and validation",
+    ),
+    (
+        "package: a run shorter than an epoch",
+        PACKAGE,
+        ["--logs", "{f}/short", "--output", "hw3.zip"],
+        "stopped before one full epoch of training and validation",
+    ),
+    (
+        "report: no name for the cover page",
+        REPORT,
+        ["--experiments", "none", "--logs", "none", "--allow-missing"],
+        "no name for the cover page: copy student.example.yaml to student.yaml",
+    ),
     ("handin: no name for the cover page", HANDIN, [], "no name for the cover page"),
-    ("compare: a run file that is not there", COMPARE, ["--config", "{f}/lost.yaml"],
-     "run file nowhere.yaml not found (looked for"),
-]  # fmt: skip
+    (
+        "compare: a run file that is not there",
+        COMPARE,
+        ["--config", "{f}/lost.yaml"],
+        "run file nowhere.yaml not found (looked for",
+    ),
+]
 
 # (name, entry point, arguments ({f}: the folder of prepared files), what the line must say)
 MISTAKES = [
@@ -353,18 +431,41 @@ def files(tmp_path_factory):
         f / "mlp.ckpt",
     )
     logs = f / "logs"
-    r = train(["--config", IRIS_TORCH, *QUIET, "--trainer.max_epochs", "1",
-               "--trainer.logger.init_args.save_dir", str(logs)])  # fmt: skip
+    r = train(
+        [
+            "--config",
+            IRIS_TORCH,
+            *QUIET,
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.logger.init_args.save_dir",
+            str(logs),
+        ]
+    )
     (f / "iris_torch.ckpt").write_bytes(Path(r["best_checkpoint"]).read_bytes())
     with pytest.MonkeyPatch.context() as mp:
         from tests.lightning_hw.fake_data import accept_fake_cifar
 
         accept_fake_cifar(mp)
-        r = train(["--config", str(ROOT / "configs/cifar_cnn.yaml"), *QUIET,
-                   "--model.network.init_args.widths", "[8, 8, 8]", "--trainer.max_epochs", "1",
-                   "--trainer.precision", "32-true", "--data.init_args.batch_size", "32",
-                   "--data.init_args.data_dir", str(make_cifar(f / "cifar")),
-                   "--trainer.logger.init_args.save_dir", str(logs)])  # fmt: skip
+        r = train(
+            [
+                "--config",
+                str(ROOT / "configs/cifar_cnn.yaml"),
+                *QUIET,
+                "--model.network.init_args.widths",
+                "[8, 8, 8]",
+                "--trainer.max_epochs",
+                "1",
+                "--trainer.precision",
+                "32-true",
+                "--data.init_args.batch_size",
+                "32",
+                "--data.init_args.data_dir",
+                str(make_cifar(f / "cifar")),
+                "--trainer.logger.init_args.save_dir",
+                str(logs),
+            ]
+        )
     (f / "cifar.ckpt").write_bytes(Path(r["best_checkpoint"]).read_bytes())
     (make_cifar(f / "partial") / "cifar-10-batches-py" / "data_batch_3").unlink()
     train(
@@ -381,7 +482,7 @@ def files(tmp_path_factory):
             "--trainer.logger.init_args.save_dir",
             str(f / "short"),
         ]
-    )  # fmt: skip: 2 of 4 steps
+    )  # 2 of 4 steps
     np.savez(f / "x.npz", images=np.zeros((2, 3072), np.uint8))
     np.save(f / "zero_d.npy", np.array(7, np.uint8))
     (f / "text.npy").write_text("1,2,3\n4,5,6\n")
@@ -473,8 +574,17 @@ def test_a_short_run_is_marked_and_shown_when_accepted(files, tmp_path):
 
     (run,) = (files / "short" / "fashion_mlp").iterdir()
     assert json.loads((run / "metrics.json").read_text())["short"] is True
-    args = ["--logs", str(files / "short"), "--experiments", str(files), "--output", "r",
-            "--accept-short", "--allow-missing", "--draft"]  # fmt: skip
+    args = [
+        "--logs",
+        str(files / "short"),
+        "--experiments",
+        str(files),
+        "--output",
+        "r",
+        "--accept-short",
+        "--allow-missing",
+        "--draft",
+    ]
     proc = _run(REPORT, args, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = (tmp_path / "r" / "report.md").read_text()

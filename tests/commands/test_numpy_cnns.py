@@ -41,14 +41,30 @@ def test_twins_give_the_same_loss_at_every_step_float64(tmp_path, fashion_dir, m
         out = tmp_path / backend
         out.mkdir()
         train(
-            ["--config", str(ROOT / f"configs/fashion_cnn_{backend}.yaml"), "--config", float64,
-             *QUIET, "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "30",
-             "--trainer.limit_val_batches", "0", "--trainer.limit_test_batches", "1",
-             "--trainer.logger", "false", "--checkpoint.save_last", "false",
-             "--data.init_args.data_dir", str(fashion_dir),
-             "--trainer.callbacks+=tests.commands.helpers.RecordSteps",
-             f"--trainer.callbacks.out_dir={out}"]
-        )  # fmt: skip
+            [
+                "--config",
+                str(ROOT / f"configs/fashion_cnn_{backend}.yaml"),
+                "--config",
+                float64,
+                *QUIET,
+                "--trainer.max_epochs",
+                "1",
+                "--trainer.limit_train_batches",
+                "30",
+                "--trainer.limit_val_batches",
+                "0",
+                "--trainer.limit_test_batches",
+                "1",
+                "--trainer.logger",
+                "false",
+                "--checkpoint.save_last",
+                "false",
+                "--data.init_args.data_dir",
+                str(fashion_dir),
+                "--trainer.callbacks+=tests.commands.helpers.RecordSteps",
+                f"--trainer.callbacks.out_dir={out}",
+            ]
+        )
         losses[backend] = [s["loss"] for s in json.loads((out / "rank0.json").read_text())]
     assert len(losses["numpy"]) == 30
     np.testing.assert_allclose(losses["numpy"], losses["torch"], rtol=1e-9, atol=1e-9)
@@ -58,11 +74,20 @@ def test_twins_give_the_same_loss_at_every_step_float64(tmp_path, fashion_dir, m
 def test_checkpoint_reloads_running_statistics_and_predict_works(tmp_path, monkeypatch):
     data = make_fashion(tmp_path / "data", n_train=256, n_test=40)
     r = train(
-        ["--config", str(ROOT / "configs/fashion_cnn_numpy.yaml"), *QUIET,
-         "--trainer.max_epochs", "2", "--data.init_args.data_dir", str(data),
-         "--data.init_args.batch_size", "32",
-         "--trainer.logger.init_args.save_dir", str(tmp_path / "logs")]
-    )  # fmt: skip
+        [
+            "--config",
+            str(ROOT / "configs/fashion_cnn_numpy.yaml"),
+            *QUIET,
+            "--trainer.max_epochs",
+            "2",
+            "--data.init_args.data_dir",
+            str(data),
+            "--data.init_args.batch_size",
+            "32",
+            "--trainer.logger.init_args.save_dir",
+            str(tmp_path / "logs"),
+        ]
+    )
     assert "fashion_cnn_numpy" in r["log_dir"]
     trained = r["model"].network.eval()
     reloaded = load_classifier(r["best_checkpoint"]).network
@@ -107,10 +132,19 @@ def test_gpu_request_with_numpy_backend_is_one_line(tmp_path):
         ("fashion_cnn_torch.yaml", ["--model.network.init_args.backend", "numpy"]),
     ):
         proc = subprocess.run(
-            [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs" / config),
-             *extra, "--trainer.accelerator", "gpu"],
-            capture_output=True, text=True, cwd=tmp_path,
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(ROOT / "train.py"),
+                "--config",
+                str(ROOT / "configs" / config),
+                *extra,
+                "--trainer.accelerator",
+                "gpu",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
         assert proc.returncode == 2, proc.stderr[-2000:]
         errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and "runs on the CPU only" in errors[0], proc.stderr
@@ -120,10 +154,16 @@ def test_gpu_request_with_numpy_backend_is_one_line(tmp_path):
 
 def _full_run(config, data_dir, tmp_path):
     return train(
-        ["--config", str(ROOT / "configs" / config), *QUIET,
-         "--data.init_args.data_dir", str(data_dir),
-         "--trainer.logger.init_args.save_dir", str(tmp_path / "logs")]
-    )  # fmt: skip
+        [
+            "--config",
+            str(ROOT / "configs" / config),
+            *QUIET,
+            "--data.init_args.data_dir",
+            str(data_dir),
+            "--trainer.logger.init_args.save_dir",
+            str(tmp_path / "logs"),
+        ]
+    )
 
 
 @pytest.mark.slow

@@ -118,16 +118,39 @@ def test_printed_accuracy_is_the_test_accuracy(fashion_dir, tmp_path):
     to the digits it prints (the same precision, the same images, the same weights)."""
     import json
 
-    r = train(["--config", str(ROOT / "configs/fashion_mlp.yaml"), "--trainer.max_epochs", "1",
-               "--trainer.limit_train_batches", "20", "--trainer.enable_progress_bar", "false",
-               "--data.init_args.data_dir", str(fashion_dir),
-               "--trainer.logger.init_args.save_dir", str(tmp_path)])  # fmt: skip
+    r = train(
+        [
+            "--config",
+            str(ROOT / "configs/fashion_mlp.yaml"),
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            "20",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--data.init_args.data_dir",
+            str(fashion_dir),
+            "--trainer.logger.init_args.save_dir",
+            str(tmp_path),
+        ]
+    )
     tested = json.loads((Path(r["log_dir"]) / "test_metrics.json").read_text())["test/acc"]
     ckpt = Path(r["log_dir"]) / "checkpoints" / "last.ckpt"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "predict.py"), "--ckpt", str(ckpt), "--output", str(tmp_path / "p.csv"),
-         "--data_dir", str(fashion_dir)], capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "predict.py"),
+            "--ckpt",
+            str(ckpt),
+            "--output",
+            str(tmp_path / "p.csv"),
+            "--data_dir",
+            str(fashion_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"accuracy on the labeled test split: {tested:.4f}" in done.stdout, (tested, done.stdout)
     # as quiet as train.py: no Lightning tips, deprecation warnings or "GPU available" banner

@@ -51,12 +51,16 @@ def _kill_and_resume(tmp_path, common, experiment, kill_after, resume_with="last
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the test helpers' callbacks
     done = _train(*common, cwd=whole, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
-    kill = ["--trainer.callbacks+=tests.commands.helpers.KillAfterEpoch",
-            f"--trainer.callbacks.epoch={kill_after}"]  # fmt: skip
+    kill = [
+        "--trainer.callbacks+=tests.commands.helpers.KillAfterEpoch",
+        f"--trainer.callbacks.epoch={kill_after}",
+    ]
     if signal:
-        kill = ["--trainer.callbacks+=tests.commands.helpers.SignalAfterEpoch",
-                f"--trainer.callbacks.epoch={kill_after}",
-                f"--trainer.callbacks.signal_name={signal}"]  # fmt: skip
+        kill = [
+            "--trainer.callbacks+=tests.commands.helpers.SignalAfterEpoch",
+            f"--trainer.callbacks.epoch={kill_after}",
+            f"--trainer.callbacks.signal_name={signal}",
+        ]
     killed = _train(*common, *kill, cwd=crashed, env=env)
     if signal:
         _stopped_by(killed, signal, crashed / "lightning_logs" / experiment, kill_after)
@@ -117,8 +121,16 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
 
 def test_fashion_resumed_after_sigkill_ends_identical(fashion_dir, tmp_path):
     """The Fashion config for 3 epochs, killed after epoch 1: same batches, same dropout masks."""
-    common = ["--config", str(ROOT / "configs/fashion_mlp.yaml"), "--trainer.max_epochs", "3",
-              "--data.init_args.data_dir", str(fashion_dir), "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    common = [
+        "--config",
+        str(ROOT / "configs/fashion_mlp.yaml"),
+        "--trainer.max_epochs",
+        "3",
+        "--data.init_args.data_dir",
+        str(fashion_dir),
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
     resumed, whole = _kill_and_resume(tmp_path, common, "fashion_mlp", 1)
     assert resumed == whole
     assert whole[1]["test/acc"] > 0.85  # it trained
@@ -127,12 +139,26 @@ def test_fashion_resumed_after_sigkill_ends_identical(fashion_dir, tmp_path):
 def test_augmented_cifar_resumed_after_sigkill_ends_identical(tmp_path):
     """Alternating flips, translations, whitening and Lookahead: a tiny CNN on fake CIFAR files."""
     data = make_cifar(tmp_path / "data")
-    common = ["--config", str(ROOT / "configs/cifar_cnn.yaml"), "--trainer.max_epochs", "3",
-              "--model.network.init_args.widths", "[8, 8, 8]", "--trainer.precision", "32-true",
-              "--trainer.deterministic", "true", "--data.init_args.batch_size", "16",
-              "--data.init_args.data_dir", str(data), "--trainer.enable_progress_bar", "false",
-              "--trainer.callbacks+=tests.commands.helpers.AcceptFakeCifar",
-              "--trainer.callbacks+=lightning_hw.callbacks.Lookahead"]  # fmt: skip
+    common = [
+        "--config",
+        str(ROOT / "configs/cifar_cnn.yaml"),
+        "--trainer.max_epochs",
+        "3",
+        "--model.network.init_args.widths",
+        "[8, 8, 8]",
+        "--trainer.precision",
+        "32-true",
+        "--trainer.deterministic",
+        "true",
+        "--data.init_args.batch_size",
+        "16",
+        "--data.init_args.data_dir",
+        str(data),
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.callbacks+=tests.commands.helpers.AcceptFakeCifar",
+        "--trainer.callbacks+=lightning_hw.callbacks.Lookahead",
+    ]
     resumed, whole = _kill_and_resume(tmp_path, common, "cifar_cnn", 1)
     assert resumed == whole
 
@@ -194,11 +220,15 @@ def _recorded_steps(tmp_path, name, args, devices):
     out.mkdir()
     ddp = ["--config", str(ROOT / "configs/trainer/ddp.yaml")] if devices == 2 else []
     proc = _train(
-        *args, *ddp, "--trainer.enable_progress_bar", "false",
+        *args,
+        *ddp,
+        "--trainer.enable_progress_bar",
+        "false",
         "--trainer.callbacks+=tests.commands.helpers.RecordSteps",
         f"--trainer.callbacks.out_dir={out}",
-        cwd=out, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+        cwd=out,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(devices)]
 
@@ -242,10 +272,24 @@ def test_ddp_shards_and_averages_numpy_backed_iris(tmp_path):
 
 @pytest.mark.slow
 def test_ddp_shards_and_averages_fashion_mlp(fashion_dir, tmp_path):
-    common = ["--config", str(ROOT / "configs/fashion_mlp.yaml"), "--trainer.max_epochs", "1",
-              "--data.init_args.data_dir", str(fashion_dir), "--trainer.precision", "64-true",
-              "--model.network.init_args.dropout", "0", "--trainer.limit_train_batches", "8",
-              "--trainer.limit_val_batches", "1", "--trainer.limit_test_batches", "1"]  # fmt: skip
+    common = [
+        "--config",
+        str(ROOT / "configs/fashion_mlp.yaml"),
+        "--trainer.max_epochs",
+        "1",
+        "--data.init_args.data_dir",
+        str(fashion_dir),
+        "--trainer.precision",
+        "64-true",
+        "--model.network.init_args.dropout",
+        "0",
+        "--trainer.limit_train_batches",
+        "8",
+        "--trainer.limit_val_batches",
+        "1",
+        "--trainer.limit_test_batches",
+        "1",
+    ]
     (single,) = _recorded_steps(tmp_path, "one", [*common, "--data.init_args.batch_size", "512"], 1)
     ranks = _recorded_steps(tmp_path, "two", [*common, "--data.init_args.batch_size", "256"], 2)
     _check_ddp(single, ranks, n_train=60000, compare_steps=8)
@@ -280,10 +324,22 @@ def test_ddp_two_processes_reach_single_process_accuracy(config, batch, target, 
 
 def test_runs_started_together_get_distinct_versions(tmp_path):
     """8 train.py processes into one save_dir at once: 8 version folders, each a whole run."""
-    args = [sys.executable, str(ROOT / "train.py"), "--config", IRIS, "--trainer.max_epochs", "1",
-            "--trainer.enable_progress_bar", "false"]  # fmt: skip
-    procs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True) for _ in range(8)]  # fmt: skip
+    args = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--config",
+        IRIS,
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
+    procs = [
+        subprocess.Popen(
+            args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-2000:]
@@ -307,7 +363,16 @@ def test_a_refused_resume_leaves_the_run_as_it_was(tmp_path):
     assert _train(*common, cwd=tmp_path).returncode == 0
     run = tmp_path / "lightning_logs" / "iris_numpy" / "version_0"
     before = {p: p.stat().st_mtime for p in run.rglob("*")}
-    refused = _train("--config", IRIS, "--trainer.max_epochs", "6", "--ckpt_path", "last",
-                     "--trainer.val_check_interval", "1000", cwd=tmp_path)  # fmt: skip
+    refused = _train(
+        "--config",
+        IRIS,
+        "--trainer.max_epochs",
+        "6",
+        "--ckpt_path",
+        "last",
+        "--trainer.val_check_interval",
+        "1000",
+        cwd=tmp_path,
+    )
     _one_line_error(refused, "`val_check_interval` (1000)")
     assert {p: p.stat().st_mtime for p in run.rglob("*")} == before

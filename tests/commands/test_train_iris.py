@@ -107,10 +107,21 @@ def test_compare_from_anywhere_with_an_absolute_config_and_an_output_dir(tmp_pat
     elsewhere, out = tmp_path / "elsewhere", tmp_path / "out"
     elsewhere.mkdir()
     done = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "compare", "--config",
-         str(ROOT / "configs/iris_compare.yaml"), "--epochs", "2", "--output_dir", str(out)],
-        capture_output=True, text=True, cwd=elsewhere,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "compare",
+            "--config",
+            str(ROOT / "configs/iris_compare.yaml"),
+            "--epochs",
+            "2",
+            "--output_dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+    )
     assert done.returncode == 0, done.stderr
     assert "Lightning, torch backend" in (out / "comparison.md").read_text()
     assert {"iris_numpy", "iris_torch", "numpy_nn"} <= {p.name for p in out.iterdir()}

@@ -11,10 +11,12 @@ def _run(lr, hidden, best_val, val_loss, test):
 
 SWEEP = {
     "runs": [
-        _run(0.001, 5, 0.2, 0.9, 0.30), _run(0.001, 50, 0.1, 0.8, 0.20),
-        _run(0.1, 5, 0.0, 0.10, 0.0333), _run(0.1, 50, 0.0, 0.05, 0.0667),
+        _run(0.001, 5, 0.2, 0.9, 0.30),
+        _run(0.001, 50, 0.1, 0.8, 0.20),
+        _run(0.1, 5, 0.0, 0.10, 0.0333),
+        _run(0.1, 50, 0.0, 0.05, 0.0667),
     ]
-}  # fmt: skip
+}
 
 
 def test_the_sweep_comment_states_the_effects_and_the_tie_break():
@@ -32,11 +34,17 @@ def test_the_cnn_design_quotes_the_ablation_and_its_noise():
     rows, how = answers.ablation(path)
     assert rows["baseline (configs/cifar_cnn.yaml)"][0] > 0.5 and "seeds" in how
     config = {
-        "model": {"network": {"init_args": {"widths": [64, 256, 256]}}, "label_smoothing": 0.2,
-                  "norm_lr_scale": 64.0, "optimizer": {"class_path": "torch.optim.SGD",
-                  "init_args": {"lr": 1.5, "momentum": 0.85, "nesterov": True}}},
+        "model": {
+            "network": {"init_args": {"widths": [64, 256, 256]}},
+            "label_smoothing": 0.2,
+            "norm_lr_scale": 64.0,
+            "optimizer": {
+                "class_path": "torch.optim.SGD",
+                "init_args": {"lr": 1.5, "momentum": 0.85, "nesterov": True},
+            },
+        },
         "data": {"init_args": {"batch_size": 1024, "flip": "alternating", "translate": 2}},
-    }  # fmt: skip
+    }
     history = {"val/acc": [0.5, 0.9], "train/acc": [0.4, 0.8]}
     text = answers.cnn_answer(config, {"test/acc": 0.937, "test/loss": 0.3}, history, path)
     assert "[@airbench]" in text and "patch whitening" in text

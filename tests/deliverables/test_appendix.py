@@ -122,8 +122,11 @@ def test_latex_appendix_compiles(tmp_path):
     )
     out = subprocess.run(
         ["xelatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout[-2000:]
     assert (tmp_path / "main.pdf").stat().st_size > 1000
 

@@ -21,9 +21,21 @@ def test_a_draft_hand_in_skips_what_is_done_and_builds_the_rest(
     _, experiments, logs = tiny_runs  # the Iris runs, the comparison and 1-epoch vision runs
     accept_fake_cifar(monkeypatch)
     out = tmp_path / "hand-in"
-    argv = ["--draft", "--experiments", str(experiments), "--logs", str(logs),
-            "--answers", str(tmp_path / "answers.md"), "--student", str(tmp_path / "none.yaml"),
-            "--report", str(out / "report"), "--output", str(out / "hw3.zip")]  # fmt: skip
+    argv = [
+        "--draft",
+        "--experiments",
+        str(experiments),
+        "--logs",
+        str(logs),
+        "--answers",
+        str(tmp_path / "answers.md"),
+        "--student",
+        str(tmp_path / "none.yaml"),
+        "--report",
+        str(out / "report"),
+        "--output",
+        str(out / "hw3.zip"),
+    ]
     assert handin.main(argv) == 0
     captured = capfd.readouterr()  # the notebook kernels' output too
     lines = captured.out.splitlines()
@@ -35,9 +47,13 @@ def test_a_draft_hand_in_skips_what_is_done_and_builds_the_rest(
     ]
     progress = [line for line in lines if re.match(r"\[\d/\d\] ", line)]
     skipped = [line.split(":")[0] for line in progress if "done already, skipped" in line]
-    assert skipped == ["[1/7] Iris, the default network", "[2/7] Iris, the lr x hidden sweep",
-                       "[3/7] Iris, three ways (an extra)", "[4/7] Fashion-MNIST MLP",
-                       "[5/7] CIFAR-10 CNN"]  # fmt: skip
+    assert skipped == [
+        "[1/7] Iris, the default network",
+        "[2/7] Iris, the lr x hidden sweep",
+        "[3/7] Iris, three ways (an extra)",
+        "[4/7] Fashion-MNIST MLP",
+        "[5/7] CIFAR-10 CNN",
+    ]
     assert [line.split(":")[0] for line in progress if ": done in " in line] == [
         "[6/7] the report",
         "[7/7] hw3.zip",
@@ -51,8 +67,11 @@ def test_a_draft_hand_in_skips_what_is_done_and_builds_the_rest(
 def test_a_final_hand_in_without_a_name_stops_before_any_work(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "deliverables.handin", "--student", str(tmp_path / "none.yaml")],
-        capture_output=True, text=True, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "no name for the cover page" in done.stderr and "student.example.yaml" in done.stderr
     assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
@@ -60,10 +79,20 @@ def test_a_final_hand_in_without_a_name_stops_before_any_work(tmp_path):
 
 def _args(tmp_path, *extra):
     return handin.build_parser().parse_args(
-        ["--experiments", str(tmp_path / "experiments"), "--logs", str(tmp_path / "logs"),
-         "--student", str(tmp_path / "none.yaml"), "--report", str(tmp_path / "report"),
-         "--output", str(tmp_path / "hw3.zip"), *extra]
-    )  # fmt: skip
+        [
+            "--experiments",
+            str(tmp_path / "experiments"),
+            "--logs",
+            str(tmp_path / "logs"),
+            "--student",
+            str(tmp_path / "none.yaml"),
+            "--report",
+            str(tmp_path / "report"),
+            "--output",
+            str(tmp_path / "hw3.zip"),
+            *extra,
+        ]
+    )
 
 
 def test_a_draft_trains_each_missing_run_briefly_and_says_so(tmp_path):
@@ -75,8 +104,10 @@ def test_a_draft_trains_each_missing_run_briefly_and_says_so(tmp_path):
         assert step.command.endswith(" --trainer.max_epochs 1"), step.command
         assert "a draft trains 1 epoch only; a final make handin trains the full run" in step.note
     final = [s for s in handin.steps(_args(tmp_path)) if "train.py --config" in s.command]
-    assert [s.command for s in final] == ["python train.py --config configs/fashion_mlp.yaml",
-                                          "python train.py --config configs/cifar_cnn.yaml"]  # fmt: skip
+    assert [s.command for s in final] == [
+        "python train.py --config configs/fashion_mlp.yaml",
+        "python train.py --config configs/cifar_cnn.yaml",
+    ]
 
 
 def test_a_final_hand_in_continues_an_interrupted_run(tmp_path):

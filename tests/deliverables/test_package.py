@@ -64,8 +64,9 @@ def test_hw3_zip_keeps_the_course_structure_and_no_local_paths(hw3_zip, tiny_run
     ):
         assert required in names, required
     suite = set(package.suite_members())
-    assert not [n for n in names if re.search(r"__pycache__|\.pyc$|\.DS_Store|/data/", n)
-                and n not in suite]  # fmt: skip
+    assert not [
+        n for n in names if re.search(r"__pycache__|\.pyc$|\.DS_Store|/data/", n) and n not in suite
+    ]
     assert not [n for n in names if re.search(r"\bnumpy_nn\b|deliverables|bench", n)]
     assert {n for n in names if n.startswith("hw3/tests/")} == suite  # no conftest, no generator
     local = {str(ROOT), str(logs), str(tiny_runs[0]), "/tmp/", str(Path.home()) + "/"}
@@ -118,8 +119,9 @@ def test_a_final_archive_refuses_brief_runs_naming_the_full_run(tiny_runs, tmp_p
 
 def test_train_briefly_uses_data_dir_and_leaves_nothing_on_refusal(tmp_path):
     empty = tmp_path / "empty" / "data"
-    done = _package_cli(tmp_path, "--logs", str(tmp_path / "logs"), "--train-briefly",
-                        "--data_dir", str(empty))  # fmt: skip
+    done = _package_cli(
+        tmp_path, "--logs", str(tmp_path / "logs"), "--train-briefly", "--data_dir", str(empty)
+    )
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert done.returncode == 2 and len(errors) == 1 and "Traceback" not in done.stderr
     assert f"FashionMNIST not found in {empty}" in done.stderr  # the --data_dir, not data/
@@ -187,9 +189,11 @@ def test_hw3_course_tests_run_with_unittest_from_the_unzipped_folder(hw3_zip):
     _, hw3, _ = hw3_zip
     for cwd, args in ((hw3, ["discover", "-s", "tests", "-v"]), (hw3 / "tests", ["-v"])):
         out = subprocess.run(
-            isolated_command("-m", "unittest", *args), cwd=cwd, capture_output=True,
+            isolated_command("-m", "unittest", *args),
+            cwd=cwd,
+            capture_output=True,
             text=True,
-        )  # fmt: skip
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         assert "Ran 29 tests" in out.stderr and "OK" in out.stderr and "skipped" not in out.stderr
 
@@ -201,8 +205,19 @@ def test_hw3_check_gradients_notebook_ran_and_runs_from_the_unzipped_folder(hw3_
     shipped = json.loads((hw3 / "check_gradients.ipynb").read_text())
     text = "".join("".join(o.get("text", "")) for o in _notebook_outputs(shipped))
     assert re.search(r"(\d+) of \1 checks below 1e-7", text)  # every check printed and passed
-    for check in ("relu", "softmax", "fully_connected[tanh]", "conv2d", "pool2d[max", "flatten",
-                  "batchnorm1d", "cross_entropy", "l2", "dW", "dgamma"):  # fmt: skip
+    for check in (
+        "relu",
+        "softmax",
+        "fully_connected[tanh]",
+        "conv2d",
+        "pool2d[max",
+        "flatten",
+        "batchnorm1d",
+        "cross_entropy",
+        "l2",
+        "dW",
+        "dgamma",
+    ):
         assert check in text, check
     nb = nbformat.read(hw3 / "check_gradients.ipynb", as_version=4)
     package.execute_notebook(nb, hw3)  # again, in the kernel that cannot import the repository
@@ -212,9 +227,19 @@ def test_hw3_check_gradients_notebook_ran_and_runs_from_the_unzipped_folder(hw3_
 def test_hw3_train_ffnn_is_the_handouts_script(hw3_zip):
     _, hw3, _ = hw3_zip
     script = (hw3 / "train_ffnn.py").read_text()
-    for call in ("AttrDict(", "layer_args = [", "optimizer_args = AttrDict(", "model_args = AttrDict(",
-                 "data_args = AttrDict(", "log_args = AttrDict(", "Logger(", "initialize_model(",
-                 "initialize_dataset(", "model.train(", "model.test("):  # fmt: skip
+    for call in (
+        "AttrDict(",
+        "layer_args = [",
+        "optimizer_args = AttrDict(",
+        "model_args = AttrDict(",
+        "data_args = AttrDict(",
+        "log_args = AttrDict(",
+        "Logger(",
+        "initialize_model(",
+        "initialize_dataset(",
+        "model.train(",
+        "model.test(",
+    ):
         assert call in script, call
     assert "from neural_networks." in script and "numpy_nn" not in script
 

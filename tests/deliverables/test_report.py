@@ -261,8 +261,11 @@ def test_answers_are_written_once_then_the_students(built_report, tiny_runs, tmp
     assert mine.read_text() == kept
     # the sections still word for word as generated are named, one line each; 4.1 is the student's
     unchanged = [n for n in r["notes"] if "is still the generated text" in n]
-    assert unchanged == [f"{mine} {q} is still the generated text: the cover page certifies your "
-                         "answers are in your own words, so rewrite it there" for q in ("3.5", "4.2")]  # fmt: skip
+    assert unchanged == [
+        f"{mine} {q} is still the generated text: the cover page certifies your "
+        "answers are in your own words, so rewrite it there"
+        for q in ("3.5", "4.2")
+    ]
     assert len(r["notes"]) == 2
 
 
@@ -330,8 +333,10 @@ def test_report_pdf_page_one_is_the_cover_and_it_credits_its_sources(built_repor
     )
     assert "Math" in fonts.stdout, fonts.stdout  # the report's MathML in a math font
     # README's page count: the whole PDF, and where the code appendix starts
-    said = re.search(r"`report.pdf` runs to about (\d+) pages: about (\d+) of answers",
-                     (ROOT / "docs" / "students.md").read_text())  # fmt: skip
+    said = re.search(
+        r"`report.pdf` runs to about (\d+) pages: about (\d+) of answers",
+        (ROOT / "docs" / "students.md").read_text(),
+    )
     total, answers = int(said.group(1)), int(said.group(2))
     assert abs(len(pages) - 1 - total) <= 0.1 * total, (len(pages) - 1, total)  # a final \f
     first = next(i for i, p in enumerate(pages) if p.strip().startswith("Code appendix"))

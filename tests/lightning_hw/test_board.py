@@ -30,9 +30,15 @@ def run_notes(run: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     "name, shown",
-    [("lr", "z_lr/all"), ("lr/weights", "z_lr/weights"), ("lr/normalization", "z_lr/normalization"),
-     ("lr-SGD", "z_lr/all"), ("train/loss", "train/loss"), ("test/acc", "test/acc")],
-)  # fmt: skip
+    [
+        ("lr", "z_lr/all"),
+        ("lr/weights", "z_lr/weights"),
+        ("lr/normalization", "z_lr/normalization"),
+        ("lr-SGD", "z_lr/all"),
+        ("train/loss", "train/loss"),
+        ("test/acc", "test/acc"),
+    ],
+)
 def test_learning_rates_are_grouped_after_train_val_and_test(name, shown):
     assert tag(name) == shown
     groups = sorted(

@@ -155,9 +155,14 @@ def test_batchnorm_running_statistics_are_buffers_that_follow_training():
     torch.testing.assert_close(module.running_var[0], 0.5 + 0.5 * var)
     ref = torch.nn.BatchNorm2d(3, eps=module.layer.eps, dtype=torch.float64)
     ref.load_state_dict(
-        {"weight": module.gamma[0], "bias": module.beta[0], "running_mean": module.running_mean[0],
-         "running_var": module.running_var[0], "num_batches_tracked": torch.tensor(1)}
-    )  # fmt: skip
+        {
+            "weight": module.gamma[0],
+            "bias": module.beta[0],
+            "running_mean": module.running_mean[0],
+            "running_var": module.running_var[0],
+            "num_batches_tracked": torch.tensor(1),
+        }
+    )
     module.training = False  # as Lightning restores modes: the flag alone must switch the layer
     ref.eval()
     torch.testing.assert_close(module(x), ref(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))

@@ -73,8 +73,12 @@ def test_the_image_datamodule_is_found_by_the_name_it_saved_its_state_under(tmp_
         is Tiny
     )
     state = {"mean": [0.25], "std": [0.5]}
-    path = _save(tmp_path / "m.ckpt", _classifier(), FashionMNISTDataModule=state,
-                 datamodule_hyper_parameters={"data_dir": "/somewhere", "eval_batch_size": 7})  # fmt: skip
+    path = _save(
+        tmp_path / "m.ckpt",
+        _classifier(),
+        FashionMNISTDataModule=state,
+        datamodule_hyper_parameters={"data_dir": "/somewhere", "eval_batch_size": 7},
+    )
     dm = checkpoints.image_datamodule(path, checkpoints.read(path), data_dir=str(tmp_path))
     assert type(dm) is FashionMNISTDataModule and dm.image_shape == (1, 28, 28)
     assert dm.mean.tolist() == [0.25] and dm.std.tolist() == [0.5]
@@ -87,12 +91,26 @@ def test_the_image_datamodule_is_found_by_the_name_it_saved_its_state_under(tmp_
 def test_the_weights_only_copy_keeps_what_predicting_needs_and_no_local_path(tmp_path):
     model = _classifier()
     hparams = {"data_dir": "/home/me/data", "save_dir": "/home/me/logs", "batch_size": 32}
-    path = _save(tmp_path / "m.ckpt", model, optimizer_states=[{}], loops={}, callbacks={},
-                 lr_schedulers=[], datamodule_hyper_parameters=hparams,
-                 FashionMNISTDataModule={"mean": [0.1], "std": [0.2]})  # fmt: skip
+    path = _save(
+        tmp_path / "m.ckpt",
+        model,
+        optimizer_states=[{}],
+        loops={},
+        callbacks={},
+        lr_schedulers=[],
+        datamodule_hyper_parameters=hparams,
+        FashionMNISTDataModule={"mean": [0.1], "std": [0.2]},
+    )
     kept = torch.load(io.BytesIO(checkpoints.weights_only(path)), weights_only=True)
-    assert set(kept) == {"state_dict", "hyper_parameters", "datamodule_hyper_parameters",
-                         "FashionMNISTDataModule"}  # fmt: skip
-    assert kept["datamodule_hyper_parameters"] == {"data_dir": None, "save_dir": "lightning_logs",
-                                                   "batch_size": 32}  # fmt: skip
+    assert set(kept) == {
+        "state_dict",
+        "hyper_parameters",
+        "datamodule_hyper_parameters",
+        "FashionMNISTDataModule",
+    }
+    assert kept["datamodule_hyper_parameters"] == {
+        "data_dir": None,
+        "save_dir": "lightning_logs",
+        "batch_size": 32,
+    }
     assert all(torch.equal(kept["state_dict"][k], v) for k, v in model.state_dict().items())

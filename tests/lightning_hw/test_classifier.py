@@ -140,10 +140,15 @@ def test_epoch_metrics_cover_every_batch_of_the_epoch():
     model = Classifier(nn.Linear(4, 3), num_classes=3, optimizer=lambda p: torch.optim.SGD(p, 0.0))
     recorder = Recorder()  # lr 0: the weights stay put, the recorded logits are the trained-on ones
     trainer = pl.Trainer(
-        max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        max_epochs=3,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
         callbacks=[recorder],
-    )  # fmt: skip
+    )
     trainer.fit(model, _loader(n=28), _loader(n=20, batch=6))
     for epoch in range(3):
         for split in ("train", "val"):
@@ -152,8 +157,10 @@ def test_epoch_metrics_cover_every_batch_of_the_epoch():
             logged = recorder.logged[epoch]
             acc = (logits.argmax(1) == y).float().mean()
             torch.testing.assert_close(logged[f"{split}/acc"], acc)
-            loss = torch.stack([
-                nn.functional.cross_entropy(lg, t) * len(t)
-                for lg, t in recorder.batches[(split, epoch)]
-            ]).sum() / len(y)  # fmt: skip
+            loss = torch.stack(
+                [
+                    nn.functional.cross_entropy(lg, t) * len(t)
+                    for lg, t in recorder.batches[(split, epoch)]
+                ]
+            ).sum() / len(y)
             torch.testing.assert_close(logged[f"{split}/loss"], loss)

@@ -60,10 +60,22 @@ def _tiny_cifar(tmp_path, monkeypatch, *extra):
     accept_fake_cifar(monkeypatch)
     data = make_cifar(tmp_path / "data")
     return train(
-        ["--config", str(ROOT / "configs/cifar_cnn.yaml"), "--trainer.enable_progress_bar", "false",
-         "--model.network.init_args.widths", "[8, 8, 8]", "--trainer.fast_dev_run", "1",
-         "--data.init_args.batch_size", "16", "--data.init_args.data_dir", str(data), *extra]
-    )  # fmt: skip
+        [
+            "--config",
+            str(ROOT / "configs/cifar_cnn.yaml"),
+            "--trainer.enable_progress_bar",
+            "false",
+            "--model.network.init_args.widths",
+            "[8, 8, 8]",
+            "--trainer.fast_dev_run",
+            "1",
+            "--data.init_args.batch_size",
+            "16",
+            "--data.init_args.data_dir",
+            str(data),
+            *extra,
+        ]
+    )
 
 
 def test_forced_no_bf16_gives_32_true_and_is_stated(tmp_path, monkeypatch, capsys):
@@ -83,11 +95,22 @@ def test_explicit_precision_wins(tmp_path, monkeypatch):
 
 def test_the_choice_is_recorded_in_the_runs_config(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs/iris_torch.yaml"),
-         "--trainer.precision", "auto", "--trainer.max_epochs", "1",
-         "--trainer.enable_progress_bar", "false"],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--config",
+            str(ROOT / "configs/iris_torch.yaml"),
+            "--trainer.precision",
+            "auto",
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.enable_progress_bar",
+            "false",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     stated = next(line for line in proc.stdout.splitlines() if line.startswith("precision auto"))
     choice = stated.split("-> ", 1)[1].split(":")[0]

@@ -55,16 +55,22 @@ def test_fashion_from_idx_files_as_nhwc(tmp_path):
 def test_missing_files_are_one_line(tmp_path):
     out = subprocess.run(
         [sys.executable, str(ROOT / "train_cnn.py"), "--data-dir", str(tmp_path / "none")],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.startswith("error: FashionMNIST not found in") and "DATA_DIR" in out.stderr
     assert not list(tmp_path.iterdir())
 
 
 def test_train_cnn_briefly_on_fake_data(tmp_path):
-    r = run(epochs=2, data_dir=str(make_fashion(tmp_path / "data", n_train=5100)),
-            save_dir=str(tmp_path / "runs"), progress=False)  # fmt: skip
+    r = run(
+        epochs=2,
+        data_dir=str(make_fashion(tmp_path / "data", n_train=5100)),
+        save_dir=str(tmp_path / "runs"),
+        progress=False,
+    )
     assert r["test_accuracy"] >= 0.9  # fake classes are bright bands: easy
     assert {"loss.png", "error.png", "results.json", "parameters.npz"} <= {
         p.name for p in (tmp_path / "runs" / "fashion_cnn").iterdir()
@@ -80,8 +86,14 @@ def test_limit_trains_on_the_first_images_only(tmp_path, monkeypatch):
         return train(model, dataset, epochs, progress)
 
     monkeypatch.setattr(NeuralNetwork, "train", recording)
-    r = run(epochs=1, batch_size=16, limit=40, data_dir=str(make_fashion(tmp_path / "data", n_train=5100)),
-            save_dir=str(tmp_path / "runs"), progress=False)  # fmt: skip
+    r = run(
+        epochs=1,
+        batch_size=16,
+        limit=40,
+        data_dir=str(make_fashion(tmp_path / "data", n_train=5100)),
+        save_dir=str(tmp_path / "runs"),
+        progress=False,
+    )
     assert seen == [(40, 3)] and r["options"]["limit"] == 40
 
 

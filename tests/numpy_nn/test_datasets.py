@@ -80,8 +80,13 @@ def test_global_seed_fixes_data_without_a_seed():
 
 def test_handout_dataset_arguments():
     X, Y = np.ones((6, 2)), one_hot(np.arange(6) % 3, 3)
-    d = Dataset(training_set=X, training_labels=Y, batch_size=4, validation_set=X[:3],
-                validation_labels=Y[:3])  # fmt: skip
+    d = Dataset(
+        training_set=X,
+        training_labels=Y,
+        batch_size=4,
+        validation_set=X[:3],
+        validation_labels=Y[:3],
+    )
     assert d.out_dim == 3 and d.n_training == 6 and d.n_validation == 3 and d.test is None
     assert d.train.batch_size == d.validate.batch_size == 4
 

@@ -177,8 +177,9 @@ def test_batchnorm_backward_uses_the_cache_a_test_set_by_hand():
     G = rng.normal(size=X.shape)
     dX = layer.backward(G)
     x = torch.tensor(X, requires_grad=True)
-    y = F.batch_norm(x, None, None, torch.ones(4, dtype=torch.float64), None, training=True,
-                     eps=1e-8)  # fmt: skip
+    y = F.batch_norm(
+        x, None, None, torch.ones(4, dtype=torch.float64), None, training=True, eps=1e-8
+    )
     (y * torch.tensor(G)).sum().backward()
     _close(dX, x.grad, nchw=False)
     np.testing.assert_allclose(layer.gradients["gamma"][0], (G * X_hat).sum(axis=0))

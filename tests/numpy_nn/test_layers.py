@@ -160,23 +160,43 @@ def test_initialize_layer_honours_name_and_errors():
 
 
 # The handout's NeuralNetwork passes each layer's whole AttrDict through initialize_layer.
-HANDOUT_KEYS = dict(activation=None, weight_init=None, n_out=None, kernel_shape=None, stride=None,
-                    pad=None, mode=None, keep_dim="first", eps=1e-8, momentum=0.95)  # fmt: skip
+HANDOUT_KEYS = dict(
+    activation=None,
+    weight_init=None,
+    n_out=None,
+    kernel_shape=None,
+    stride=None,
+    pad=None,
+    mode=None,
+    keep_dim="first",
+    eps=1e-8,
+    momentum=0.95,
+)
 
 
 @pytest.mark.parametrize(
     "name, given, check",
     [
         ("fully_connected", {"n_out": 4, "activation": "relu"}, lambda l: l.n_out == 4),
-        ("conv2d", {"n_out": 2, "kernel_shape": (3, 3), "activation": "relu", "stride": 2},
-         lambda l: l.stride == 2 and l.pad == (1, 1)),
-        ("pool2d", {"kernel_shape": (2, 2), "mode": "average", "stride": 2, "pad": 0},
-         lambda l: l.mode == "average"),
+        (
+            "conv2d",
+            {"n_out": 2, "kernel_shape": (3, 3), "activation": "relu", "stride": 2},
+            lambda l: l.stride == 2 and l.pad == (1, 1),
+        ),
+        (
+            "pool2d",
+            {"kernel_shape": (2, 2), "mode": "average", "stride": 2, "pad": 0},
+            lambda l: l.mode == "average",
+        ),
         ("flatten", {"keep_dim": "first"}, lambda l: l.keep_dim == "first"),
         ("batchnorm1d", {}, lambda l: (l.eps, l.momentum) == (1e-8, 0.95)),
-        ("batchnorm1d", {"momentum": 0.9, "eps": 1e-5}, lambda l: (l.eps, l.momentum) == (1e-5, 0.9)),
+        (
+            "batchnorm1d",
+            {"momentum": 0.9, "eps": 1e-5},
+            lambda l: (l.eps, l.momentum) == (1e-5, 0.9),
+        ),
     ],
-)  # fmt: skip
+)
 def test_initialize_layer_takes_the_handouts_whole_keyword_set(name, given, check):
     layer = initialize_layer(name=name, **{**HANDOUT_KEYS, **given})
     assert type(layer).__name__.lower().replace("fullyconnected", "fully_connected") == name
@@ -186,13 +206,21 @@ def test_initialize_layer_takes_the_handouts_whole_keyword_set(name, given, chec
 @pytest.mark.parametrize(
     "name, given, message",
     [
-        ("fully_connected", {"n_out": 4, "kernel_shape": 3}, "unexpected options for layer 'fully_connected': kernel_shape"),
+        (
+            "fully_connected",
+            {"n_out": 4, "kernel_shape": 3},
+            "unexpected options for layer 'fully_connected': kernel_shape",
+        ),
         ("flatten", {"keep_dim": "middle"}, "keep_dim must be 'first', 'last' or -1"),
         ("pool2d", {"kernel_shape": 2, "mode": "median"}, "choose 'max' or 'average'"),
-        ("conv2d", {"n_out": 2, "kernel_shape": 3, "activation": "relu", "momentum": 0.5}, "unexpected options for layer 'conv2d': momentum"),
+        (
+            "conv2d",
+            {"n_out": 2, "kernel_shape": 3, "activation": "relu", "momentum": 0.5},
+            "unexpected options for layer 'conv2d': momentum",
+        ),
         ("batchnorm1d", {"eps": -1.0}, "eps must be positive"),
     ],
-)  # fmt: skip
+)
 def test_a_wrong_value_is_still_one_clear_error(name, given, message):
     with pytest.raises(ValueError, match=message):
         initialize_layer(name, **{**HANDOUT_KEYS, **given})

@@ -122,17 +122,44 @@ def test_bad_input():
 def _handout_model(seed=None, **schedule):
     """A network built the handout's way: AttrDict layer_args through initialize_model."""
     layer_args = [
-        AttrDict({"name": "fully_connected", "activation": "relu", "weight_init": "xavier_uniform",
-                  "n_out": 25}),
-        AttrDict({"name": "fully_connected", "activation": "softmax",
-                  "weight_init": "xavier_uniform", "n_out": None}),  # n_out: from the dataset
-    ]  # fmt: skip
+        AttrDict(
+            {
+                "name": "fully_connected",
+                "activation": "relu",
+                "weight_init": "xavier_uniform",
+                "n_out": 25,
+            }
+        ),
+        AttrDict(
+            {
+                "name": "fully_connected",
+                "activation": "softmax",
+                "weight_init": "xavier_uniform",
+                "n_out": None,
+            }
+        ),  # n_out: from the dataset
+    ]
     optimizer_args = AttrDict(
-        {"name": "SGD", "lr": 0.05, "lr_decay": 0.99, "stage_length": 1000, "staircase": True,
-         "clip_norm": None, "momentum": 0.9, **schedule}
-    )  # fmt: skip
-    model_args = AttrDict({"name": "feed_forward", "loss": "cross_entropy",
-                           "layer_args": layer_args, "optimizer_args": optimizer_args, "seed": seed})  # fmt: skip
+        {
+            "name": "SGD",
+            "lr": 0.05,
+            "lr_decay": 0.99,
+            "stage_length": 1000,
+            "staircase": True,
+            "clip_norm": None,
+            "momentum": 0.9,
+            **schedule,
+        }
+    )
+    model_args = AttrDict(
+        {
+            "name": "feed_forward",
+            "loss": "cross_entropy",
+            "layer_args": layer_args,
+            "optimizer_args": optimizer_args,
+            "seed": seed,
+        }
+    )
     return initialize_model(
         name=model_args.name,
         loss=model_args.loss,

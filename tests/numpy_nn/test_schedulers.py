@@ -43,13 +43,20 @@ def test_sgd_steps_with_the_schedules_rate():
 
 def test_initialize_optimizer_takes_the_handouts_keywords():
     opt = initialize_optimizer(
-        name="SGD", lr=0.01, lr_scheduler="constant", lr_decay=0.99, stage_length=1000,
-        staircase=True, clip_norm=1.0, momentum=0.9,
-    )  # fmt: skip
+        name="SGD",
+        lr=0.01,
+        lr_scheduler="constant",
+        lr_decay=0.99,
+        stage_length=1000,
+        staircase=True,
+        clip_norm=1.0,
+        momentum=0.9,
+    )
     assert isinstance(opt, SGD) and opt.momentum == 0.9 and opt.clip_norm == 1.0
     assert opt.learning_rate(500) == 0.01
-    decaying = initialize_optimizer("SGD", 0.01, lr_scheduler="exponential", lr_decay=0.5,
-                                    stage_length=10, staircase=False)  # fmt: skip
+    decaying = initialize_optimizer(
+        "SGD", 0.01, lr_scheduler="exponential", lr_decay=0.5, stage_length=10, staircase=False
+    )
     assert decaying.learning_rate(10) == pytest.approx(0.005)
     with pytest.raises(ValueError, match="the exponential lr_scheduler needs stage_length"):
         initialize_optimizer("SGD", 0.01, lr_scheduler="exponential", lr_decay=0.5)
