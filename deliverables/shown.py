@@ -33,6 +33,7 @@ def trained(h: dict) -> str:
     n = len(h["val/acc"])
     said = f"{n} epoch{'s' * (n != 1)}"
     steps, full = h.get("batches") or [], h.get("epoch_batches")
+    steps = steps[:n]  # the epochs that were validated too
     if full and steps and max(steps) < full:
         each = f"{steps[0]}" if len(set(steps)) == 1 else f"{min(steps)}-{max(steps)}"
         said += f" of {each} of the {full} batches of the training set (limit_train_batches)"
