@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import suites  # noqa: E402
+from bench import machine, runtime, suites  # noqa: E402
 from commands.allocator import keep_freed_memory  # noqa: E402
 from commands.entry import UserError, argument_parser, run_main  # noqa: E402
 from plumbing.files import output_file, write_text  # noqa: E402
@@ -44,7 +44,7 @@ def environment() -> str:
         [
             f"- last run: {datetime.datetime.now().isoformat(timespec='seconds')} (each section "
             "gives the date it was measured)",
-            f"- CPU: {suites.cpu_model()}, {os.cpu_count()} cores; {suites.cpu_features()}",
+            f"- CPU: {machine.cpu_model()}, {os.cpu_count()} cores; {machine.cpu_features()}",
             f"- oneDNN ISA cap: {os.environ.get('ONEDNN_MAX_CPU_ISA', '(unset)')}",
             f"- python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}",
             f"- torch threads: {torch.get_num_threads()}; numpy BLAS: {blas}",
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     if args.reference:
-        print(suites.reference_text(suites.speed_reference()).replace(" just before", ""))
+        print(machine.reference_text(machine.speed_reference()).replace(" just before", ""))
         return 0
     return run_main(lambda: run(args))
 
@@ -109,7 +109,7 @@ def run(args) -> int:
             continue
         missing = [
             f
-            for f in suites.DATASETS.get(name, ())
+            for f in runtime.DATASETS.get(name, ())
             if not (resolve_data_dir(data_dir) / f).is_dir()
         ]
         if missing:
@@ -122,9 +122,9 @@ def run(args) -> int:
             continue
         print(f"== {name}", flush=True)
         suite = suites.SUITES[name]
-        reference = suites.speed_reference()  # taken right before, beside the section's figures
+        reference = machine.speed_reference()  # taken right before, beside the section's figures
         result = suite(data_dir=data_dir, cifar=args.cifar, cifar94=args.cifar94, previous=sections)
-        text = suites.dated(result, reference)
+        text = machine.dated(result, reference)
         print(text, flush=True)
         sections[text.split("\n", 1)[0][:6]] = text
     doc = "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); timings on the CPU.\n\n"

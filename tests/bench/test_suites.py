@@ -5,6 +5,7 @@ import datetime
 import subprocess
 import sys
 
+from bench import accuracy, eager, machine, steps
 from tests.conftest import ROOT
 
 
@@ -37,23 +38,20 @@ def test_image_sections_skip_without_data(tmp_path):
 def test_each_section_carries_its_date_and_cpu():
     import datetime
 
-    from bench import suites
-
-    text = suites.dated("## 4. CIFAR-10 CNN\n\n| a |\n|---|")
+    text = machine.dated("## 4. CIFAR-10 CNN\n\n| a |\n|---|")
     heading, blank, stamp, *rest = text.splitlines()
     assert heading == "## 4. CIFAR-10 CNN" and blank == ""
-    assert stamp.startswith(f"*Measured {datetime.date.today()} on {suites.cpu_model()} (")
+    assert stamp.startswith(f"*Measured {datetime.date.today()} on {machine.cpu_model()} (")
     assert rest == ["", "| a |", "|---|"]
 
 
 def test_the_speed_reference_is_taken_and_stated():
     """Beside every timing, a yardstick that runs none of our code: a fixed GEMM and a fixed
     torch convolution step, in ms; ``python -m bench --reference`` prints it alone."""
-    from bench import suites
 
-    reference = suites.speed_reference(repeats=1)
+    reference = machine.speed_reference(repeats=1)
     assert set(reference) == {"gemm_ms", "conv_ms"} and all(v > 0 for v in reference.values())
-    stamp = suites.dated("## 6. x\n\nbody", reference).splitlines()[2]
+    stamp = machine.dated("## 6. x\n\nbody", reference).splitlines()[2]
     assert stamp.endswith(
         f"; machine-speed reference just before: 1024^3 GEMM {reference['gemm_ms']:.1f} ms, "
         f"torch conv step {reference['conv_ms']:.1f} ms.*"
@@ -69,12 +67,11 @@ def test_the_speed_reference_is_taken_and_stated():
 
 
 def test_cpu_features_name_what_decides_our_speeds():
-    from bench import suites
 
-    text = suites.cpu_features()
-    named = [f for f in suites.FEATURES if f in text]
+    text = machine.cpu_features()
+    named = [f for f in machine.FEATURES if f in text]
     assert text.startswith(("has ", "features unknown")) and (
-        named == list(suites.FEATURES) or text.startswith("features unknown")
+        named == list(machine.FEATURES) or text.startswith("features unknown")
     )
 
 
@@ -98,7 +95,6 @@ def test_benchmarks_md_dates_every_section_and_names_the_cpu():
 
 def test_cifar_section_keeps_the_rows_of_configs_it_did_not_train(monkeypatch):
     """`--cifar` retrains the default config only: the >= 94% row stays, with its own date."""
-    from bench import suites
 
     run = {
         "history": {"val/acc": [0.5, 0.91], "seconds": [10.0, 12.0]},
@@ -107,11 +103,11 @@ def test_cifar_section_keeps_the_rows_of_configs_it_did_not_train(monkeypatch):
     }
     trained = []
     monkeypatch.setattr(
-        suites, "_train_config", lambda config, data_dir, extra=(): trained.append(config) or run
+        accuracy, "_train_config", lambda config, data_dir, extra=(): trained.append(config) or run
     )
     earlier = (ROOT / "docs" / "benchmarks.md").read_text().split("\n## 4. ")[1].split("\n## ")[0]
-    earlier_rows = suites._rows_by_config("## 4. " + earlier)
-    assert set(earlier_rows) == set(suites.CIFAR_CONFIGS)
+    earlier_rows = accuracy._rows_by_config("## 4. " + earlier)
+    assert set(earlier_rows) == set(accuracy.CIFAR_CONFIGS)
     old = (
         "## 4. CIFAR-10 CNN\n\n*Measured 2026-11-26 on X (x86_64, 2 cores).*\n\n"
         "| config | epochs | a | b | c | d |\n|---|---:|---:|---:|---:|---:|\n"
@@ -119,18 +115,18 @@ def test_cifar_section_keeps_the_rows_of_configs_it_did_not_train(monkeypatch):
         "| `cifar_cnn94.yaml` | 18 | 752 s | 587 s | 0.9453 | 776 s |"
     )
     today = datetime.date.today()
-    for previous, cifar94 in ((old, False), (suites.cifar(previous={"## 4. ": old}), False)):
-        text = suites.cifar(previous={"## 4. ": previous}, cifar94=cifar94)
+    for previous, cifar94 in ((old, False), (accuracy.cifar(previous={"## 4. ": old}), False)):
+        text = accuracy.cifar(previous={"## 4. ": previous}, cifar94=cifar94)
         rows = [x for x in text.splitlines() if x.startswith("| `")]
         assert rows == [
             f"| `cifar_cnn.yaml` | 2 | 22 s | 22 s | 0.9321 | 30 s | {today} |",
             "| `cifar_cnn94.yaml` | 18 | 752 s | 587 s | 0.9453 | 776 s | 2026-11-26 |",
         ]
     assert trained == ["cifar_cnn.yaml"] * 3
-    text = suites.cifar(previous={"## 4. ": old}, cifar94=True)
+    text = accuracy.cifar(previous={"## 4. ": old}, cifar94=True)
     assert f"| `cifar_cnn94.yaml` | 2 | 22 s | 22 s | 0.9321 | 30 s | {today} |" in text
-    assert trained[-2:] == list(suites.CIFAR_CONFIGS)
-    assert "cifar_cnn94" not in suites.cifar(previous={}), "no earlier row: none is made up"
+    assert trained[-2:] == list(accuracy.CIFAR_CONFIGS)
+    assert "cifar_cnn94" not in accuracy.cifar(previous={}), "no earlier row: none is made up"
 
 
 def test_numpy_step_without_update_runs_forward_and_backward_only():
@@ -138,13 +134,11 @@ def test_numpy_step_without_update_runs_forward_and_backward_only():
     there (and move in the full step), with the gradients computed in both."""
     import numpy as np
 
-    from bench import suites
-
     rng = np.random.default_rng(0)
     X = rng.normal(size=(8, 6))
     Y = np.eye(3)[rng.integers(3, size=8)]
     for update in (True, False):
-        run = suites._numpy_step_fn((6, 5, 3), np.float32, X, Y, steps=2, update=update)
+        run = eager.numpy_step_fn((6, 5, 3), np.float32, X, Y, steps=2, update=update)
         run.model.forward(X.astype(np.float32))  # build the layers lazily, as the first step would
         before = [layer.parameters["W"].copy() for layer in run.model.layers]
         run()
@@ -160,11 +154,10 @@ def test_numpy_step_without_update_runs_forward_and_backward_only():
 
 def test_the_profile_times_every_layer_and_its_products():
     """Section 11: a row per layer of the config, products only for the layers that make them."""
-    from bench import suites
     from commands.cli import resolve_config
 
-    rows = suites._profile_layers("fashion_cnn_numpy.yaml", 8, repeats=1)
-    specs = resolve_config(str(suites.ROOT / "configs/fashion_cnn_numpy.yaml"))["model"]["network"]
+    rows = steps._profile_layers("fashion_cnn_numpy.yaml", 8, repeats=1)
+    specs = resolve_config(str(machine.ROOT / "configs/fashion_cnn_numpy.yaml"))["model"]["network"]
     assert [r[0] for r in rows] == [s["name"] for s in specs["init_args"]["layers"]]
     for name, _, forward, backward, products in rows:
         assert forward > 0 and backward > 0
@@ -173,17 +166,15 @@ def test_the_profile_times_every_layer_and_its_products():
 
 def test_the_twin_step_times_both_backends_of_each_profiled_config(monkeypatch):
     """Section 12: one row per numpy-backed config, the numpy-backed step and its torch twin's."""
-    from bench import suites
 
-    monkeypatch.setattr(suites, "CNN_CONFIGS", {"Fashion CNN (x)": ("fashion_cnn_numpy.yaml", 8)})
-    [(label, batch, ours, theirs)] = suites.twin_rows(repeats=1, block=2)
+    monkeypatch.setattr(steps, "CNN_CONFIGS", {"Fashion CNN (x)": ("fashion_cnn_numpy.yaml", 8)})
+    [(label, batch, ours, theirs)] = steps.twin_rows(repeats=1, block=2)
     assert (label, batch) == ("Fashion CNN (x)", 8) and ours > 0 and theirs > 0
 
 
 def test_numpy_cnn_configs_section_trains_each_with_its_reference(monkeypatch, tmp_path):
     """Section 13: the Fashion config always, the CIFAR-10 one only with --cifar (else its last
     row stays); each row carries the speed reference taken right before its run."""
-    from bench import suites
 
     run = {
         "history": {"val/acc": [0.9, 0.93], "seconds": [70.0, 71.0]},
@@ -192,14 +183,14 @@ def test_numpy_cnn_configs_section_trains_each_with_its_reference(monkeypatch, t
     }
     trained = []
     monkeypatch.setattr(
-        suites, "_train_config", lambda config, data_dir, extra=(): trained.append(config) or run
+        accuracy, "_train_config", lambda config, data_dir, extra=(): trained.append(config) or run
     )
-    monkeypatch.setattr(suites, "speed_reference", lambda: {"gemm_ms": 9.5, "conv_ms": 44.0})
+    monkeypatch.setattr(accuracy, "speed_reference", lambda: {"gemm_ms": 9.5, "conv_ms": 44.0})
     old = (
         "## 13. x\n\n| config | a |\n|---|---|\n| `cifar_cnn_numpy.yaml` | 12 | 0.8873 | 1536 s "
         "| 1597 s | g | r | 2026-11-26 |"
     )
-    text = suites.numpy_cnns(previous={"## 13.": old})
+    text = accuracy.numpy_cnns(previous={"## 13.": old})
     rows = [x for x in text.splitlines() if x.startswith("| `")]
     assert rows == [
         f"| `fashion_cnn_numpy.yaml` | 2 | 0.9301 | 141 s | 160 s | >= 92.8% in <= 3 min | "
@@ -209,5 +200,5 @@ def test_numpy_cnn_configs_section_trains_each_with_its_reference(monkeypatch, t
     assert trained == ["fashion_cnn_numpy.yaml"]
     data = tmp_path / "data"
     (data / "cifar-10-batches-py").mkdir(parents=True)
-    text = suites.numpy_cnns(data_dir=str(data), cifar=True, previous={"## 13.": old})
-    assert trained[1:] == list(suites.NUMPY_CNN_GOALS) and "2026-11-26" not in text
+    text = accuracy.numpy_cnns(data_dir=str(data), cifar=True, previous={"## 13.": old})
+    assert trained[1:] == list(accuracy.NUMPY_CNN_GOALS) and "2026-11-26" not in text

@@ -1,0 +1,107 @@
+"""Section 10: the grader on the reference's hand-in, alone and in a batch."""
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.machine import ROOT
+
+
+# -- 10. grading the reference ------------------------------------------------------------------
+def _reference_hw3(folder: Path) -> Path:
+    """numpy_nn under the handout's name with the course-format suite beside it: hw3/ as a
+    perfect student would hand in its code."""
+    import shutil
+
+    from deliverables.package import suite_members
+    from plumbing.handout import handout_names
+
+    hw3 = folder / "hw3"
+    shutil.copytree(
+        ROOT / "numpy_nn", hw3 / "neural_networks", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for path in (hw3 / "neural_networks").rglob("*.py"):
+        path.write_text(handout_names(path.read_text()))
+    for name, data in suite_members().items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return hw3
+
+
+def grading(repeats: int = 3, batch: int = 50, **_) -> str:
+    """``python -m grading`` on the reference, end to end (each piece in its sandbox), against
+    the course's own unittest suite on the same package, alternating, in one process's turn;
+    then ``python -m grading batch`` on ``batch`` copies of it laid out as Gradescope exports."""
+    import subprocess
+    import sys
+
+    from grading import sandbox
+
+    with tempfile.TemporaryDirectory() as d:
+        hw3 = _reference_hw3(Path(d))
+        commands = {
+            "grader": [sys.executable, "-m", "grading", str(hw3 / "neural_networks")],
+            "course suite": [sys.executable, "-m", "unittest", "discover", "-s", "tests"],
+        }
+        times = {k: [] for k in commands}
+        for _ in range(repeats):
+            for name, command in commands.items():
+                cwd = ROOT if name == "grader" else hw3
+                t = time.perf_counter()
+                done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+                times[name].append(time.perf_counter() - t)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{name} failed: {done.stderr[-500:]}")
+        batch_s = _batch(Path(d), hw3, batch)
+    grader_s, suite_s = (statistics.median(times[k]) for k in commands)
+    kind = sandbox.available().describe()
+    return "\n".join(
+        [
+            "## 10. Grading the reference",
+            "",
+            f"`python -m grading` on the reference package (layout A: every piece of its semester in "
+            f"its own sandbox, here {kind}; fixtures and random inputs per sub-part, stand-ins "
+            f"replaying the reference around each piece, and the handout's Iris run) against the "
+            f"course-format unittest suite on the same package; wall time including Python's start, "
+            f"median of {repeats}, alternating. Then `python -m grading batch` on {batch} copies of it "
+            f"in Gradescope's export layout (one piece per core at a time). The goal: under 10 s per "
+            f"submission on 2 cores.",
+            "",
+            "| job | wall time |",
+            "|---|---:|",
+            f"| `python -m grading hw3/neural_networks` | {grader_s:.1f} s |",
+            f"| `python -m unittest discover -s tests` (the course suite) | {suite_s:.1f} s |",
+            f"| ratio grader / suite | {grader_s / suite_s:.1f}x |",
+            f"| `python -m grading batch` on {batch} submissions | {batch_s:.0f} s ({batch_s / batch:.1f} s each) |",
+        ]
+    )
+
+
+def _batch(folder: Path, hw3: Path, n: int) -> float:
+    """Seconds ``python -m grading batch`` takes on ``n`` copies of ``hw3``."""
+    import shutil
+    import subprocess
+    import sys
+
+    export = folder / "export"
+    for i in range(n):
+        shutil.copytree(hw3 / "neural_networks", export / f"submission_{i}" / "neural_networks")
+    t = time.perf_counter()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grading",
+            "batch",
+            str(export),
+            "--csv",
+            str(folder / "grades.csv"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"batch failed: {done.stderr[-500:]}")
+    return time.perf_counter() - t

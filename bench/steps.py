@@ -1,0 +1,216 @@
+"""Sections 11 and 12: where a numpy-backed training step goes, and that step against its torch twin."""
+
+import statistics
+import time
+
+import numpy as np
+
+from bench.bridge import CNN_CONFIGS
+from bench.eager import numpy_step_fn
+from bench.machine import ROOT, child_rows, interleaved_blocks
+
+# -- 11. where a numpy-backed training step goes -----------------------------------------------
+
+
+def _gemm_shapes(layer, x_shape, y_shape, input_gradient: bool = True) -> list:
+    """The matrix products a layer's forward and backward make: (m, k, n) each (without dX's
+    when ``input_gradient`` is False, as for the network's first layer)."""
+    if type(layer).__name__ == "FullyConnected":
+        (n, i), o = x_shape, y_shape[1]
+        return [(n, i, o), (i, n, o)] + [
+            (n, o, i)
+        ] * input_gradient  # Z = X W; dW = X^T D; dX = D W^T
+    if type(layer).__name__ == "Conv2D":
+        kh, kw, c, f = layer.parameters["W"].shape
+        rows = y_shape[0] * y_shape[1] * y_shape[2]
+        # Z = C W; dW = C^T D; dX: kh*kw products D W_ij^T (col2im offset by offset)
+        return [(rows, kh * kw * c, f), (kh * kw * c, rows, f)] + [(rows, f, c)] * (
+            kh * kw * input_gradient
+        )
+    return []
+
+
+def _gemm_ms(shapes, dtype, repeats: int = 5) -> float:
+    """What the products alone take, called directly on arrays of their shapes."""
+    if not shapes:
+        return 0.0
+    rng = np.random.default_rng(0)
+    pairs = [
+        (rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype))
+        for m, k, n in shapes
+    ]
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for a, b in pairs:
+            a @ b
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)
+
+
+def _profile_layers(config: str, batch: int, repeats: int = 7) -> list:
+    """(layer, output shape, forward ms, backward ms, products ms) of one training step of a
+    numpy-backed config's layers (float32, as the config trains), medians of ``repeats`` after
+    two passes untimed (the first builds the parameters, the second settles the heap)."""
+    from commands.cli import resolve_config
+    from numpy_nn.layers import initialize_layer
+
+    net = resolve_config(str(ROOT / "configs" / config))["model"]["network"]["init_args"]
+    c, h, w = net["input_shape"]
+    dtype = np.dtype(net.get("dtype") or "float32")
+    x = np.random.default_rng(0).standard_normal((batch, h, w, c)).astype(dtype)
+    layers = [initialize_layer(seed=i, **spec) for i, spec in enumerate(net["layers"])]
+    shapes, fwd, bwd = [], [[] for _ in layers], [[] for _ in layers]
+    for _ in range(repeats + 2):
+        outs = [x]
+        for i, layer in enumerate(layers):
+            t = time.perf_counter()
+            outs.append(layer.forward(outs[-1]))
+            fwd[i].append(time.perf_counter() - t)
+        grad = np.ones_like(outs[-1]) / outs[-1].size
+        for i in reversed(range(len(layers))):
+            t = time.perf_counter()
+            if i == 0 and layers[0].skips_input_gradient:  # the data needs no gradient
+                grad = layers[0].backward(grad, input_gradient=False)
+            else:
+                grad = layers[i].backward(grad)
+            bwd[i].append(time.perf_counter() - t)
+        shapes = [o.shape for o in outs]
+    rows = []
+    for i, (layer, spec) in enumerate(zip(layers, net["layers"])):
+        products = _gemm_shapes(layer, shapes[i], shapes[i + 1], input_gradient=i > 0)
+        gemm = _gemm_ms(products, dtype)
+        ms = [1000 * statistics.median(t[2:]) for t in (fwd[i], bwd[i])]
+        rows.append((spec["name"], shapes[i + 1][1:], ms[0], ms[1], gemm))
+    return rows
+
+
+def _mlp_profile(repeats: int = 7) -> tuple[float, float]:
+    """(numpy_nn MLP step ms, its products alone ms): 784-1024-1024-10, float32, batch 256."""
+    rng = np.random.default_rng(0)
+    sizes, n = (784, 1024, 1024, 10), 256
+    X = rng.standard_normal((n, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
+    step = numpy_step_fn(sizes, np.float32, X, Y, 1)
+    step()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    shapes = []
+    for i, o in zip(sizes, sizes[1:]):
+        shapes += [(n, i, o), (i, n, o), (n, o, i)]
+    return 1000 * statistics.median(times), _gemm_ms(
+        shapes[:-1], np.float32, repeats
+    )  # no dX of the input
+
+
+def profile_rows() -> tuple:
+    """([rows of each CNN_CONFIGS network], (MLP step ms, its products ms)), for a child process."""
+    return [
+        _profile_layers(config, batch) for config, batch in CNN_CONFIGS.values()
+    ], _mlp_profile()
+
+
+def profile(**_) -> str:
+    """Section 11: every layer's forward and backward in one training step of each numpy-backed
+    network, beside what its matrix products take called directly (the floor)."""
+    lines = [
+        "## 11. Where a numpy-backed training step goes",
+        "",
+        "One training step of the numpy layers alone (no Lightning, no bridge), float32, "
+        "in a fresh process set up as `train.py` runs numpy backends, median of 7 after two "
+        "passes; the first layer skips dL/dX of the data, as the network does; *products* is what the layer's matrix products take "
+        "called directly on arrays of their shapes (the BLAS floor), *rest* the difference: "
+        "pooling, batch norm, activations, window copies, the col2im scatter, temporaries. "
+        "Products timed apart, on fresh arrays, can take longer than inside the layer (a "
+        "negative rest, for the small late convolutions): read *rest* to a few ms.",
+        "",
+    ]
+    profiles, (mlp_step, mlp_gemm) = child_rows("bench.steps", "profile_rows")
+    for (title, (_, batch)), rows in zip(CNN_CONFIGS.items(), profiles):
+        lines += [
+            f"**{title}, batch {batch}**",
+            "",
+            "| layer | output | forward ms | backward ms | products ms | rest ms |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for name, shape, f, b, g in rows:
+            lines.append(
+                f"| {name} | {'x'.join(map(str, shape))} | {f:.1f} | {b:.1f} | {g:.1f} | {f + b - g:.1f} |"
+            )
+        total, gemm = sum(r[2] + r[3] for r in rows), sum(r[4] for r in rows)
+        lines += [
+            f"| **total** | | | **{total:.1f}** | **{gemm:.1f}** | **{total - gemm:.1f}** |",
+            "",
+            f"Step / products alone: {total / gemm:.2f}x.",
+            "",
+        ]
+    lines += [
+        "**numpy_nn MLP 784-1024-1024-10, float32, batch 256** (forward, loss, backward, SGD "
+        f"with momentum): {mlp_step:.1f} ms a step; its products alone {mlp_gemm:.1f} ms: "
+        f"**{mlp_step / mlp_gemm:.2f}x** (issue 32's goal: 1.15x)."
+    ]
+    return "\n".join(lines)
+
+
+# -- 12. the numpy-backed CNNs against their torch twins -----------------------------------------
+def twin_rows(repeats: int = 5, block: int = 4) -> list:
+    """[(network, batch, numpy-backed ms, torch twin ms)]: one training step (zero the gradients,
+    forward, cross-entropy, backward, SGD with Nesterov momentum and weight decay) of each
+    numpy-backed config's network through the bridge and of its torch-native twin, float32, on
+    the same random batch, in alternating blocks."""
+    import torch
+    import torch.nn.functional as F
+
+    from commands.cli import resolve_config
+    from lightning_hw.networks import LayerStack
+
+    rows = []
+    for label, (config, batch) in CNN_CONFIGS.items():
+        net_args = resolve_config(str(ROOT / "configs" / config))["model"]["network"]["init_args"]
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(batch, *net_args["input_shape"], generator=g)
+        y = torch.randint(0, 10, (batch,), generator=g)
+        steps = {}
+        for backend in ("numpy", "torch"):
+            net = LayerStack(net_args["layers"], net_args["input_shape"], backend, seed=0)
+            opt = torch.optim.SGD(
+                net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4
+            )
+
+            def step(net=net, opt=opt, x=x, y=y):
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(net(x), y).backward()
+                opt.step()
+
+            steps[backend] = step
+        t = interleaved_blocks(steps, repeats, block)
+        rows.append((label, batch, t["numpy"] * 1e3, t["torch"] * 1e3))
+    return rows
+
+
+def twins(**_) -> str:
+    """Section 12: issue 32's goals, numpy-backed step / torch twin <= 1.3x (Fashion) and <= 1.5x
+    (CIFAR)."""
+    goals = {"Fashion": 1.3, "CIFAR": 1.5}
+    lines = [
+        "## 12. Numpy-backed CNNs against their torch twins: a training step",
+        "",
+        "One training step (zero the gradients, forward, cross-entropy, backward, SGD with "
+        "Nesterov momentum and weight decay) of each numpy-backed config's network through the "
+        "bridge (`backend: numpy`) and of its torch-native twin (`backend: torch`, the same "
+        "initial weights), float32, the same random batch, in one process with "
+        "`OMP_WAIT_POLICY=PASSIVE` (as `train.py` runs numpy backends); alternating blocks of "
+        "4 steps, 5 rounds, median of all but each block's first.",
+        "",
+        "| network | batch | numpy-backed (ms) | torch twin (ms) | ratio | goal |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, batch, ours, theirs in child_rows("bench.steps", "twin_rows"):
+        goal = next(v for k, v in goals.items() if label.startswith(k))
+        lines.append(
+            f"| {label} | {batch} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x | <= {goal}x |"
+        )
+    return "\n".join(lines)
