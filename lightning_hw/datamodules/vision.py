@@ -188,7 +188,7 @@ class VisionDataModule(pl.LightningDataModule):
         self.mean = torch.zeros(0)
         self.std = torch.zeros(0)
         self.predict_images: torch.Tensor | None = None  # default: the official test split
-        self._augmented = (None, -1, 0)  # (id of the Trainer, epoch, steps augmented in it)
+        self._augmented = (None, -1, 0)  # (the Trainer's token, epoch, steps augmented in it)
         self._flips: tuple[int, torch.Tensor | None] = (-1, None)  # (epoch, its flips)
         self._prepared = False  # both splits found (or downloaded) by this DataModule
 
@@ -300,7 +300,10 @@ class VisionDataModule(pl.LightningDataModule):
         hp, trainer = self.hparams, self.trainer
         if trainer is None or not trainer.training or not (hp.flip or hp.translate):
             return batch
-        run = (id(trainer), trainer.current_epoch)  # a new Trainer starts counting afresh
+        # A new Trainer starts counting afresh. It is told apart by a token it carries, not by
+        # id(): a Trainer freed after one fit may leave its address to the next one.
+        token = vars(trainer).setdefault("_augmentation_token", object())
+        run = (token, trainer.current_epoch)
         if self._augmented[:2] != run:
             self._augmented = (*run, 0)
         _, epoch, step = self._augmented

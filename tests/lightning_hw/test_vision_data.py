@@ -93,6 +93,24 @@ def test_a_new_trainer_counts_its_steps_afresh(fake_cifar):
     torch.testing.assert_close(_augment(dm, batch, 0, 1), first, rtol=0, atol=0)
 
 
+def test_a_trainer_at_a_freed_trainers_address_counts_afresh(fake_cifar):
+    """Python may give a new Trainer the address (``id``) of one freed after an earlier fit: the
+    new one still starts counting its steps from 0."""
+    dm = CIFAR10DataModule(data_dir=str(fake_cifar), flip=True, translate=2, seed=5)
+    dm.setup()
+    batch = dm.splits["train"].__getitems__(list(range(16)))
+    first = _augment(dm, batch, 0, 1)
+    _augment(dm, batch, 0, 1)
+    freed, dm.trainer, held = id(dm.trainer), None, []
+    trainer = SimpleNamespace(training=True, global_rank=0, world_size=1)
+    while id(trainer) != freed and len(held) < 10_000:
+        held.append(trainer)  # held, so the next one is put somewhere else
+        trainer = SimpleNamespace(training=True, global_rank=0, world_size=1)
+    assert id(trainer) == freed, "no new object took the freed address; nothing was tested"
+    dm.trainer, trainer.current_epoch = trainer, 0
+    torch.testing.assert_close(dm.on_after_batch_transfer(batch, 0)[0], first, rtol=0, atol=0)
+
+
 def test_augmentation_draws_from_seed_epoch_and_step_alone(fake_cifar):
     """A run resumed at epoch 1 augments its steps as an uninterrupted run does."""
     dm = CIFAR10DataModule(data_dir=str(fake_cifar), flip=True, translate=2, seed=5)
