@@ -8,8 +8,8 @@ model.test.
 
 Each run is saved to experiments/<model name>/ (hyperparameters.json, log.json, results.json,
 parameters.npz, loss.png, error.png); the sweep writes experiments/sweep/results.md and loss.png.
-numpy_nn.experiment.run makes the same run as a function (for `train.py compare`, the sweep,
-the report and ``nn-train-ffnn``); a test checks that the two give the same numbers.
+This file is the one Iris run: the command line (commands/ffnn.py), the sweep, `train.py
+compare`, the report and the benchmarks all call ``train``.
 """
 
 import sys
@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 
-from commands.ffnn import main
 from numpy_nn import experiment
 from numpy_nn.datasets import initialize_dataset
 from numpy_nn.logs import Logger
@@ -25,7 +24,15 @@ from numpy_nn.models import initialize_model
 from numpy_nn.utils import AttrDict
 
 
-def train(options: experiment.Options, save_dir: str, progress: bool) -> dict:
+def setup(
+    options: experiment.Options = experiment.DEFAULTS,
+    save_dir: str = "experiments",
+    save: bool = False,
+):
+    """Steps 1-6 of the handout's script: (model, dataset, logger) for ``options``; with
+    ``save``, the logger saves and plots the run under ``save_dir``/<model name>/."""
+    options.validate()
+
     # Step 1: one AttrDict per layer. n_out of the last layer is set by the dataset (3 classes).
     layer_1 = AttrDict(
         {
@@ -50,14 +57,14 @@ def train(options: experiment.Options, save_dir: str, progress: bool) -> dict:
     # Step 3: the optimizer, model, data and log arguments.
     optimizer_args = AttrDict(
         {
-            "name": "SGD",
+            "name": "SGD" if options.optimizer == "sgd" else options.optimizer,
             "lr": options.lr,
             "lr_scheduler": "constant",
             "lr_decay": None,
             "stage_length": None,
             "staircase": None,
             "clip_norm": None,
-            "momentum": options.momentum,
+            "momentum": options.momentum if options.optimizer == "sgd" else None,
         }
     )
     model_args = AttrDict(
@@ -70,7 +77,7 @@ def train(options: experiment.Options, save_dir: str, progress: bool) -> dict:
         }
     )
     data_args = AttrDict({"name": "iris", "batch_size": options.batch_size})
-    log_args = AttrDict({"save": True, "plot": True, "save_dir": save_dir})
+    log_args = AttrDict({"save": save, "plot": save, "save_dir": save_dir})
 
     # Step 4: the random seed (numpy_nn also takes it as the model's and the dataset's seed).
     np.random.seed(model_args.seed)  # noqa: NPY002 (the handout's global seed)
@@ -98,6 +105,17 @@ def train(options: experiment.Options, save_dir: str, progress: bool) -> dict:
     dataset = initialize_dataset(
         name=data_args.name, batch_size=data_args.batch_size, seed=model_args.seed
     )
+    return model, dataset, logger
+
+
+def train(
+    options: experiment.Options = experiment.DEFAULTS,
+    save_dir: str = "experiments",
+    progress: bool = False,
+) -> dict:
+    """The handout's script: Steps 1-6 (``setup``), then Step 7. Returns the run's results
+    (``numpy_nn.experiment.summarize``) and ``run_dir``, where it was saved."""
+    model, dataset, logger = setup(options, save_dir, save=True)
 
     # Step 7: train, then test.
     start = time.perf_counter()
@@ -111,4 +129,6 @@ def train(options: experiment.Options, save_dir: str, progress: bool) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main(train=train))  # the command line and its error policy: commands/ffnn.py
+    from commands.ffnn import main  # the command line and its error policy
+
+    sys.exit(main())

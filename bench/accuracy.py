@@ -121,14 +121,15 @@ def cifar(data_dir=None, cifar94=False, previous=None, **_) -> str:
 
 # -- 5. numpy_nn on Iris ----------------------------------------------------------------------------
 def iris(**_) -> str:
-    from numpy_nn.experiment import DEFAULTS, run, sweep
+    from numpy_nn.experiment import DEFAULTS, sweep
+    from train_ffnn import train as run
 
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
         r = run(DEFAULTS, save_dir=d)
         one = time.perf_counter() - t
         t = time.perf_counter()
-        s = sweep(DEFAULTS, save_dir=d)
+        s = sweep(run, DEFAULTS, save_dir=d)
         all_ = time.perf_counter() - t
     return "\n".join(
         [

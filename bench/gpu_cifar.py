@@ -143,12 +143,12 @@ def train_once(config: dict, dm, precision: str, seed: int, max_steps: int = -1)
 
 def time_runs(pack_dir: Path, data_dir: Path, runs: int, warmup_steps: int, epochs=None) -> dict:
     import torch
-    import yaml
 
     from bench import recipe
+    from commands.configs import run_config
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    config = yaml.safe_load((pack_dir / "config.yaml").read_text())
+    config = run_config(pack_dir)  # the pack's config.yaml, as a run saves it
     if epochs is not None:
         config["trainer"]["max_epochs"] = epochs
     precision = recipe.precision(config)

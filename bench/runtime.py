@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 from bench.machine import ROOT
+from commands.configs import run_config
 from lightning_hw import runs
 
 
@@ -46,11 +47,7 @@ def _config_steps(
             args += ["--data.init_args.data_dir", str(data_dir)]
         subprocess.run(args, env={**os.environ, **env}, cwd=tmp, check=True, capture_output=True)
         run = runs.only_run(tmp, stem)
-        used = next(
-            line.split(":", 1)[1].strip()
-            for line in (run / "config.yaml").read_text().splitlines()
-            if line.strip().startswith("precision:")
-        )
+        used = run_config(run)["trainer"]["precision"]
         return json.loads((run / "metrics.json").read_text())["step_ms"][0], used
 
 
@@ -89,11 +86,10 @@ ALLOCATOR_RUNS = {  # label: (config, steps), each at its config's own batch siz
 
 
 def _config_batch(config: str) -> int:
-    import yaml
+    from commands.configs import Experiment
 
-    return int(
-        yaml.safe_load((ROOT / "configs" / config).read_text())["data"]["init_args"]["batch_size"]
-    )
+    settings = Experiment.from_argv(["--config", str(ROOT / "configs" / config)]).config
+    return int(settings["data"]["init_args"]["batch_size"])
 
 
 def allocator(data_dir=None, **_) -> str:

@@ -19,8 +19,8 @@ from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from commands.configs import Experiment, backend_of
-from commands.entry import Stopped, UserError, parser_message, run_main, user_message
+from commands.configs import Experiment
+from commands.entry import Stopped, UserError, parser_message, user_message
 from lightning_hw import checkpoints, runs
 from lightning_hw.callbacks import CurvesCallback
 from lightning_hw.classifier import Classifier, takes_total_steps
@@ -33,30 +33,32 @@ from plumbing.files import write_json
 class Trainer(pl.Trainer):
     """Lightning's Trainer, whose ``precision`` also takes ``auto`` (the default): the fastest
     precision this hardware runs natively (``lightning_hw.precision``). The CLI resolves ``auto``
-    before this class is built, so the run's config records the choice. Checkpoints are written
-    whole or not at all (``checkpoints.AtomicCheckpointIO``) unless ``plugins`` names a writer."""
+    once, before this class is built (``_resolve_precision``), so the run's config records the
+    choice. Checkpoints are written whole or not at all (``checkpoints.AtomicCheckpointIO``)
+    unless ``plugins`` names a writer."""
 
     def __init__(self, *args, precision: str | int | None = "auto", plugins=None, **kwargs):
         if precision == "auto":
-            precision, _ = auto_precision(kwargs.get("accelerator", "auto"))
+            raise ValueError("precision 'auto' is resolved by commands.cli.CLI before the Trainer")
         if plugins is None:
             plugins = [checkpoints.AtomicCheckpointIO()]
         super().__init__(*args, precision=precision, plugins=plugins, **kwargs)
 
 
-def _resolve_precision(config) -> str | None:
-    """``trainer.precision: auto`` -> the choice for this machine; returns the line that states it."""
+def _resolve_precision(config, backend: str | None) -> str | None:
+    """``trainer.precision: auto`` -> the choice for this machine and the network's ``backend``;
+    returns the line that states it."""
     if config["trainer"].get("precision", "auto") != "auto":
         return None
-    choice, why = auto_precision(config["trainer"].get("accelerator", "auto"), backend_of(config))
+    choice, why = auto_precision(config["trainer"].get("accelerator", "auto"), backend)
     config["trainer"]["precision"] = choice
     return f"precision auto -> {choice}: {why}"
 
 
-def _numpy_on_cpu(config) -> None:
+def _numpy_on_cpu(config, backend: str | None) -> None:
     """A numpy-backed network runs on the CPU: ``accelerator: auto`` picks it, and asking for
     another device is a one-line error (numpy cannot read GPU memory)."""
-    if backend_of(config) != "numpy":
+    if backend != "numpy":
         return
     accelerator = config["trainer"].get("accelerator")
     if accelerator == "auto":
@@ -101,17 +103,17 @@ class CLI(LightningCLI):
             seed_everything_default=0,
             save_config_kwargs={"overwrite": True},
             auto_configure_optimizers=False,  # the Classifier takes its optimizer and schedule
-            args=list(experiment.args),
+            args=list(experiment.overrides),
             parser_kwargs={"exit_on_error": False},  # main() reports parse errors in one line
         )
 
+    def parse_arguments(self, parser, args) -> None:
+        """The experiment's settings as read at the entry (``Experiment``: no file is parsed
+        again), validated, with the command line's overrides (``args``) parsed on top."""
+        settings = parser.parse_object(self.experiment.config) if self.experiment.config else None
+        self.config = parser.parse_args(args, namespace=settings)
+
     def add_arguments_to_parser(self, parser):
-        parser.add_argument(
-            "--defaults",
-            type=list[str] | None,
-            default=None,
-            help="fragments an experiment file builds on (loaded first; see commands/configs.py)",
-        )
         parser.add_argument(
             "--ckpt_path",
             type=str | None,
@@ -139,8 +141,8 @@ class CLI(LightningCLI):
         logger = _logger_args(self.config)
         if logger is not None and logger.get("name", "") is None:
             logger["name"] = self.experiment.name or "default"  # runs named after their file
-        _numpy_on_cpu(self.config)
-        self.precision_note = _resolve_precision(self.config)
+        _numpy_on_cpu(self.config, self.experiment.backend)
+        self.precision_note = _resolve_precision(self.config, self.experiment.backend)
         if self.config.get("ckpt_path") is not None:
             self.resume_from = self._resume(logger)
 
@@ -319,17 +321,13 @@ def _stopped(trainer, e: BaseException, experiment: Experiment, run_dir) -> Stop
 
 
 def main(experiment: Experiment) -> int:
-    """Train; a mistake (bad config, missing data, bad checkpoint, NaN loss) is reported in one
-    line with exit status 2 (``commands/entry.py``)."""
-
-    def body() -> int:
-        result = train(experiment)
-        if result["trainer"].global_rank == 0:
-            metrics = "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items())
-            print(f"\n{metrics}\nrun saved to {result['log_dir']}")
-        return 0
-
-    return run_main(body)
+    """Train and print the test metrics and the run's folder (``commands/train.py`` reports a
+    mistake in one line, exit status 2)."""
+    result = train(experiment)
+    if result["trainer"].global_rank == 0:
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in result["test"].items())
+        print(f"\n{metrics}\nrun saved to {result['log_dir']}")
+    return 0
 
 
 class ConfigOnly(CLI):

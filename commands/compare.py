@@ -29,8 +29,8 @@ from commands.entry import UserError, argument_parser, run_main
 from lightning_hw.callbacks import evaluation_label
 from lightning_hw.io import plot_curves
 from numpy_nn.experiment import Options
-from numpy_nn.experiment import run as run_numpy_nn
 from plumbing.files import output_folder, write_json, write_text
+from train_ffnn import train as run_numpy_nn  # the handout's script: the one Iris run
 
 OPTIMIZERS = {"torch.optim.SGD": "sgd", "torch.optim.Adam": "adam"}  # numpy_nn's names
 
@@ -246,11 +246,16 @@ def main(argv=None) -> int:
         help="folder for the comparison and every run (default: the config's output_dir)",
     )
     args = p.parse_args(argv)
+    return run(args.config, args.epochs, args.output_dir)
+
+
+def run(config: str, epochs: int | None = None, output_dir: str | None = None) -> int:
+    """``compare``, its table printed; a mistake is one line and exit status 2."""
 
     def body() -> int:
-        if args.output_dir:
-            output_folder(args.output_dir)  # refused before any training
-        result = compare(args.config, args.epochs, args.output_dir)
+        if output_dir:
+            output_folder(output_dir)  # refused before any training
+        result = compare(config, epochs, output_dir)
         print("\n" + result["table"])
         print(f"\nsaved {result['output_dir']}/comparison.md and comparison.png")
         return 0

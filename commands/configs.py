@@ -1,4 +1,4 @@
-"""Experiment configs composed from fragments, read before anything heavy is imported.
+"""Experiment configs composed from fragments, read once, before anything heavy is imported.
 
 An experiment file names the fragments it builds on under ``defaults`` (paths relative to the
 file, as in lightning-hydra-template), then states only what differs:
@@ -8,28 +8,53 @@ file, as in lightning-hydra-template), then states only what differs:
     trainer:
       max_epochs: 16
 
-``expand`` turns ``--config configs/fashion_mlp.yaml`` into one ``--config`` per fragment (depth
-first, in order) followed by the file itself, so that jsonargparse merges them exactly as it
-merges several ``--config`` given by hand: a later file overrides an earlier one key by key.
+``Experiment.from_argv`` is the one reading of a run's config files: each file is parsed once,
+fragments first (depth first, in order), then the file, then any later ``--config``; a later
+setting overrides an earlier one key by key (``merge``). The result is passed down:
+LightningCLI validates it and parses the rest of the command line on top of it
+(``commands.cli.CLI.parse_arguments``), and reads no file again.
+
+Why not several ``--config`` or jsonargparse's own includes: the files must be read before torch
+is imported (``commands/train.py`` sets the process environment from the network's backend), and
+jsonargparse would then parse every file a second time; nor does it have a ``defaults`` list.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from plumbing.settings import ConfigError, read  # noqa: F401 - ConfigError: this module's errors
 
 BACKEND_KEY = ("model", "network", "init_args", "backend")  # numpy or torch, for LayerStack nets
+BACKEND_FLAG = "--" + ".".join(BACKEND_KEY)
 
 
-def fragments(path: str | Path, _seen=()) -> list[Path]:
-    """The files ``path`` builds on, depth first, without ``path`` itself."""
+def merge(base: dict, update: dict) -> dict:
+    """``update`` over ``base``, as jsonargparse merges two configs: mappings merge key by key;
+    anything else (a list included) is replaced; a mapping that names another ``class_path``
+    replaces the old one whole (the old ``init_args`` belong to the old class)."""
+    out = dict(base)
+    for key, value in update.items():
+        old = out.get(key)
+        same_class = (
+            isinstance(old, dict)
+            and isinstance(value, dict)
+            and value.get("class_path", old.get("class_path")) == old.get("class_path")
+        )
+        out[key] = merge(old, value) if same_class else value
+    return out
+
+
+def load(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, list[Path]]:
+    """(the settings ``path`` resolves to, with its fragments merged under it; the files read,
+    fragments first and ``path`` last). Each file is parsed once."""
     path = Path(path)
     if path.resolve() in _seen:
         raise ConfigError(f"{path} includes itself through its defaults")
-    names = read(path).get("defaults") or []
+    settings = read(path)
+    names = settings.pop("defaults", None) or []
     if not isinstance(names, list):
         raise ConfigError(f"{path}: defaults must be a list of config files")
-    out: list[Path] = []
+    config, files = {}, []
     for i, name in enumerate(names, start=1):
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(
@@ -38,46 +63,19 @@ def fragments(path: str | Path, _seen=()) -> list[Path]:
         fragment = path.parent / name
         if not fragment.is_file():
             raise ConfigError(f"{path} names the fragment {name}, but {fragment} does not exist")
-        out += fragments(fragment, (*_seen, path.resolve())) + [fragment]
-    return out
+        settings_of_fragment, read_files = load(fragment, (*_seen, path.resolve()))
+        config, files = merge(config, settings_of_fragment), files + read_files
+    return merge(config, settings), files + [path]
 
 
-def config_paths(argv: list[str]) -> list[tuple[int, str]]:
-    """(index in argv, path) of every ``--config PATH`` / ``--config=PATH``."""
-    found = []
-    for i, arg in enumerate(argv):
-        if arg == "--config" and i + 1 < len(argv):
-            found.append((i, argv[i + 1]))
-        elif arg.startswith("--config="):
-            found.append((i, arg.split("=", 1)[1]))
-    return found
+def run_config(run: str | Path) -> dict:
+    """The config a run saved (``<run>/config.yaml``: LightningCLI's resolved settings)."""
+    return read(Path(run) / "config.yaml")
 
 
-def expand(argv: list[str]) -> list[str]:
-    """argv with every config's fragments loaded before it (a config without ``defaults``, or a
-    YAML string given to --config, passes unchanged). ``--defaults []`` follows each expanded
-    file, so that a saved or printed config does not load the fragments a second time."""
-    out: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--config" and i + 1 < len(argv):
-            path, i = argv[i + 1], i + 2
-        elif arg.startswith("--config="):
-            path, i = arg.split("=", 1)[1], i + 1
-        else:
-            out.append(arg)
-            i += 1
-            continue
-        if path.endswith((".yaml", ".yml")) and not Path(path).is_file():
-            raise ConfigError(f"config file {path} does not exist: check the path")
-        if Path(path).is_file() and not read(path):
-            raise ConfigError(f"{path} is empty: write its settings, or remove --config {path}")
-        parts = fragments(path) if Path(path).is_file() else []
-        for fragment in parts:
-            out += ["--config", str(fragment)]
-        out += ["--config", path] + (["--defaults", "[]"] if parts else [])
-    return out
+def fragments(path: str | Path) -> list[Path]:
+    """The files ``path`` builds on, depth first, without ``path`` itself."""
+    return load(path)[1][:-1]
 
 
 def backend_of(config: dict) -> str | None:
@@ -88,30 +86,60 @@ def backend_of(config: dict) -> str | None:
     return value
 
 
+def _config_file(value: str) -> Path | None:
+    """The file a ``--config`` value names; None for YAML text given in its place."""
+    path = Path(value)
+    if value.endswith((".yaml", ".yml")) and not path.is_file():
+        raise ConfigError(f"config file {value} does not exist: check the path")
+    return path if path.is_file() else None
+
+
 @dataclass(frozen=True)
 class Experiment:
-    """A Lightning run's command line, read once at the entry: ``args`` with every config's
-    fragments expanded (what LightningCLI parses), the run's ``name`` (the first config file's
-    name without .yaml, ``configs/iris_numpy.yaml`` -> ``iris_numpy``) and the network's
+    """A Lightning run's command line, read once at the entry: ``config``, the settings of its
+    config files merged (fragments first); ``overrides``, the rest of the command line, which
+    LightningCLI parses on top; ``files``, every file read, in order; the run's ``name`` (the
+    first config file's name, ``configs/iris_numpy.yaml`` -> ``iris_numpy``) and the network's
     ``backend`` (the last setting wins: a later file, then ``--model.network.init_args.backend``).
     A missing or malformed file is a ConfigError here, before torch is imported."""
 
-    args: tuple[str, ...]
-    name: str | None
-    backend: str | None
+    config: dict = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()
+    files: tuple[Path, ...] = ()
+    name: str | None = None
+    backend: str | None = None
 
     @classmethod
     def from_argv(cls, argv: list[str] | tuple[str, ...]) -> "Experiment":
-        argv = list(argv)
-        paths = [p for _, p in config_paths(argv) if Path(p).is_file()]
-        args = expand(argv)
-        backend = None
-        flag = "--" + ".".join(BACKEND_KEY)
-        for i, arg in enumerate(args):
-            if arg == "--config" and i + 1 < len(args) and Path(args[i + 1]).is_file():
-                backend = backend_of(read(args[i + 1])) or backend
-            elif arg == flag and i + 1 < len(args):
-                backend = args[i + 1]
-            elif arg.startswith(flag + "="):
-                backend = arg.split("=", 1)[1]
-        return cls(tuple(args), Path(paths[0]).stem if paths else None, backend)
+        config, files, overrides, args, name = {}, [], [], list(argv), None
+        while args:
+            arg = args.pop(0)
+            if arg == "--config" and args:
+                value = args.pop(0)
+            elif arg.startswith("--config="):
+                value = arg.split("=", 1)[1]
+            else:
+                overrides.append(arg)
+                continue
+            path = _config_file(value)
+            if path is None:  # YAML text: LightningCLI parses it with the overrides
+                overrides += ["--config", value]
+                continue
+            settings, read_files = load(path)
+            if not settings:
+                raise ConfigError(f"{path} is empty: write its settings, or remove --config {path}")
+            config, files = merge(config, settings), files + read_files
+            name = name or path.stem
+        backend = _backend_flag(overrides) or backend_of(config)
+        return cls(config, tuple(overrides), tuple(files), name, backend)
+
+
+def _backend_flag(overrides: list[str]) -> str | None:
+    """The last ``--model.network.init_args.backend`` given on the command line, if any."""
+    found = None
+    for i, arg in enumerate(overrides):
+        if arg == BACKEND_FLAG and i + 1 < len(overrides):
+            found = overrides[i + 1]
+        elif arg.startswith(BACKEND_FLAG + "="):
+            found = arg.split("=", 1)[1]
+    return found

@@ -11,13 +11,13 @@ parameters.npz, loss.png, error.png); the sweep writes experiments/sweep/results
 
 import argparse
 import os
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from commands.entry import argument_parser, run_main
-from numpy_nn.experiment import DEFAULTS, Options, run, sweep
+from numpy_nn.experiment import DEFAULTS, Options, sweep
 from plumbing.files import staged_folder
+from train_ffnn import train  # the handout's script: the one Iris run
 
 # numpy_nn says "bad input" with these: a bad value, a missing or damaged file, a diverged loss
 NUMPY_MISTAKES = (ValueError, OSError, FloatingPointError)
@@ -61,13 +61,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def options_of(args: argparse.Namespace) -> Options:
-    """The run's options: ``DEFAULTS`` where the command line is silent; a bad one is a
-    ValueError naming it."""
-    given = ("lr", "hidden", "momentum", "epochs", "batch_size", "seed", "activation")
-    return replace(DEFAULTS, **{k: getattr(args, k) for k in given}).validate()
-
-
 def print_results(r: dict) -> None:
     print(f"{'split':<6} {'loss':>8} {'error':>7}")
     for split in ("train", "val", "test"):
@@ -80,29 +73,33 @@ def _moved(path: str, stage: Path, save_dir: str) -> str:
     return os.path.join(save_dir, os.path.relpath(path, stage))
 
 
-def main(argv=None, train: Callable[[Options, str, bool], dict] = run) -> int:
-    """One run, or with ``--sweep`` the sweep. ``train(options, save_dir, progress)`` makes the
-    run: ``numpy_nn.experiment.run``, or the handout-style steps of ``train_ffnn.py`` (a test
-    checks that both give the same numbers)."""
-    args = parse_args(argv)
-    progress = not args.no_progress
+def run(options: Options, save_dir: str, sweep_all: bool = False, progress: bool = False) -> int:
+    """One run of ``train_ffnn.py``'s handout steps (or, ``sweep_all``, the lr x hidden sweep)
+    saved under ``save_dir``, its results printed; a mistake is one line and exit status 2."""
 
     def body() -> int:
-        options = options_of(args)
+        options.validate()
         # Written aside and moved into save_dir when whole: a failed run (a full disk, Ctrl-C)
         # leaves no run folder without its results.json, and an earlier run as it was.
-        with staged_folder(args.save_dir) as stage:
-            if not args.sweep:
+        with staged_folder(save_dir) as stage:
+            if not sweep_all:
                 result = train(options, str(stage), progress)
             else:
-                result = sweep(options, save_dir=str(stage), progress=progress)
-        if not args.sweep:
-            print_results({**result, "run_dir": _moved(result["run_dir"], stage, args.save_dir)})
+                result = sweep(train, options, save_dir=str(stage), progress=progress)
+        if not sweep_all:
+            print_results({**result, "run_dir": _moved(result["run_dir"], stage, save_dir)})
             return 0
-        best, where = result["best"]["options"], _moved(result["dir"], stage, args.save_dir)
+        best, where = result["best"]["options"], _moved(result["dir"], stage, save_dir)
         print(result["table"])
         print(f"\nbest by validation error: lr={best['lr']:g}, hidden={best['hidden']}")
         print(f"saved {where}/results.md and {where}/loss.png")
         return 0
 
     return run_main(body, NUMPY_MISTAKES)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    given = ("lr", "hidden", "momentum", "epochs", "batch_size", "seed", "activation")
+    options = replace(DEFAULTS, **{k: getattr(args, k) for k in given})
+    return run(options, args.save_dir, args.sweep, progress=not args.no_progress)

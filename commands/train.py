@@ -36,11 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         from commands.compare import main as compare_main
 
         return compare_main(args[1:])
-    return run_main(lambda: _train(args))
+    return run_main(lambda: train(Experiment.from_argv(args)))  # the one reading of the files
 
 
-def _train(args: list[str]) -> int:
-    experiment = Experiment.from_argv(args)  # the one reading of the config files
+def train(experiment: Experiment) -> int:
+    """Train ``experiment`` (as read at the entry), the process environment set first."""
     prepare_environment(numpy_backed=experiment.backend == "numpy")
     from commands.cli import main as cli_main
 

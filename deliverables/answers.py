@@ -14,8 +14,7 @@ import json
 import re
 from pathlib import Path
 
-import yaml
-
+from commands.configs import run_config
 from deliverables import questions as homework
 from deliverables.shown import trained
 
@@ -429,7 +428,7 @@ def generate(experiments: Path, shown_runs: dict, docs: Path) -> dict[str, tuple
             sweep_answer(results),
         )
     for entry, run in shown_runs.items():
-        config = yaml.safe_load((run / "config.yaml").read_text())
+        config = run_config(run)
         test = json.loads((run / "test_metrics.json").read_text())
         history = json.loads((run / "metrics.json").read_text())
         network = config["model"]["network"]["class_path"].rsplit(".", 1)[-1]

@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from commands import ffnn
+from commands import compare, ffnn
 from commands import train as train_command
+from commands.configs import Experiment
 from commands.entry import UserError, argument_parser, run_main
 from deliverables import package, report
 from deliverables.shown import BRIEF_EPOCHS, ROOT, Shown, shown
@@ -65,41 +66,42 @@ def _shown_step(entry: Shown, args) -> Step:
         run = runs.latest_finished(logs, entry.experiments)
         return run is not None and (args.draft or entry.brief(run) is None)
 
-    argv = entry.train_argv(logs, args.data_dir, brief=brief, resume=resume)
-    return Step(
-        entry.title, entry.command(brief, resume), done, lambda: train_command.main(argv), note
-    )
+    def train() -> int:
+        # A Lightning run is its config file and overrides: the command line the step prints
+        argv = entry.train_argv(logs, args.data_dir, brief=brief, resume=resume)
+        return run_main(lambda: train_command.train(Experiment.from_argv(argv)))
+
+    return Step(entry.title, entry.command(brief, resume), done, train, note)
 
 
 def steps(args) -> list[Step]:
     """The hand-in's steps, in order."""
     experiments, logs = Path(args.experiments), Path(args.logs)
+
+    def compare_iris() -> int:
+        train_command.prepare_environment(numpy_backed=True)  # as `train.py compare` does
+        return compare.run(
+            str(ROOT / "configs/iris_compare.yaml"), output_dir=str(logs / "iris_compare")
+        )
+
     found = [
         Step(
             "Iris, the default network",
             "python train_ffnn.py",
             lambda: (experiments / DEFAULTS.run_name / "results.json").exists(),
-            lambda: ffnn.main(["--save-dir", str(experiments)]),
+            lambda: ffnn.run(DEFAULTS, str(experiments), progress=True),
         ),
         Step(
             "Iris, the lr x hidden sweep",
             "python train_ffnn.py --sweep",
             lambda: (experiments / "sweep" / "results.json").exists(),
-            lambda: ffnn.main(["--sweep", "--save-dir", str(experiments)]),
+            lambda: ffnn.run(DEFAULTS, str(experiments), sweep_all=True, progress=True),
         ),
         Step(
             "Iris, three ways (an extra)",
             "python train.py compare --config configs/iris_compare.yaml",
             lambda: (logs / "iris_compare" / "comparison.md").exists(),
-            lambda: train_command.main(
-                [
-                    "compare",
-                    "--config",
-                    str(ROOT / "configs/iris_compare.yaml"),
-                    "--output_dir",
-                    str(logs / "iris_compare"),
-                ]
-            ),
+            compare_iris,
         ),
     ]
     return found + [_shown_step(entry, args) for entry in shown()] + _deliverables(args)
@@ -107,25 +109,35 @@ def steps(args) -> list[Step]:
 
 def _deliverables(args) -> list[Step]:
     """The report (with its PDF where Chromium is) and hw3.zip: always rebuilt."""
-    given = {"--name": args.name, "--sid": args.sid, "--collaborators": args.collaborators}
-    who = ["--student", args.student] + (["--draft"] if args.draft else [])
-    who += [x for flag, value in given.items() if value is not None for x in (flag, value)]
-    pdf = ["--pdf"] if report.find_browser() else []
-    data = ["--data_dir", args.data_dir] if args.data_dir else []
-    paths = ["--experiments", args.experiments, "--logs", args.logs, "--answers", args.answers]
-    draft = ["--draft"] if args.draft else []
+    pdf, draft = report.find_browser() is not None, args.draft
+
+    def make_report() -> int:
+        folders = (args.report, args.experiments, args.logs, report.DOCS)
+        return report.make(
+            *map(Path, folders),
+            pdf=pdf,
+            who=report.student_of(args),
+            draft=draft,
+            answers=Path(args.answers),
+            student_file=args.student,
+        )
+
+    def make_zip() -> int:
+        return package.make(Path(args.output), Path(args.logs), data_dir=args.data_dir, draft=draft)
+
+    flags = " ".join(["--pdf"] * pdf + ["--draft"] * draft)
     return [
         Step(
             "the report",
-            "python -m deliverables.report " + " ".join(pdf + draft),
+            f"python -m deliverables.report {flags}".strip(),
             lambda: False,
-            lambda: report.main(["--output", args.report, *paths, *who, *pdf]),
+            lambda: run_main(make_report),
         ),
         Step(
             "hw3.zip",
-            "python -m deliverables.package " + " ".join(draft),
+            f"python -m deliverables.package {'--draft' * draft}".strip(),
             lambda: False,
-            lambda: package.main(["--output", args.output, "--logs", args.logs, *data, *draft]),
+            lambda: run_main(make_zip),
         ),
     ]
 

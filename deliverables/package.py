@@ -398,27 +398,31 @@ def main(argv=None) -> int:
         default=10.0,
         help="ship a run's weights (runs/<experiment>/model.ckpt) when under this size (default 10)",
     )
-    args = p.parse_args(argv)
+    a = p.parse_args(argv)
+    options = (a.input, a.data_dir, a.train_briefly, a.max_checkpoint_mb, a.accept_short, a.draft)
+    return run_main(lambda: make(Path(a.output), Path(a.logs), *options))
 
-    def body() -> int:
-        output_file(args.output)  # refused before the minutes of building
-        prepare_environment(numpy_backed=False)  # Lightning's notices that are not the student's
-        members = build(
-            Path(args.output),
-            Path(args.logs),
-            args.input,
-            args.data_dir,
-            args.train_briefly,
-            args.max_checkpoint_mb,
-            args.accept_short,
-            args.draft,
-        )
-        size = Path(args.output).stat().st_size / 2**20
-        draft = " (a DRAFT: brief runs flagged)" if args.draft or args.train_briefly else ""
-        print(f"wrote {args.output}{draft}: {len(members)} files, {size:.1f} MB")
-        return 0
 
-    return run_main(body)
+def make(
+    output: Path,
+    logs: Path,
+    input_npy=None,
+    data_dir=None,
+    train_briefly=False,
+    max_checkpoint_mb: float = 10.0,
+    accept_short: bool = False,
+    draft: bool = False,
+) -> int:
+    """``build`` (the same arguments), the output refused before the minutes of building, then
+    say what was written."""
+    output_file(output)
+    prepare_environment(numpy_backed=False)  # Lightning's notices that are not the student's
+    options = (input_npy, data_dir, train_briefly, max_checkpoint_mb, accept_short, draft)
+    members = build(output, logs, *options)
+    size = output.stat().st_size / 2**20
+    flagged = " (a DRAFT: brief runs flagged)" if draft or train_briefly else ""
+    print(f"wrote {output}{flagged}: {len(members)} files, {size:.1f} MB")
+    return 0
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ from plumbing.handout import handout_names
 
 TITLE = "CS189 homework: neural networks"
 
+DOCS = ROOT / "docs"  # derivations.md, the figures it shows
+
 
 @dataclass
 class Section:
@@ -517,7 +519,7 @@ def build_parser():
     p.add_argument(
         "--logs", default="lightning_logs", help="Lightning runs (default lightning_logs/)"
     )
-    p.add_argument("--docs", default=str(ROOT / "docs"), help="folder holding derivations.md")
+    p.add_argument("--docs", default=str(DOCS), help="folder holding derivations.md")
     p.add_argument(
         "--accept-short", action="store_true", help="show runs shorter than one full epoch"
     )
@@ -531,33 +533,36 @@ def build_parser():
     return p
 
 
+def make(output: Path, *args, draft: bool = False, **kwargs) -> int:
+    """``build`` (the same arguments), then say what was written and, on stderr, what is
+    missing and what to look at."""
+    r = build(output, *args, draft=draft, **kwargs)
+    for m in r["missing"]:
+        print(f"missing: {m}", file=sys.stderr)
+    for note in r["notes"]:
+        print(note, file=sys.stderr)
+    written = "report.md, report.html, report.tex" + (", report.pdf" if r["pdf"] else "")
+    print(
+        f"wrote {written} in {output}/{' (a DRAFT)' if draft else ''} ({len(r['sections'])} sections)"
+    )
+    return 0
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-
-    def body() -> int:
-        who = student.load(args.student, args.name, args.sid, args.collaborators)
-        paths = (args.output, args.experiments, args.logs, args.docs)
-        r = build(
-            *map(Path, paths),
-            args.allow_missing,
-            args.pdf,
-            args.accept_short,
-            who=who,
-            draft=args.draft,
-            answers=Path(args.answers),
-            student_file=args.student,
+    a = build_parser().parse_args(argv)
+    paths = map(Path, (a.output, a.experiments, a.logs, a.docs))
+    return run_main(
+        lambda: make(
+            *paths,
+            a.allow_missing,
+            a.pdf,
+            a.accept_short,
+            who=student.load(a.student, a.name, a.sid, a.collaborators),
+            draft=a.draft,
+            answers=Path(a.answers),
+            student_file=a.student,
         )
-        for m in r["missing"]:
-            print(f"missing: {m}", file=sys.stderr)
-        for note in r["notes"]:
-            print(note, file=sys.stderr)
-        out = Path(args.output)
-        written = "report.md, report.html, report.tex" + (", report.pdf" if r["pdf"] else "")
-        draft = " (a DRAFT)" if args.draft else ""
-        print(f"wrote {written} in {out}/{draft} ({len(r['sections'])} sections)")
-        return 0
-
-    return run_main(body)
+    )
 
 
 def add_student_arguments(p) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from commands.configs import run_config
 from commands.entry import UserError
 from deliverables.questions import questions
 from lightning_hw import runs
@@ -45,7 +46,7 @@ def resolved_config(run: Path) -> str:
     appendix shows."""
     from lightning_hw.checkpoints import without_local_paths  # torch: only when a run is shown
 
-    config = without_local_paths(yaml.safe_load((run / "config.yaml").read_text()))
+    config = without_local_paths(run_config(run))
     return yaml.safe_dump(config, sort_keys=False)
 
 

@@ -1,20 +1,16 @@
-"""One Iris training run and the learning-rate x hidden-width sweep (``train_ffnn.py``'s command
-line is ``commands/ffnn.py``).
+"""The Iris run's options, its summary and the learning-rate x hidden-width sweep. The run itself
+is ``train_ffnn.py``'s ``train``, the handout's script (its command line: ``commands/ffnn.py``).
 
 ``DEFAULTS`` is the one place that holds the default hyperparameters of the numpy network.
 """
 
 import math
 import os
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from numpy_nn.activations import ACTIVATION_NAMES
-from numpy_nn.datasets import initialize_dataset
-from numpy_nn.logs import Logger, atomic_write, write_json
-from numpy_nn.models import initialize_model
-from numpy_nn.utils import AttrDict
+from numpy_nn.logs import atomic_write, write_json
 
 
 @dataclass(frozen=True)
@@ -63,70 +59,6 @@ SWEEP_LRS = (0.001, 0.01, 0.1)
 SWEEP_HIDDEN = (5, 25, 100)
 
 
-def handout_args(options: Options) -> tuple[AttrDict, AttrDict]:
-    """(model_args, data_args): the handout's AttrDicts (``train_ffnn.py``'s Steps 1-3) for the
-    one-hidden-layer Iris network described by ``options``."""
-    hidden = AttrDict(
-        name="fully_connected",
-        activation=options.activation,
-        weight_init=options.weight_init,
-        n_out=options.hidden,
-    )
-    output = AttrDict(
-        name="fully_connected",
-        activation="softmax",
-        weight_init=options.weight_init,
-        n_out=None,  # set by the dataset: 3 classes
-    )
-    optimizer_args = AttrDict(
-        name=options.optimizer,
-        lr=options.lr,
-        lr_scheduler="constant",
-        lr_decay=None,
-        stage_length=None,
-        staircase=None,
-        clip_norm=None,
-        momentum=options.momentum if options.optimizer == "sgd" else None,
-    )
-    model_args = AttrDict(
-        name="feed_forward",
-        loss="cross_entropy",
-        layer_args=[hidden, output],
-        optimizer_args=optimizer_args,
-        seed=options.seed,
-    )
-    data_args = AttrDict(name="iris", batch_size=options.batch_size)
-    return model_args, data_args
-
-
-def build(options: Options, logger: Logger | None = None):
-    """(model, dataset) for the one-hidden-layer Iris network described by ``options``, built
-    the handout's way from ``handout_args``."""
-    options.validate()
-    model_args, data_args = handout_args(options)
-    dataset = initialize_dataset(data_args.name, data_args.batch_size, seed=model_args.seed)
-    model = initialize_model(**model_args, logger=logger)  # name, loss, layer_args, ...
-    return model, dataset
-
-
-def run(options: Options = DEFAULTS, save_dir: str = "experiments", progress: bool = False) -> dict:
-    """Train one network; save it under ``save_dir/<run name>/``; return its results
-    (``summarize``). ``python train_ffnn.py`` makes the same run, written out as the handout's
-    script."""
-    options.validate()
-    model_args, data_args = handout_args(options)
-    logger = Logger(
-        options.run_name, model_args, data_args, save=True, plot=True, save_dir=save_dir
-    )
-    model, dataset = build(options, logger)
-    start = time.perf_counter()
-    log = model.train(dataset, options.epochs, progress=progress)
-    results = summarize(model, dataset, log, time.perf_counter() - start, options)
-    logger.save_results(results)
-    results["run_dir"] = logger.save_dir
-    return results
-
-
 def summarize(
     model, dataset, log: dict, seconds: float, options: Options, test: dict | None = None
 ) -> dict:
@@ -154,13 +86,15 @@ def summarize(
 
 
 def sweep(
+    train: Callable[..., dict],
     base: Options = DEFAULTS,
     lrs: Sequence[float] = SWEEP_LRS,
     hidden: Sequence[int] = SWEEP_HIDDEN,
     save_dir: str = "experiments",
     progress: bool = False,
 ) -> dict:
-    """Train every (lr, hidden) pair from ``base``; write ``sweep/results.md`` and ``sweep/loss.png``.
+    """Train every (lr, hidden) pair from ``base`` with ``train(options, save_dir=...)`` (the
+    handout's script, ``train_ffnn.train``); write ``sweep/results.md`` and ``sweep/loss.png``.
 
     The best setting is the lowest best-epoch validation error, ties broken by final validation
     loss. Returns {"runs": [...], "best": results of the best run, "table": markdown}.
@@ -174,7 +108,7 @@ def sweep(
         pairs = tqdm(pairs, desc="sweep", unit="run")
     runs: list[dict] = []
     for lr, h in pairs:
-        runs.append(run(replace(base, lr=lr, hidden=h), save_dir=out_dir))
+        runs.append(train(replace(base, lr=lr, hidden=h), save_dir=out_dir))
     best = min(runs, key=lambda r: (r["best_val_error"], r["val_loss"]))
     lines = [
         "| lr | hidden | best val error | final val error | final val loss | test error | test loss |",

@@ -189,6 +189,26 @@ def test_shared_plumbing_comes_from_the_ground_floor_only():
     assert not readers, readers  # settings files: plumbing.settings.read
 
 
+def test_one_module_reads_experiment_yaml():
+    """Experiment files and the config a run saved are read in commands/configs.py alone
+    (``Experiment``, ``run_config``), through the one YAML reader, plumbing.settings. (grading,
+    which ships without commands/, reads its own settings and Gradescope's metadata.)"""
+    parses = r"\byaml\.(safe_)?load\("
+    floors = ("commands", "deliverables", "bench", "lightning_hw")
+    parsers = [rel for f in floors for rel, text in _sources(f) if re.search(parses, text)]
+    assert not parsers, parsers
+    settings = [rel for rel, text in _sources("commands") if "plumbing.settings" in text]
+    assert settings == ["commands/configs.py"]
+    opens = r"(config\.yaml|\"configs\").*\b(read_text|read|open)\("
+    readers = [
+        rel
+        for f in floors
+        for rel, text in _sources(f)
+        if rel != "commands/configs.py" and re.search(opens, text)
+    ]
+    assert not readers, readers
+
+
 README_LINES = 150  # README: what it is, the two commands, results, a map; the rest in docs/
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from commands.cli import resolve_config
-from commands.configs import ConfigError, Experiment, backend_of, expand, fragments
+from commands.configs import ConfigError, Experiment, backend_of, fragments, merge
 from tests.conftest import ROOT
 
 EXPERIMENTS = sorted(
@@ -21,30 +21,55 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_fragments_come_first_depth_first(tmp_path):
-    _write(tmp_path / "trainer/a.yaml", "trainer: {max_epochs: 1}\n")
+    _write(tmp_path / "trainer/a.yaml", "trainer: {max_epochs: 1, fast_dev_run: true}\n")
     _write(tmp_path / "base.yaml", "defaults: [trainer/a.yaml]\nseed_everything: 3\n")
     exp = _write(tmp_path / "exp.yaml", "defaults: [base.yaml]\ntrainer: {max_epochs: 2}\n")
     assert fragments(exp) == [tmp_path / "trainer/a.yaml", tmp_path / "base.yaml"]
-    argv = expand(["--config", str(exp), "--trainer.max_epochs", "4"])
-    assert argv == [
-        "--config",
-        str(tmp_path / "trainer/a.yaml"),
-        "--config",
-        str(tmp_path / "base.yaml"),
-        "--config",
-        str(exp),
-        "--defaults",
-        "[]",
-        "--trainer.max_epochs",
-        "4",
-    ]
     experiment = Experiment.from_argv(["--config", str(exp), "--trainer.max_epochs", "4"])
-    assert experiment.name == "exp" and list(experiment.args) == argv
+    assert experiment.name == "exp"
+    assert experiment.files == (tmp_path / "trainer/a.yaml", tmp_path / "base.yaml", exp)
+    assert experiment.config == {
+        "trainer": {"max_epochs": 2, "fast_dev_run": True},
+        "seed_everything": 3,
+    }
+    assert experiment.overrides == ("--trainer.max_epochs", "4")  # LightningCLI parses these
 
 
-def test_a_config_without_defaults_passes_unchanged(tmp_path):
+def test_a_later_file_overrides_key_by_key_and_a_new_class_replaces_the_old():
+    base = {"model": {"optimizer": {"class_path": "torch.optim.SGD", "init_args": {"lr": 1}}}}
+    same = {"model": {"optimizer": {"init_args": {"momentum": 0.9}}}}
+    other = {"model": {"optimizer": {"class_path": "torch.optim.Adam", "init_args": {"eps": 1}}}}
+    assert merge(base, same)["model"]["optimizer"]["init_args"] == {"lr": 1, "momentum": 0.9}
+    assert merge(base, other) == other  # SGD's settings are not Adam's
+    assert merge({"a": [1, 2], "b": 1}, {"a": [3]}) == {"a": [3], "b": 1}  # lists are replaced
+
+
+def test_a_run_parses_each_config_file_once(tmp_path, monkeypatch):
+    """One reading of the files, at the entry, passed down to LightningCLI: in a whole run
+    (parse, fit, test, the saved config), YAML parses each experiment file's text once."""
+    import yaml
+
+    from commands.train import main
+
+    argv = ["--config", str(ROOT / "configs/iris_torch.yaml"), "--trainer.max_epochs", "1"]
+    argv += ["--trainer.logger.init_args.save_dir", str(tmp_path)]
+    files = Experiment.from_argv(argv).files
+    assert len(files) == 6  # iris_torch.yaml, iris_numpy.yaml and the latter's four fragments
+    parsed, real_load = [], yaml.load
+
+    def load(stream, *args, **kwargs):
+        parsed.append(stream if isinstance(stream, str) else stream.read())
+        return real_load(parsed[-1], *args, **kwargs)
+
+    monkeypatch.setattr(yaml, "load", load)
+    assert main([*argv, "--trainer.enable_progress_bar", "false"]) == 0
+    assert [parsed.count(path.read_text()) for path in files] == [1] * len(files)
+
+
+def test_a_config_without_defaults_reads_alone(tmp_path):
     plain = _write(tmp_path / "plain.yaml", "trainer: {max_epochs: 1}\n")
-    assert expand([f"--config={plain}"]) == ["--config", str(plain)]
+    experiment = Experiment.from_argv([f"--config={plain}"])
+    assert experiment.files == (plain,) and experiment.config == {"trainer": {"max_epochs": 1}}
 
 
 @pytest.mark.parametrize(
@@ -60,7 +85,7 @@ def test_a_config_without_defaults_passes_unchanged(tmp_path):
 def test_broken_composition_is_named(tmp_path, text, message):
     exp = _write(tmp_path / "exp.yaml", text)
     with pytest.raises(ConfigError, match=message):
-        expand(["--config", str(exp)])
+        Experiment.from_argv(["--config", str(exp)])
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)

@@ -41,10 +41,11 @@ def test_sweep_writes_table_and_plot(tmp_path):
     assert "best by validation error" in out.stdout
 
 
-def test_the_handout_script_gives_the_library_runs_numbers(tmp_path):
-    """train_ffnn.py writes the handout's steps out; numpy_nn.experiment.run is the same run
-    as a function (compare, the sweep and the report call it)."""
-    from numpy_nn.experiment import DEFAULTS, run
+def test_the_command_line_runs_the_handout_scripts_train(tmp_path):
+    """train_ffnn.py's handout steps are the one Iris run: its command line and ``train`` called
+    as a function (by compare, the sweep and the benchmarks) give the same numbers."""
+    from numpy_nn.experiment import DEFAULTS
+    from train_ffnn import train as run
 
     out = _run("--epochs", "20", "--save-dir", str(tmp_path / "script"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr

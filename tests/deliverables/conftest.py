@@ -15,12 +15,15 @@ def tiny_runs(tmp_path_factory):
     """numpy_nn runs, the Iris comparison and 1-epoch Fashion/CIFAR runs on fake data."""
     from commands.cli import train
     from commands.compare import compare
-    from numpy_nn.experiment import DEFAULTS, run, sweep
+    from numpy_nn.experiment import DEFAULTS, sweep
+    from train_ffnn import train as run
 
     base = tmp_path_factory.mktemp("runs")
     experiments, logs = base / "experiments", base / "lightning_logs"
     run(DEFAULTS, save_dir=str(experiments))
-    sweep(DEFAULTS.__class__(epochs=3), lrs=(0.01, 0.1), hidden=(5,), save_dir=str(experiments))
+    sweep(
+        run, DEFAULTS.__class__(epochs=3), lrs=(0.01, 0.1), hidden=(5,), save_dir=str(experiments)
+    )
     (base / "cmp.yaml").write_text(
         f"runs: {{numpy: {ROOT}/configs/iris_numpy.yaml, torch: {ROOT}/configs/iris_torch.yaml}}\n"
         f"output_dir: {logs}/iris_compare\n"

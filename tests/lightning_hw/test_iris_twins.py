@@ -6,14 +6,15 @@ import torch
 import torch.nn.functional as F
 
 from lightning_hw.networks import IrisFFNN
-from numpy_nn.experiment import Options, build
+from numpy_nn.experiment import Options
+from train_ffnn import setup
 
 STEPS = 50
 OPTIONS = Options(lr=0.05, momentum=0.9, hidden=25, activation="tanh", batch_size=16, seed=3)
 
 
 def _batches(dtype):
-    _, data = build(OPTIONS)
+    _, data, _ = setup(OPTIONS)
     out = []
     while len(out) < STEPS:
         out += [(X.astype(dtype), Y.astype(dtype)) for X, Y in data.train.batches()]
@@ -40,7 +41,7 @@ def _torch_losses(backend, dtype):
 
 
 def _numpy_nn_losses(dtype):
-    model, _ = build(OPTIONS)
+    model, _, _ = setup(OPTIONS)
     model._initialize_layers(out_dim=3)
     losses = []
     for X, Y in _batches(dtype):
@@ -60,7 +61,7 @@ def test_same_loss_at_every_step(dtype, tol):
 
 
 def test_backends_start_from_numpy_nn_weights():
-    model, _ = build(OPTIONS)
+    model, _, _ = setup(OPTIONS)
     model._initialize_layers(out_dim=3)
     model.forward(np.zeros((1, 4)))
     ours = IrisFFNN(

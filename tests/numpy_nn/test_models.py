@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from numpy_nn.datasets import initialize_dataset
-from numpy_nn.experiment import DEFAULTS, build
+from numpy_nn.experiment import DEFAULTS
 from numpy_nn.logs import Logger
 from numpy_nn.models import initialize_model
 from numpy_nn.utils import AttrDict
+from train_ffnn import setup
 
 LAYERS = [
     {"name": "fully_connected", "n_out": 8, "activation": "tanh"},
@@ -58,7 +59,7 @@ def test_backward_skips_the_datas_gradient_in_the_first_layer(rng):
 
 
 def test_default_run_reaches_the_target_test_error():
-    model, data = build(DEFAULTS)
+    model, data, _ = setup(DEFAULTS)
     model.train(data, DEFAULTS.epochs)
     error = model.test(data)["error"]
     assert error <= 0.1, f"test error {error:.3f}"  # the course's split: 3 of 30 flowers
@@ -76,7 +77,7 @@ def test_training_twice_continues_with_one_output_layer():
 
 def test_same_seed_same_numbers_different_seed_different_numbers():
     def curve(seed):
-        model, data = build(DEFAULTS.__class__(seed=seed, epochs=5))
+        model, data, _ = setup(DEFAULTS.__class__(seed=seed, epochs=5))
         return model.train(data, 5)["loss"]["train"]
 
     assert curve(1) == curve(1)
@@ -170,7 +171,7 @@ def _handout_model(seed=None, **schedule):
 
 
 def test_handout_way_with_a_constant_schedule_is_todays_default_run():
-    model, data = build(DEFAULTS)
+    model, data, _ = setup(DEFAULTS)
     model.train(data, DEFAULTS.epochs)
     ours = model.test(data)
     handout = _handout_model(seed=0, lr_scheduler="constant")
