@@ -34,7 +34,6 @@ import statistics
 import sys
 import tarfile
 import time
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +54,6 @@ def pack(config: str, data_dir, out: Path = PACK, piece_mib: float = PIECE_MIB, 
     from commands.cli import resolve_config
     from plumbing.paths import resolve_data_dir
 
-    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter")  # as train.py
     logging.getLogger("lightning_fabric").setLevel(logging.WARNING)  # "Seed set to 0"
     resolved = resolve_config(config, *overrides)
     keep = {"seed_everything", "model", "data", "trainer"}

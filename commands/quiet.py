@@ -22,7 +22,6 @@ def quiet_lightning() -> None:
     # jsonargparse's deprecation notices concern Lightning's calls into it, not the user's config.
     os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
     # the parameter count is exact; only its size in MB is estimated at 32 bits
     warnings.filterwarnings("ignore", message=r"Precision .* is not supported by the model summary")
     logger = logging.getLogger(RANK_ZERO)

@@ -209,6 +209,14 @@ def test_one_module_reads_experiment_yaml():
     assert not readers, readers
 
 
+def test_the_hand_in_calls_functions_with_typed_arguments():
+    """deliverables/handin.py runs each step through a function taking its values (ffnn.run,
+    compare.run, train.train, report.make, package.make), never another command's ``main``
+    with an argv rebuilt from them."""
+    text = (ROOT / "deliverables" / "handin.py").read_text()
+    assert not re.findall(r"\b\w+\.main\(", text)
+
+
 README_LINES = 150  # README: what it is, the two commands, results, a map; the rest in docs/
 
 
