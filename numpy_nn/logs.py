@@ -9,6 +9,8 @@ A run lives in ``save_dir/model_name/``:
     results.json           final figures (written by the caller via save_results)
     loss.png, error.png    train and validation curves
 Every file is written to a temporary name first and renamed, so no half-written file is left.
+These small writers are numpy_nn's own, beside ``plumbing/files.py``'s: numpy_nn ships alone to
+students (as ``neural_networks``) and imports nothing of the project's.
 """
 
 import json
