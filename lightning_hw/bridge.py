@@ -120,7 +120,10 @@ class NumpyModule(nn.Module):
         for name in self.names:
             array = np.ascontiguousarray(layer.parameters[name], dtype=np_dtype)
             layer.parameters[name] = array
-            self.register_parameter(name, nn.Parameter(torch.from_numpy(array)))
+            frozen = not layer.trainable  # a frozen layer's arrays are used, never learned
+            self.register_parameter(
+                name, nn.Parameter(torch.from_numpy(array), requires_grad=not frozen)
+            )
         self.running_keys = tuple(getattr(layer, "running_keys", ()))
         for key in self.running_keys:
             array = np.ascontiguousarray(layer.cache[key], dtype=np_dtype)

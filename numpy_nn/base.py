@@ -50,6 +50,11 @@ class Layer(ABC):
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Output of the layer for a batch X."""
 
+    # False: a frozen layer (``initialize_layer(..., trainable=False)``): its backward still
+    # returns dL/dX but keeps no parameter gradient (they stay zero), and ``NeuralNetwork.update``
+    # leaves its parameters as they are (no optimizer step, no momentum, no weight decay).
+    trainable = True
+
     # Layers whose backward also takes ``input_gradient=False`` (fill ``gradients``, skip dL/dX,
     # return None) set this True. A network asks it of its first layer, whose input is the data:
     # for a dense first layer that skips a third of its backward work, as torch does.

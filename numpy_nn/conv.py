@@ -170,8 +170,11 @@ class Conv2D(WeightedLayer):
         a pixel receives the sum over every window and kernel offset that read it), unpadded.
         The scatter runs offset by offset, D W[i, j]^T added to the strided slice that offset
         read, so dC is never materialized. All of it runs chunk by chunk, as forward did.
-        ``input_gradient=False`` skips dX (returns None).
+        ``input_gradient=False`` skips dX (returns None); a frozen layer (``trainable`` False)
+        skips dW and db, so a frozen first layer does nothing at all.
         """
+        if not (input_gradient or self.trainable):
+            return None
         Xp, Z = saved(self, "Xp", "Z")
         dLdY = same_shape(dLdY, Z, "Conv2D.backward", "dLdY", "the output")
         W = self.parameters["W"]
@@ -191,13 +194,15 @@ class Conv2D(WeightedLayer):
             if isinstance(cols, list):  # not kept: recompute this chunk's columns
                 cols = _windows(Xp[part], (kh, kw), s, (ho, wo))
             D = self.activation.backward(Z[part], dLdY[part]).reshape(-1, f)
-            dW += cols.reshape(-1, kh * kw * c).T @ D
-            db += ones[: len(D)] @ D
+            if self.trainable:
+                dW += cols.reshape(-1, kh * kw * c).T @ D
+                db += ones[: len(D)] @ D
             if input_gradient:
                 dXp = self._col2im(D, scratch[:size], (ho, wo))
                 dX[part] = dXp[:, ph : ph + h, pw : pw + w]
-        self.gradients["W"] = dW.reshape(W.shape)
-        self.gradients["b"] = db.reshape(1, f)
+        if self.trainable:
+            self.gradients["W"] = dW.reshape(W.shape)
+            self.gradients["b"] = db.reshape(1, f)
         return dX
 
     def _col2im(self, D: np.ndarray, dXp: np.ndarray, out_hw) -> np.ndarray:

@@ -94,8 +94,9 @@ class FullyConnected(WeightedLayer):
         X, Z = saved(self, "X", "Z")
         dLdY = same_shape(dLdY, Z, "FullyConnected.backward", "dLdY", "the output")
         dZ = self.activation.backward(Z, dLdY)
-        self.gradients["W"] = X.T @ dZ
-        self.gradients["b"] = dZ.sum(axis=0, keepdims=True)
+        if self.trainable:  # a frozen layer keeps no parameter gradient
+            self.gradients["W"] = X.T @ dZ
+            self.gradients["b"] = dZ.sum(axis=0, keepdims=True)
         return dZ @ self.parameters["W"].T if input_gradient else None
 
 
@@ -166,7 +167,9 @@ HANDOUT_DEFAULTS = {
 }
 
 
-def initialize_layer(name: str, seed: int | None = None, **options) -> Layer:
+def initialize_layer(
+    name: str, seed: int | None = None, trainable: bool = True, **options
+) -> Layer:
     """Build a layer by ``name`` (``LAYERS``: fully_connected, conv2d, pool2d, flatten,
     batchnorm1d; and ours: batchnorm2d, dropout) from the handout's keywords, e.g.
     ``initialize_layer("conv2d", n_out=16, kernel_shape=3, activation="relu")``.
@@ -175,8 +178,11 @@ def initialize_layer(name: str, seed: int | None = None, **options) -> Layer:
     does not use is accepted at its ``HANDOUT_DEFAULTS`` value (so one AttrDict of every key
     builds any layer); batch norm built here defaults to ``eps=1e-8, momentum=0.95``. A
     keyword the layer does not use, set to anything else, is an error. ``seed`` goes to the
-    layers that take one (those that draw random numbers).
+    layers that take one (those that draw random numbers). ``trainable=False`` (ours) freezes
+    the layer (``Layer.trainable``): its parameters are used, never learned.
     """
+    if not isinstance(trainable, bool):
+        raise ValueError(f"trainable must be true or false, got {trainable!r}")
     key = str(name).lower()
     if key not in LAYERS:
         raise ValueError(f"unknown layer {name!r}: choose one of {', '.join(LAYERS)}")
@@ -201,7 +207,10 @@ def initialize_layer(name: str, seed: int | None = None, **options) -> Layer:
         raise ValueError(f"layer {name!r} needs {', '.join(missing)}")
     if "seed" in params:
         kwargs["seed"] = seed
-    return cls(**kwargs)
+    layer = cls(**kwargs)
+    if not trainable:
+        layer.trainable = False
+    return layer
 
 
 def _same(value, default) -> bool:

@@ -107,9 +107,10 @@ class NeuralNetwork:
         return loss
 
     def update(self, epoch: int | None = None) -> None:
-        """One optimizer step on every parameter, in place, then clear the gradients."""
+        """One optimizer step on every parameter of a trainable layer, in place, then clear the
+        gradients (a frozen layer's parameters stay as they are)."""
         for i, layer in enumerate(self.layers):
-            for name, param in layer.parameters.items():
+            for name, param in layer.parameters.items() if layer.trainable else ():
                 self.optimizer.step(f"{name}{i}", param, layer.gradients[name], epoch)
             layer.clear_gradients()
 

@@ -130,10 +130,11 @@ class BatchNorm1D(Layer):
         scale = self.parameters["gamma"].reshape(-1) / np.sqrt(np.reshape(var, -1) + self.eps)
         dgamma = np.einsum("ij,ij->j", dY2, X_hat2)  # sum(dY ⊙ X_hat), no temporary
         dbeta = _channel_sums(dY2)
-        self.gradients["gamma"], self.gradients["beta"] = (
-            dgamma.reshape(1, -1),
-            dbeta.reshape(1, -1),
-        )
+        if self.trainable:  # frozen: dgamma and dbeta serve dX only
+            self.gradients["gamma"], self.gradients["beta"] = (
+                dgamma.reshape(1, -1),
+                dbeta.reshape(1, -1),
+            )
         if self.cache.get("mode", "train") == "test":
             return dLdY * scale
         m = len(dY2)  # <dY> = dbeta / m and <dY ⊙ X_hat> = dgamma / m

@@ -190,7 +190,10 @@ def torch_twin(layer: Layer, dtype: torch.dtype) -> list[nn.Module]:
     kind = next((name for name, cls in LAYERS.items() if type(layer) is cls), None)
     if kind not in TWINS:
         raise ValueError(f"no torch twin for {type(layer).__name__}")
-    return TWINS[kind](layer, dtype)
+    modules = TWINS[kind](layer, dtype)
+    for module in modules if not layer.trainable else ():
+        module.requires_grad_(False)  # frozen, as the numpy layer is
+    return modules
 
 
 def build_layers(specs: Sequence[dict], seed: int) -> list[Layer]:

@@ -52,6 +52,45 @@ def test_backends_compute_the_same_function_from_the_same_weights(layers, input_
     )
 
 
+def test_a_frozen_layer_is_frozen_in_both_backends_and_they_learn_alike():
+    """``trainable: false`` in a spec: the parameters of that layer need no gradient in either
+    backend and stay as they were; five SGD steps give both backends the same loss (float64)."""
+    layers = [
+        {
+            "name": "conv2d",
+            "n_out": 4,
+            "kernel_shape": 2,
+            "activation": "linear",
+            "trainable": False,
+        },
+        {"name": "conv2d", "n_out": 6, "kernel_shape": 3, "activation": "relu"},
+        {"name": "batchnorm2d", "trainable": False},
+        {"name": "flatten"},
+        {"name": "fully_connected", "n_out": 3, "activation": "linear"},
+    ]
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 2, 6, 6, dtype=torch.float64, generator=g), torch.arange(8) % 3
+    losses = {}
+    for net in _twins(layers, [2, 6, 6]):
+        frozen = [p for p in net.parameters() if not p.requires_grad]
+        assert len(frozen) == 4  # the first convolution's W, b and the batch norm's gamma, beta
+        before = [p.detach().clone() for p in frozen]
+        sgd = torch.optim.SGD(
+            [p for p in net.parameters() if p.requires_grad], lr=0.1, momentum=0.9
+        )
+        losses[net.backend] = []
+        for _ in range(5):
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            sgd.zero_grad()
+            loss.backward()
+            sgd.step()
+            losses[net.backend].append(loss.item())
+        for p, b in zip(frozen, before):
+            assert torch.equal(p, b)
+    np.testing.assert_allclose(losses["numpy"], losses["torch"], rtol=1e-10, atol=1e-12)
+    assert losses["numpy"][-1] < losses["numpy"][0]
+
+
 def test_initial_weights_equal_numpy_nns_own_model():
     """Layer i draws from the i-th derived seed, exactly as numpy_nn's NeuralNetwork does."""
     stack = LayerStack(FASHION_LAYERS, [1, 28, 28], "numpy", seed=3, dtype="float64")
