@@ -218,6 +218,30 @@ class Conv2D(WeightedLayer):
         return dXp
 
 
+def whitening_filters(
+    images: np.ndarray, kernel_shape=2, eps: float = 5e-4
+) -> tuple[np.ndarray, np.ndarray]:
+    """(W, b) for a frozen ``Conv2D`` (stride 1, no padding) that whitens the kh x kw patches of
+    ``images`` (n, h, w, c), as airbench's first layer does (docs/derivations.md, section 6).
+
+    With the patches flattened to rows p (length d = kh kw c, in the layer's (kh, kw, c) order)
+    and their second moment S = (1/N) sum p p^T = V diag(lambda) V^T, the filters
+    v_k / sqrt(lambda_k + eps), strongest first, give outputs z_k = v_k^T p / sqrt(lambda_k + eps)
+    with (1/N) sum z z^T = diag(lambda / (lambda + eps)): decorrelated, each of variance at most
+    1 (eps keeps the weakest directions from being blown up into noise). Both signs of every
+    filter are kept (2d filters) so that the nonlinearity after it loses nothing. b is zero.
+    """
+    kh, kw = _kernel(kernel_shape)
+    images = np.asarray(images, dtype=np.float64)
+    c = batch(images, "whitening_filters", "images", "(n, height, width, channels)").shape[3]
+    patches = sliding_window_view(images, (kh, kw), axis=(1, 2))  # n, h', w', c, kh, kw
+    patches = patches.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * c)
+    eigenvalues, eigenvectors = np.linalg.eigh(patches.T @ patches / len(patches))
+    filters = eigenvectors[:, ::-1] / np.sqrt(eigenvalues[::-1] + eps)  # columns, strongest first
+    W = np.concatenate([filters, -filters], axis=1).reshape(kh, kw, c, 2 * kh * kw * c)
+    return W, np.zeros((1, 2 * kh * kw * c))
+
+
 class Pool2D(Layer):
     """Max or average over kh x kw windows, per channel: Y[n, r, q, c] = max (or mean) over
     (i, j) of Xp[n, s r + i, s q + j, c], combined slice by slice over the kernel offsets (kh kw

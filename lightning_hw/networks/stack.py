@@ -33,7 +33,7 @@ from torch import nn
 from lightning_hw.bridge import NumpyModule
 from lightning_hw.networks.base import Network
 from lightning_hw.seeding import current_seed
-from numpy_nn.conv import Pool2D
+from numpy_nn.conv import Conv2D, Pool2D, whitening_filters
 from numpy_nn.layers import LAYERS, FullyConnected, Layer, initialize_layer
 from numpy_nn.models import derived_seeds
 from numpy_nn.normalization import BatchNorm1D, BatchNorm2D
@@ -288,6 +288,31 @@ class LayerStack(Network):
             modules = [m for layer in numpy_layers for m in torch_twin(layer, torch_dtype)]
         self.layers = nn.Sequential(*modules)
         self.dtype = torch_dtype
+        self.first = numpy_layers[0]  # numpy_nn's first layer (the numpy backend trains it)
+
+    @torch.no_grad()
+    def fit_whitening(self, images: torch.Tensor, eps: float = 5e-4) -> None:
+        """Set the first layer to whiten the patches of ``images`` (n, c, h, w), as the torch
+        CNN's is (``numpy_nn.conv.whitening_filters``; the ``FitWhitening`` callback calls this
+        before training). The layer must be a frozen ``conv2d`` of 2 kh kw c filters, stride 1,
+        no padding, linear: ``{name: conv2d, n_out: 24, kernel_shape: 2, activation: linear,
+        trainable: false}`` for 3 channels."""
+        layer, c = self.first, images.shape[1]
+        if not (isinstance(layer, Conv2D) and not layer.trainable and layer.stride == 1):
+            raise ValueError("fit_whitening needs a frozen conv2d (trainable: false) first")
+        kh, kw = layer.kernel_shape
+        if layer.n_out != 2 * kh * kw * c or layer.pad != (0, 0):
+            raise ValueError(
+                f"fit_whitening: the first conv2d needs n_out {2 * kh * kw * c} (both signs of "
+                f"{kh * kw * c} patch directions) and pad: valid"
+            )
+        W, b = whitening_filters(images.permute(0, 2, 3, 1).double().cpu().numpy(), (kh, kw), eps)
+        if self.backend == "numpy":  # the module's parameters share these arrays
+            layer.parameters["W"][...], layer.parameters["b"][...] = W, b
+            return
+        conv = next(m for m in self.layers if isinstance(m, nn.Conv2d))
+        conv.weight.copy_(torch.from_numpy(W).permute(3, 2, 0, 1))
+        conv.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x.to(self.dtype))  # batches arrive as float32

@@ -91,6 +91,34 @@ def test_a_frozen_layer_is_frozen_in_both_backends_and_they_learn_alike():
     assert losses["numpy"][-1] < losses["numpy"][0]
 
 
+def test_fit_whitening_fits_both_backends_as_the_torch_cnn_fits_its_own():
+    """The same whitening first layer in both backends (float64, the same function after it),
+    and the same filters' Gram matrix as CifarCNN.fit_whitening on the same images."""
+    from lightning_hw.networks import CifarCNN
+
+    whiten = {"name": "conv2d", "n_out": 24, "kernel_shape": 2, "activation": "linear"}
+    layers = [
+        {**whiten, "pad": "valid", "trainable": False},
+        {"name": "flatten"},
+        {"name": "fully_connected", "n_out": 3, "activation": "linear"},
+    ]
+    images = torch.randn(
+        10, 3, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    images[:, 1] += 0.8 * images[:, 0]
+    numpy_net, torch_net = _twins(layers, [3, 8, 8])
+    for net in (numpy_net, torch_net):
+        net.fit_whitening(images)
+    torch.testing.assert_close(numpy_net(images), torch_net(images), rtol=1e-10, atol=1e-10)
+    ours = torch.from_numpy(numpy_net.first.parameters["W"].reshape(12, 24))
+    cnn = CifarCNN(widths=[8, 8, 8])
+    cnn.fit_whitening(images.float())
+    theirs = cnn.whiten.weight.detach().double().permute(2, 3, 1, 0).reshape(12, 24)
+    torch.testing.assert_close(ours @ ours.T, theirs @ theirs.T, rtol=2e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="frozen conv2d"):
+        _twins([{**whiten, "pad": "valid"}, *layers[1:]], [3, 8, 8])[0].fit_whitening(images)
+
+
 def test_initial_weights_equal_numpy_nns_own_model():
     """Layer i draws from the i-th derived seed, exactly as numpy_nn's NeuralNetwork does."""
     stack = LayerStack(FASHION_LAYERS, [1, 28, 28], "numpy", seed=3, dtype="float64")

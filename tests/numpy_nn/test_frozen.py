@@ -99,3 +99,30 @@ def test_a_network_around_a_frozen_layer_learns_as_with_its_gradients_dropped():
 def test_trainable_takes_a_boolean():
     with pytest.raises(ValueError, match="trainable must be true or false"):
         initialize_layer("fully_connected", n_out=2, trainable="no")
+
+
+def test_whitening_filters_decorrelate_the_patches_as_derived():
+    """float64: the first half of the filters gives outputs of second moment
+    diag(lambda / (lambda + eps)); all the filters together, W W^T = 2 (S + eps I)^-1."""
+    from numpy_nn.conv import whitening_filters
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(12, 7, 7, 3))
+    images[..., 1] += 0.8 * images[..., 0]  # correlated channels
+    W, b = whitening_filters(images, 2, eps=5e-4)
+    conv = initialize_layer(
+        "conv2d", n_out=24, kernel_shape=2, activation="linear", pad="valid", trainable=False
+    )
+    conv.forward(images[:1])
+    conv.parameters["W"][...], conv.parameters["b"][...] = W, b
+    Z = conv.forward(images).reshape(-1, 24)[:, :12]
+    second = Z.T @ Z / len(Z)
+    np.testing.assert_allclose(second - np.diag(np.diag(second)), 0, atol=1e-12)
+    patches = np.lib.stride_tricks.sliding_window_view(images, (2, 2), axis=(1, 2))
+    patches = patches.transpose(0, 1, 2, 4, 5, 3).reshape(-1, 12)
+    S = patches.T @ patches / len(patches)
+    lam = np.linalg.eigvalsh(S)[::-1]
+    np.testing.assert_allclose(np.diag(second), lam / (lam + 5e-4), rtol=1e-10)
+    W2 = W.reshape(12, 24)
+    np.testing.assert_allclose(W2 @ W2.T, 2 * np.linalg.inv(S + 5e-4 * np.eye(12)), rtol=1e-9)
+    assert not b.any()
