@@ -8,8 +8,8 @@ model.test.
 
 Each run is saved to experiments/<model name>/ (hyperparameters.json, log.json, results.json,
 parameters.npz, loss.png, error.png); the sweep writes experiments/sweep/results.md and loss.png.
-This file is the one Iris run: the command line (commands/ffnn.py), the sweep, `train.py
-compare`, the report and the benchmarks all call ``train``.
+This file is the one Iris run: its command line, the sweep, `train.py compare`, the report and
+the benchmarks all call ``train``.
 """
 
 import sys

@@ -164,12 +164,7 @@ def script() -> str:
     """train_ffnn.py, the handout's steps as this project writes them, run with the defaults
     when started (the project's command line, commands/, is not in the starter)."""
     text = handout_names((ROOT / "train_ffnn.py").read_text())
-    head = (
-        text[: text.index("from commands.")]
-        + text[text.index("\n", text.index("from commands.")) + 1 :]
-    )
-    head = head[: head.index('if __name__ == "__main__":')]
-    return head + STANDALONE
+    return text[: text.index('if __name__ == "__main__":')] + STANDALONE
 
 
 STANDALONE = """if __name__ == "__main__":  # the starter's: one run with the defaults
