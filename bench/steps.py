@@ -157,15 +157,17 @@ def profile(**_) -> str:
 
 # -- 12. the numpy-backed CNNs against their torch twins -----------------------------------------
 def twin_rows(repeats: int = 5, block: int = 4) -> list:
-    """[(network, batch, numpy-backed ms, torch twin ms)]: one training step (zero the gradients,
-    forward, cross-entropy, backward, SGD with Nesterov momentum and weight decay) of each
-    numpy-backed config's network through the bridge and of its torch-native twin, float32, on
-    the same random batch, in alternating blocks."""
+    """[(network, batch, numpy-backed ms, the same with its elementwise passes on one core ms,
+    torch twin ms)]: one training step (zero the gradients, forward, cross-entropy, backward,
+    SGD with Nesterov momentum and weight decay) of each numpy-backed config's network through
+    the bridge and of its torch-native twin, float32, on the same random batch, in alternating
+    blocks. The one-core arm is numpy_nn before ``numpy_nn.threads``: the before, same run."""
     import torch
     import torch.nn.functional as F
 
     from commands.cli import resolve_config
     from lightning_hw.networks import LayerStack
+    from numpy_nn import threads
 
     rows = []
     for label, (config, batch) in CNN_CONFIGS.items():
@@ -186,8 +188,16 @@ def twin_rows(repeats: int = 5, block: int = 4) -> list:
                 opt.step()
 
             steps[backend] = step
-        t = interleaved_blocks(steps, repeats, block)
-        rows.append((label, batch, t["numpy"] * 1e3, t["torch"] * 1e3))
+
+        def one_core(step=steps["numpy"], threaded=threads.MIN_BYTES):
+            threads.MIN_BYTES = 1 << 62  # every pass in one piece
+            try:
+                step()
+            finally:
+                threads.MIN_BYTES = threaded
+
+        t = interleaved_blocks({**steps, "one core": one_core}, repeats, block)
+        rows.append((label, batch, t["numpy"] * 1e3, t["one core"] * 1e3, t["torch"] * 1e3))
     return rows
 
 
@@ -203,14 +213,18 @@ def twins(**_) -> str:
         "bridge (`backend: numpy`) and of its torch-native twin (`backend: torch`, the same "
         "initial weights), float32, the same random batch, in one process with "
         "`OMP_WAIT_POLICY=PASSIVE` (as `train.py` runs numpy backends); alternating blocks of "
-        "4 steps, 5 rounds, median of all but each block's first.",
+        "4 steps, 5 rounds, median of all but each block's first. *Before*: the same numpy-backed "
+        "step with numpy_nn's elementwise passes (pooling, batch norm) in one piece, on one core, "
+        "as before `numpy_nn/threads.py`; timed in the same blocks.",
         "",
-        "| network | batch | numpy-backed (ms) | torch twin (ms) | ratio | goal |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| network | batch | numpy-backed (ms) | torch twin (ms) | ratio | before: one core (ms) "
+        "| ratio before | goal |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, batch, ours, theirs in child_rows("bench.steps", "twin_rows"):
+    for label, batch, ours, before, theirs in child_rows("bench.steps", "twin_rows"):
         goal = next(v for k, v in goals.items() if label.startswith(k))
         lines.append(
-            f"| {label} | {batch} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x | <= {goal}x |"
+            f"| {label} | {batch} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x | "
+            f"{before:.1f} | {before / theirs:.2f}x | <= {goal}x |"
         )
     return "\n".join(lines)

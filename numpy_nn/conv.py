@@ -14,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from numpy_nn.base import Layer, WeightedLayer
 from numpy_nn.checks import batch, same_shape, saved
+from numpy_nn.threads import over_batch
 
 PADS = ('"same"', '"valid"', "an int >= 0", "a pair of ints")
 
@@ -278,11 +279,18 @@ class Pool2D(Layer):
             np.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=fill) if ph or pw else X
         )
         combine = np.maximum if self.mode == "max" else np.add
-        Y = None
-        for window in self._offsets((ho, wo)):
-            Y = Xp[window].copy() if Y is None else combine(Y, Xp[window], out=Y)
-        if self.mode == "average":
-            Y /= kh * kw
+        Y = np.empty((n, ho, wo, c), dtype=Xp.dtype)
+        windows = self._offsets((ho, wo))
+
+        def pool(part: slice) -> None:  # the examples of ``part``: a thread's share
+            Xpart, Ypart = Xp[part], Y[part]
+            Ypart[...] = Xpart[windows[0]]
+            for window in windows[1:]:
+                combine(Ypart, Xpart[window], out=Ypart)
+            if self.mode == "average":
+                Ypart /= kh * kw
+
+        over_batch(pool, n, Xp.nbytes)
         self.cache["Xp"], self.cache["Y"] = Xp, Y
         return Y
 
@@ -300,20 +308,26 @@ class Pool2D(Layer):
         disjoint = s >= kh and s >= kw
         tiled = disjoint and s == kh == kw and Xp.shape[1:3] == (s * ho, s * wo)
         dXp = (np.empty if tiled else np.zeros)(Xp.shape, dtype=dLdY.dtype)
-        share = dLdY / (kh * kw) if self.mode == "average" else None
-        unclaimed = np.ones(Y.shape, dtype=bool)  # max: only a window's first maximum is routed
-        for k, window in enumerate(self._offsets((ho, wo))):
-            if self.mode == "max":
-                if k < kh * kw - 1:
-                    hit = np.equal(Xp[window], Y)
-                    hit &= unclaimed
-                    unclaimed ^= hit
-                else:  # the last offset: whatever no earlier one claimed is its maximum
-                    hit = unclaimed
-                share = np.multiply(dLdY, hit, out=dXp[window] if disjoint else None)
-            if not disjoint:
-                dXp[window] += share
-            elif self.mode == "average":
-                dXp[window] = share
+        windows = self._offsets((ho, wo))
+
+        def route(part: slice) -> None:  # the examples of ``part``: a thread's share
+            Xpart, Ypart, dY, dXpart = Xp[part], Y[part], dLdY[part], dXp[part]
+            share = dY / (kh * kw) if self.mode == "average" else None
+            unclaimed = np.ones(Ypart.shape, dtype=bool)  # max: a window's first maximum only
+            for k, window in enumerate(windows):
+                if self.mode == "max":
+                    if k < kh * kw - 1:
+                        hit = np.equal(Xpart[window], Ypart)
+                        hit &= unclaimed
+                        unclaimed ^= hit
+                    else:  # the last offset: whatever no earlier one claimed is its maximum
+                        hit = unclaimed
+                    share = np.multiply(dY, hit, out=dXpart[window] if disjoint else None)
+                if not disjoint:
+                    dXpart[window] += share
+                elif self.mode == "average":
+                    dXpart[window] = share
+
+        over_batch(route, len(Xp), Xp.nbytes)
         h, w = Xp.shape[1] - 2 * ph, Xp.shape[2] - 2 * pw
         return dXp[:, ph : ph + h, pw : pw + w, :]

@@ -165,11 +165,16 @@ def test_the_profile_times_every_layer_and_its_products():
 
 
 def test_the_twin_step_times_both_backends_of_each_profiled_config(monkeypatch):
-    """Section 12: one row per numpy-backed config, the numpy-backed step and its torch twin's."""
+    """Section 12: one row per numpy-backed config, the numpy-backed step (threaded, and with its
+    elementwise passes on one core: the before) and its torch twin's; the threshold is left as
+    it was."""
+    from numpy_nn import threads
 
     monkeypatch.setattr(steps, "CNN_CONFIGS", {"Fashion CNN (x)": ("fashion_cnn_numpy.yaml", 8)})
-    [(label, batch, ours, theirs)] = steps.twin_rows(repeats=1, block=2)
-    assert (label, batch) == ("Fashion CNN (x)", 8) and ours > 0 and theirs > 0
+    threshold = threads.MIN_BYTES
+    [(label, batch, ours, before, theirs)] = steps.twin_rows(repeats=1, block=2)
+    assert (label, batch) == ("Fashion CNN (x)", 8) and ours > 0 and before > 0 and theirs > 0
+    assert threads.MIN_BYTES == threshold
 
 
 def test_numpy_cnn_configs_section_trains_each_with_its_reference(monkeypatch, tmp_path):
