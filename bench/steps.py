@@ -214,7 +214,7 @@ def twins(**_) -> str:
         "initial weights), float32, the same random batch, in one process with "
         "`OMP_WAIT_POLICY=PASSIVE` (as `train.py` runs numpy backends); alternating blocks of "
         "4 steps, 5 rounds, median of all but each block's first. *Before*: the same numpy-backed "
-        "step with numpy_nn's elementwise passes (pooling, batch norm) in one piece, on one core, "
+        "step with numpy_nn's threaded elementwise passes (pooling) in one piece, on one core, "
         "as before `numpy_nn/threads.py`; timed in the same blocks.",
         "",
         "| network | batch | numpy-backed (ms) | torch twin (ms) | ratio | before: one core (ms) "

@@ -7,7 +7,6 @@ import numpy as np
 
 from numpy_nn.base import Layer
 from numpy_nn.checks import numeric, same_shape, saved
-from numpy_nn.threads import over_batch
 from numpy_nn.utils import seed_or_global
 from numpy_nn.weights import initialize_weights
 
@@ -99,7 +98,7 @@ class BatchNorm1D(Layer):
                     f"input of shape {X.shape}"
                 )
             mu = _channel_sums(X2) / len(X2)
-            X_hat = _minus(X2, mu)  # centred first, then the variance from it (the two-pass form)
+            X_hat = X2 - mu  # centred first, then the variance from it (the two-pass form)
             var = np.einsum("ij,ij->j", X_hat, X_hat) / len(X2)
             mu, var = mu.reshape(1, -1), var.reshape(1, -1)
             m = self.momentum
@@ -107,20 +106,14 @@ class BatchNorm1D(Layer):
             cache["running_var"] = m * cache["running_var"] + (1 - m) * var
         else:
             mu, var = cache["running_mu"], cache["running_var"]
-            X_hat = _minus(X2, mu)
-        inv_std, g, b = 1.0 / np.sqrt(var + self.eps), gamma.reshape(-1), beta.reshape(-1)
-        Y = np.empty_like(X_hat)
-
-        def normalize(part: slice) -> None:  # X_hat scaled in place, then Y = gamma X_hat + beta
-            X_hat[part] *= inv_std
-            np.multiply(X_hat[part], g, out=Y[part])
-            Y[part] += b
-
-        over_batch(normalize, len(X_hat), X_hat.nbytes)
+            X_hat = X2 - mu
+        X_hat *= 1.0 / np.sqrt(var + self.eps)
         X_hat = X_hat.reshape(X.shape)
         cache["X"], cache["X_hat"], cache["mu"], cache["var"] = X, X_hat, mu, var
         cache["mode"] = "train" if training else "test"
-        return Y.reshape(X.shape)
+        Y = X_hat * gamma.reshape(-1)
+        Y += beta.reshape(-1)
+        return Y
 
     def backward(self, dLdY: np.ndarray) -> np.ndarray:
         """dgamma = sum(dY ⊙ X_hat), dbeta = sum(dY) over every axis but the channel's, and, with
@@ -145,22 +138,10 @@ class BatchNorm1D(Layer):
         if self.cache.get("mode", "train") == "test":
             return dLdY * scale
         m = len(dY2)  # <dY> = dbeta / m and <dY ⊙ X_hat> = dgamma / m
-        a, b, dX = -scale * dgamma / m, -scale * dbeta / m, np.empty_like(dY2)
-
-        def gradient(part: slice) -> None:
-            np.multiply(X_hat2[part], a, out=dX[part])
-            dX[part] += b
-            dX[part] += dY2[part] * scale
-
-        over_batch(gradient, len(dX), dX.nbytes)
+        dX = X_hat2 * (-scale * dgamma / m)
+        dX += -scale * dbeta / m
+        dX += dY2 * scale
         return dX.reshape(dLdY.shape)
-
-
-def _minus(A: np.ndarray, row: np.ndarray) -> np.ndarray:
-    """A - row (broadcast over A's rows), the rows split over the cores."""
-    out = np.empty(A.shape, dtype=np.result_type(A, row))
-    over_batch(lambda part: np.subtract(A[part], row, out=out[part]), len(A), A.nbytes)
-    return out
 
 
 def _channel_sums(A: np.ndarray) -> np.ndarray:

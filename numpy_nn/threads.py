@@ -6,6 +6,11 @@ pooling's comparisons ran on one core while torch's ran on all of them (docs/ben
 "The numpy layers at torch's pace"). ``over_batch`` splits such a pass by examples: every output
 element is computed by the same operations as in one piece, so the result is bit for bit the
 same whatever the number of threads (tested).
+
+Measured on 2 cores (AMD EPYC, 2026-12-05, forward + backward): the first max-pool of the CIFAR
+network (256 x 32 x 32 x 32, float32) 29.8 -> 16.0 ms. Batch norm's passes, split the same way,
+were slower (8.1 -> 9.7 ms on 256 x 16 x 16 x 32: its passes alternate with BLAS reductions over
+the whole batch), so batch norm stays in one piece.
 """
 
 import os

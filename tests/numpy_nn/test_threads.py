@@ -11,8 +11,6 @@ CASES = [
     ("pool2d", {"kernel_shape": 2, "stride": 2, "mode": "max"}, (7, 8, 8, 3)),
     ("pool2d", {"kernel_shape": 3, "stride": 2, "mode": "max", "pad": 1}, (7, 9, 9, 3)),
     ("pool2d", {"kernel_shape": 3, "stride": 1, "mode": "average"}, (5, 6, 6, 2)),
-    ("batchnorm2d", {}, (7, 5, 5, 4)),
-    ("batchnorm1d", {}, (9, 6)),
 ]
 
 
