@@ -109,7 +109,7 @@ def test_a_correct_copy_named_neural_networks_passes(tmp_path):
             {"TestSoftMax"},
         ),
         (  # max pooling's gradient to every input of the window
-            [("conv.py", "share = np.multiply(dLdY, hit,", "share = np.multiply(dLdY, True,")],
+            [("conv.py", "share = np.multiply(dY, hit,", "share = np.multiply(dY, True,")],
             {"TestPool2D"},
         ),
     ],

@@ -137,8 +137,8 @@ MUTANTS = [  # (what, module, old, new, the pieces that must fail)
     (
         "a max-pool backward that routes to each window's first input",
         "conv.py",
-        "hit = np.equal(Xp[window], Y)",
-        "hit = np.ones(Y.shape, dtype=bool)",
+        "hit = np.equal(Xpart[window], Ypart)",
+        "hit = np.ones(Ypart.shape, dtype=bool)",
         {"layers.Pool2D"},
     ),
 ]
