@@ -3,6 +3,7 @@ markdown section, in a module per family (machine.py: the CPU, the speed referen
 
 from bench.accuracy import cifar, fashion, iris, numpy_cnns
 from bench.bridge import bridge_cnn, bridge_overhead
+from bench.conv_algorithms import algorithms
 from bench.eager import conv, numpy_vs_torch
 from bench.grading_speed import grading
 from bench.runtime import allocator, precision
@@ -22,4 +23,5 @@ SUITES = {
     "profile": profile,
     "twins": twins,
     "numpy_cnns": numpy_cnns,
+    "conv_algorithms": algorithms,
 }

@@ -46,7 +46,7 @@ EXTRAS: list[tuple[str, tuple[str, ...]]] = [
     )),
     ("Extra: image layers in numpy", (
         "numpy_nn/conv.py", "numpy_nn/normalization.py", "numpy_nn/regularization.py",
-        "numpy_nn/recurrent.py", "numpy_nn/threads.py",
+        "numpy_nn/recurrent.py", "numpy_nn/threads.py", "numpy_nn/winograd.py",
     )),
     # what every command shares, once, at the end
     (SHARED, (

@@ -12,11 +12,13 @@ from collections import OrderedDict
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from numpy_nn import winograd
 from numpy_nn.base import Layer, WeightedLayer
 from numpy_nn.checks import batch, same_shape, saved
 from numpy_nn.threads import over_batch
 
 PADS = ('"same"', '"valid"', "an int >= 0", "a pair of ints")
+ALGORITHMS = ("im2col", "winograd")
 
 
 def _pair(value, what: str) -> tuple[int, int]:
@@ -92,6 +94,11 @@ class Conv2D(WeightedLayer):
     chunk's product, bias and activation (and in backward its gradients) run, and recomputed in
     backward (cheaper than a trip through memory). The cache holds the handout's ``X`` and
     ``Z``, and ``Xp`` (padded) and ``cols`` (or ``[]`` when not kept) for backward.
+
+    ``algorithm="winograd"`` (ours; 3x3 kernels at stride 1) computes the same Z with Winograd's
+    F(2x2, 3x3), 16 multiplies per 2x2 outputs instead of 36 (``numpy_nn.winograd``), and keeps
+    its transformed input as ``cols``. Which is faster depends on the shape: each config
+    chooses per layer, by measurement (docs/benchmarks.md, "im2col or Winograd").
     """
 
     keep_cols_bytes = 16 * 2**20
@@ -106,11 +113,20 @@ class Conv2D(WeightedLayer):
         pad="same",
         weight_init: str = "xavier_uniform",
         seed: int | None = None,
+        algorithm: str = "im2col",
     ):
         super().__init__(n_out, activation, weight_init, seed)
         self.kernel_shape = _kernel(kernel_shape)
         self.stride = _stride(stride)
         self.pad = _padding(pad, self.kernel_shape)
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+        if algorithm == "winograd" and (self.kernel_shape != (3, 3) or self.stride != 1):
+            raise ValueError(
+                f"algorithm winograd computes 3x3 kernels at stride 1, not kernel_shape "
+                f"{kernel_shape!r} at stride {stride!r}: use algorithm im2col for this layer"
+            )
+        self.algorithm = algorithm
 
     def _init_parameters(self, X_shape: tuple, dtype=np.float64) -> None:
         """W (kh, kw, c_in, n_out) from the initializer (fans count the kernel's area), b = 0."""
@@ -144,6 +160,8 @@ class Conv2D(WeightedLayer):
         n, h, w, c = X.shape
         ho = _output_size(h, kh, ph, s, "Conv2D", X.shape)
         wo = _output_size(w, kw, pw, s, "Conv2D", X.shape)
+        if self.algorithm == "winograd":
+            return self._winograd_forward(X, (ho, wo))
         Xp = np.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw else X
         Wm, f = W.reshape(kh * kw * c, self.n_out), self.n_out
         chunk = self._chunk(n, (ho, wo), c, X.itemsize)
@@ -162,6 +180,38 @@ class Conv2D(WeightedLayer):
         self.cache["cols"] = cols if chunk >= n else []
         return Y
 
+    def _winograd_forward(self, X: np.ndarray, out_hw) -> np.ndarray:
+        """Z by Winograd's F(2x2, 3x3) on X padded by ``pad`` and, where the output has an odd
+        side, by one more row or column of zeros (whole 2x2 tiles), then cropped."""
+        (ph, pw), (ho, wo) = self.pad, out_hw
+        th, tw = winograd.tiles(ho), winograd.tiles(wo)
+        extra = ((0, 0), (ph, ph + 2 * th - ho), (pw, pw + 2 * tw - wo), (0, 0))
+        Xe = np.pad(X, extra) if any(map(any, extra)) else X
+        Ze, V = winograd.forward(Xe, self.parameters["W"])
+        Z = Ze if Ze.shape[1:3] == (ho, wo) else np.ascontiguousarray(Ze[:, :ho, :wo])
+        Z += self.parameters["b"].reshape(-1)
+        self.cache["X"], self.cache["Z"], self.cache["Xp"], self.cache["cols"] = X, Z, Xe, V
+        return self.activation(Z)
+
+    def _winograd_backward(self, D: np.ndarray, input_gradient: bool) -> np.ndarray | None:
+        """dW, db and dX through Winograd's stages transposed (``numpy_nn.winograd.backward``)."""
+        Xe, V, W = self.cache["Xp"], self.cache["cols"], self.parameters["W"]
+        (ph, pw), (n, ho, wo, f) = self.pad, D.shape
+        if Xe.shape[1] - 2 != ho or Xe.shape[2] - 2 != wo:  # odd sides: zeros for the extra tiles
+            De = np.zeros((n, Xe.shape[1] - 2, Xe.shape[2] - 2, f), dtype=D.dtype)
+            De[:, :ho, :wo] = D
+        else:
+            De = D
+        dXe = np.empty_like(Xe) if input_gradient else None
+        dW = winograd.backward(V, W, De, dXe, weights=self.trainable)
+        if self.trainable:
+            self.gradients["W"] = dW
+            self.gradients["b"] = D.sum(axis=(0, 1, 2)).reshape(1, f)
+        if not input_gradient:
+            return None
+        h, w = self.cache["X"].shape[1:3]
+        return np.ascontiguousarray(dXe[:, ph : ph + h, pw : pw + w])
+
     skips_input_gradient = True
 
     def backward(self, dLdY: np.ndarray, input_gradient: bool = True) -> np.ndarray | None:
@@ -178,6 +228,8 @@ class Conv2D(WeightedLayer):
             return None
         Xp, Z = saved(self, "Xp", "Z")
         dLdY = same_shape(dLdY, Z, "Conv2D.backward", "dLdY", "the output")
+        if self.algorithm == "winograd":
+            return self._winograd_backward(self.activation.backward(Z, dLdY), input_gradient)
         W = self.parameters["W"]
         (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
         n, ho, wo, f = Z.shape

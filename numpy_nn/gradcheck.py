@@ -150,6 +150,12 @@ def image_layer_checks(rng: np.random.Generator) -> list[tuple[str, object, np.n
             images,
             None,
         ),
+        (
+            "conv2d[3x3 winograd, odd width]",
+            Conv2D(4, 3, "tanh", seed=bn_seed, algorithm="winograd"),
+            images,
+            None,
+        ),
         ("pool2d[max 2x2 stride 2]", Pool2D(2, "max", 2), _distinct(rng, (2, 6, 5, 3)), None),
         (
             "pool2d[max 3x2 stride 1 pad 1]",

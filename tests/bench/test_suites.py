@@ -177,6 +177,20 @@ def test_the_twin_step_times_both_backends_of_each_profiled_config(monkeypatch):
     assert threads.MIN_BYTES == threshold
 
 
+def test_the_algorithm_section_times_both_ways_each_3x3_convolution(monkeypatch):
+    """Section 14: a row per 3x3 stride-1 conv2d of each config, im2col's and Winograd's times
+    and what the config chose."""
+    from bench import conv_algorithms
+
+    monkeypatch.setattr(
+        conv_algorithms, "CNN_CONFIGS", {"Fashion CNN (x)": ("fashion_cnn_numpy.yaml", 4)}
+    )
+    rows = conv_algorithms.algorithm_rows(repeats=1, block=2)
+    assert [r[:2] for r in rows] == [("Fashion CNN (x)", 0), ("Fashion CNN (x)", 3)]
+    assert rows[0][2] == [28, 28, 1] and rows[1][2:4] == ([14, 14, 16], 32)
+    assert all(r[4] == "im2col" and r[5] > 0 and r[6] > 0 for r in rows)
+
+
 def test_numpy_cnn_configs_section_trains_each_with_its_reference(monkeypatch, tmp_path):
     """Section 13: the Fashion config always, the CIFAR-10 one only with --cifar (else its last
     row stays); each row carries the speed reference taken right before its run."""

@@ -11,6 +11,10 @@ from numpy_nn.models import NeuralNetwork
 KINDS = {
     "fully_connected": ({"n_out": 5, "activation": "tanh"}, (6, 4)),
     "conv2d": ({"n_out": 3, "kernel_shape": 3, "activation": "relu", "pad": "same"}, (2, 5, 5, 2)),
+    "conv2d[winograd]": (
+        {"n_out": 3, "kernel_shape": 3, "activation": "relu", "algorithm": "winograd"},
+        (2, 5, 4, 2),
+    ),
     "batchnorm2d": ({}, (4, 3, 3, 2)),
     "batchnorm1d": ({}, (6, 4)),
 }
@@ -18,8 +22,9 @@ KINDS = {
 
 def _pair(kind: str):
     options, shape = KINDS[kind]
-    trainable = initialize_layer(kind, seed=3, **options)
-    frozen = initialize_layer(kind, seed=3, trainable=False, **options)
+    name = kind.split("[")[0]
+    trainable = initialize_layer(name, seed=3, **options)
+    frozen = initialize_layer(name, seed=3, trainable=False, **options)
     rng = np.random.default_rng(0)
     return trainable, frozen, rng.normal(size=shape), rng
 

@@ -11,6 +11,11 @@ CASES = [
     ("pool2d", {"kernel_shape": 2, "stride": 2, "mode": "max"}, (7, 8, 8, 3)),
     ("pool2d", {"kernel_shape": 3, "stride": 2, "mode": "max", "pad": 1}, (7, 9, 9, 3)),
     ("pool2d", {"kernel_shape": 3, "stride": 1, "mode": "average"}, (5, 6, 6, 2)),
+    (
+        "conv2d",
+        {"n_out": 4, "kernel_shape": 3, "activation": "relu", "algorithm": "winograd", "seed": 0},
+        (7, 7, 6, 3),
+    ),
 ]
 
 
