@@ -5,7 +5,8 @@ threads at once; its matrix products already use every core (BLAS), but a pass s
 pooling's comparisons ran on one core while torch's ran on all of them (docs/benchmarks.md,
 "The numpy layers at torch's pace"). ``over_batch`` splits such a pass by examples: every output
 element is computed by the same operations as in one piece, so the result is bit for bit the
-same whatever the number of threads (tested).
+same whatever the number of threads (tested). Its users: pooling (``numpy_nn.conv``) and
+Winograd's transforms (``numpy_nn.winograd``).
 
 Measured on 2 cores (AMD EPYC, 2026-12-05, forward + backward): the first max-pool of the CIFAR
 network (256 x 32 x 32 x 32, float32) 29.8 -> 16.0 ms. Batch norm's passes, split the same way,
