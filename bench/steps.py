@@ -157,11 +157,12 @@ def profile(**_) -> str:
 
 # -- 12. the numpy-backed CNNs against their torch twins -----------------------------------------
 def twin_rows(repeats: int = 5, block: int = 4) -> list:
-    """[(network, batch, numpy-backed ms, the same with its elementwise passes on one core ms,
-    torch twin ms)]: one training step (zero the gradients, forward, cross-entropy, backward,
-    SGD with Nesterov momentum and weight decay) of each numpy-backed config's network through
-    the bridge and of its torch-native twin, float32, on the same random batch, in alternating
-    blocks. The one-core arm is numpy_nn before ``numpy_nn.threads``: the before, same run."""
+    """[(network, batch, numpy-backed ms, before ms, torch twin ms)]: one training step (zero the
+    gradients, forward, cross-entropy, backward, SGD with Nesterov momentum and weight decay) of
+    each numpy-backed config's network through the bridge and of its torch-native twin, float32,
+    on the same random batch, in alternating blocks. The before is numpy_nn as before issue 42:
+    every convolution im2col (the config's ``algorithm`` choices dropped) and every elementwise
+    pass in one piece (``numpy_nn.threads`` off), timed in the same run."""
     import torch
     import torch.nn.functional as F
 
@@ -175,9 +176,18 @@ def twin_rows(repeats: int = 5, block: int = 4) -> list:
         g = torch.Generator().manual_seed(0)
         x = torch.randn(batch, *net_args["input_shape"], generator=g)
         y = torch.randint(0, 10, (batch,), generator=g)
+        im2col = [
+            {k: v for k, v in spec.items() if k != "algorithm"} for spec in net_args["layers"]
+        ]
         steps = {}
-        for backend in ("numpy", "torch"):
-            net = LayerStack(net_args["layers"], net_args["input_shape"], backend, seed=0)
+        for backend, specs in (
+            ("numpy", net_args["layers"]),
+            ("torch", im2col),
+            ("before", im2col),
+        ):
+            net = LayerStack(
+                specs, net_args["input_shape"], backend.replace("before", "numpy"), seed=0
+            )
             opt = torch.optim.SGD(
                 net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4
             )
@@ -189,15 +199,17 @@ def twin_rows(repeats: int = 5, block: int = 4) -> list:
 
             steps[backend] = step
 
-        def one_core(step=steps["numpy"], threaded=threads.MIN_BYTES):
+        old_step = steps.pop("before")
+
+        def before(step=old_step, threaded=threads.MIN_BYTES):
             threads.MIN_BYTES = 1 << 62  # every pass in one piece
             try:
                 step()
             finally:
                 threads.MIN_BYTES = threaded
 
-        t = interleaved_blocks({**steps, "one core": one_core}, repeats, block)
-        rows.append((label, batch, t["numpy"] * 1e3, t["one core"] * 1e3, t["torch"] * 1e3))
+        t = interleaved_blocks({**steps, "before": before}, repeats, block)
+        rows.append((label, batch, t["numpy"] * 1e3, t["before"] * 1e3, t["torch"] * 1e3))
     return rows
 
 
@@ -214,10 +226,11 @@ def twins(**_) -> str:
         "initial weights), float32, the same random batch, in one process with "
         "`OMP_WAIT_POLICY=PASSIVE` (as `train.py` runs numpy backends); alternating blocks of "
         "4 steps, 5 rounds, median of all but each block's first. *Before*: the same numpy-backed "
-        "step with numpy_nn's threaded elementwise passes (pooling) in one piece, on one core, "
-        "as before `numpy_nn/threads.py`; timed in the same blocks.",
+        "network as before issue 42, every convolution im2col (the config's `algorithm: "
+        "winograd` choices dropped) and numpy_nn's threaded elementwise passes (pooling, "
+        "Winograd's transforms) in one piece, on one core; timed in the same blocks.",
         "",
-        "| network | batch | numpy-backed (ms) | torch twin (ms) | ratio | before: one core (ms) "
+        "| network | batch | numpy-backed (ms) | torch twin (ms) | ratio | before (ms) "
         "| ratio before | goal |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
