@@ -20,6 +20,12 @@ def _gemm_shapes(layer, x_shape, y_shape, input_gradient: bool = True) -> list:
         return [(n, i, o), (i, n, o)] + [
             (n, o, i)
         ] * input_gradient  # Z = X W; dW = X^T D; dX = D W^T
+    if type(layer).__name__ == "Conv2D" and layer.algorithm == "winograd":
+        # 16 products per pass, one per position of the 4x4 tile, over every 2x2 output tile:
+        # M = V U; dU = V^T dM; dV = dM U^T
+        c, f = layer.parameters["W"].shape[2:]
+        tiles = y_shape[0] * ((y_shape[1] + 1) // 2) * ((y_shape[2] + 1) // 2)
+        return [(tiles, c, f), (c, tiles, f)] * 16 + [(tiles, f, c)] * (16 * input_gradient)
     if type(layer).__name__ == "Conv2D":
         kh, kw, c, f = layer.parameters["W"].shape
         rows = y_shape[0] * y_shape[1] * y_shape[2]
@@ -123,7 +129,9 @@ def profile(**_) -> str:
         "in a fresh process set up as `train.py` runs numpy backends, median of 7 after two "
         "passes; the first layer skips dL/dX of the data, as the network does; *products* is what the layer's matrix products take "
         "called directly on arrays of their shapes (the BLAS floor), *rest* the difference: "
-        "pooling, batch norm, activations, window copies, the col2im scatter, temporaries. "
+        "pooling, batch norm, activations, window copies, the col2im scatter, Winograd's "
+        "transforms (a layer with `algorithm: winograd` counts its 16 products per pass), "
+        "temporaries. "
         "Products timed apart, on fresh arrays, can take longer than inside the layer (a "
         "negative rest, for the small late convolutions): read *rest* to a few ms.",
         "",

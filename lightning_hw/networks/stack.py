@@ -294,11 +294,13 @@ class LayerStack(Network):
     def fit_whitening(self, images: torch.Tensor, eps: float = 5e-4) -> None:
         """Set the first layer to whiten the patches of ``images`` (n, c, h, w), as the torch
         CNN's is (``numpy_nn.conv.whitening_filters``; the ``FitWhitening`` callback calls this
-        before training). The layer must be a frozen ``conv2d`` of 2 kh kw c filters, stride 1,
-        no padding, linear: ``{name: conv2d, n_out: 24, kernel_shape: 2, activation: linear,
-        trainable: false}`` for 3 channels."""
+        before training). The layer must be a frozen ``conv2d`` of 2 kh kw c filters, no
+        padding, linear: ``{name: conv2d, n_out: 24, kernel_shape: 2, activation: linear,
+        trainable: false}`` for 3 channels. Its stride is free: the filters whiten every kh x kw
+        patch (stride 1's); with stride = kernel it reads non-overlapping patches of the same
+        statistics, an invertible map of the image to a coarser, decorrelated grid."""
         layer, c = self.first, images.shape[1]
-        if not (isinstance(layer, Conv2D) and not layer.trainable and layer.stride == 1):
+        if not (isinstance(layer, Conv2D) and not layer.trainable):
             raise ValueError("fit_whitening needs a frozen conv2d (trainable: false) first")
         kh, kw = layer.kernel_shape
         if layer.n_out != 2 * kh * kw * c or layer.pad != (0, 0):

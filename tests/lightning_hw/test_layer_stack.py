@@ -117,6 +117,13 @@ def test_fit_whitening_fits_both_backends_as_the_torch_cnn_fits_its_own():
     torch.testing.assert_close(ours @ ours.T, theirs @ theirs.T, rtol=2e-3, atol=1e-3)
     with pytest.raises(ValueError, match="frozen conv2d"):
         _twins([{**whiten, "pad": "valid"}, *layers[1:]], [3, 8, 8])[0].fit_whitening(images)
+    strided = [{**layers[0], "stride": 2}, *layers[1:]]  # non-overlapping patches, 8x8 -> 4x4
+    numpy_net, torch_net = _twins(strided, [3, 8, 8])
+    for net in (numpy_net, torch_net):
+        net.fit_whitening(images)
+    torch.testing.assert_close(numpy_net(images), torch_net(images), rtol=1e-10, atol=1e-10)
+    W = torch.from_numpy(numpy_net.first.parameters["W"].reshape(12, 24))
+    torch.testing.assert_close(W @ W.T, ours @ ours.T)  # the same filters as at stride 1
 
 
 def test_initial_weights_equal_numpy_nns_own_model():
