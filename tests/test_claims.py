@@ -56,6 +56,12 @@ def test_the_same_runs_give_the_same_numbers_everywhere():
     assert seed == "0" and "seed_everything: 0" in mlp_config
     assert f"max_epochs: {epochs} " in mlp_config
     assert f"MLP, {float(accuracy):.1%} in {wall} on 2 cores" in readme
+    # the numpy-backed CNNs: README quotes each config's latest run in docs/numpy_cnns.md
+    numpy_doc = (ROOT / "docs" / "numpy_cnns.md").read_text()
+    for name, config in (("Fashion", "fashion_cnn_numpy"), ("CIFAR-10", "cifar_cnn_numpy")):
+        row = next(r for r in numpy_doc.splitlines() if r.startswith(f"| `configs/{config}.yaml`"))
+        bold = re.findall(r"\*\*([^*]+)\*\*", row)
+        assert f"{name} {bold[0]} in {bold[1]}" in readme, (name, row)
 
 
 def test_configs_quote_no_measured_result_and_name_where_it_is():
