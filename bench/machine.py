@@ -106,11 +106,13 @@ def interleaved_blocks(fns: dict, repeats: int = 7, block: int = 5) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def child_rows(module: str, function: str) -> list:
+def child_rows(module: str, function: str, before_issue_42: bool = False) -> list:
     """``<module>.<function>()`` in a fresh child process set up as ``train.py`` runs numpy
-    backends (``OMP_WAIT_POLICY=PASSIVE`` before torch is imported, freed memory kept): its JSON
+    backends (``commands.train.NUMPY_BACKEND_ENV`` before numpy and torch load, freed memory
+    kept): its JSON
     rows. A fresh process also has a fresh heap: earlier sections' arrays do not change how
-    this one's large buffers are placed (and page-faulted)."""
+    this one's large buffers are placed (and page-faulted). ``before_issue_42``: the environment
+    numpy-backed runs had then (``OMP_WAIT_POLICY=PASSIVE`` only: BLAS on every core)."""
     import json
     import subprocess
     import sys
@@ -119,7 +121,11 @@ def child_rows(module: str, function: str) -> list:
         "import json; from commands.allocator import keep_freed_memory; keep_freed_memory(); "
         f"from {module} import {function}; print(json.dumps({function}()))"
     )
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    from commands.train import NUMPY_BACKEND_ENV
+
+    env = {**NUMPY_BACKEND_ENV, **os.environ}
+    if before_issue_42:
+        env.pop("OPENBLAS_NUM_THREADS")
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
     )

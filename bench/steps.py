@@ -37,7 +37,10 @@ def _gemm_shapes(layer, x_shape, y_shape, input_gradient: bool = True) -> list:
 
 
 def _gemm_ms(shapes, dtype, repeats: int = 5) -> float:
-    """What the products alone take, called directly on arrays of their shapes."""
+    """What the products alone take, called directly on arrays of their shapes and shared out
+    over the cores as numpy_nn's layers share them (``numpy_nn.threads.matmul``)."""
+    from numpy_nn import threads
+
     if not shapes:
         return 0.0
     rng = np.random.default_rng(0)
@@ -49,7 +52,7 @@ def _gemm_ms(shapes, dtype, repeats: int = 5) -> float:
     for _ in range(repeats):
         t = time.perf_counter()
         for a, b in pairs:
-            a @ b
+            threads.matmul(a, b)
         times.append(time.perf_counter() - t)
     return 1000 * statistics.median(times)
 
@@ -128,7 +131,8 @@ def profile(**_) -> str:
         "One training step of the numpy layers alone (no Lightning, no bridge), float32, "
         "in a fresh process set up as `train.py` runs numpy backends, median of 7 after two "
         "passes; the first layer skips dL/dX of the data, as the network does; *products* is what the layer's matrix products take "
-        "called directly on arrays of their shapes (the BLAS floor), *rest* the difference: "
+        "called directly on arrays of their shapes, shared over the cores as the layers share "
+        "them (BLAS runs each call on one core here, as in `train.py`: the BLAS floor), *rest* the difference: "
         "pooling, batch norm, activations, window copies, the col2im scatter, Winograd's "
         "transforms (a layer with `algorithm: winograd` counts its 16 products per pass), "
         "temporaries. "
@@ -164,13 +168,14 @@ def profile(**_) -> str:
 
 
 # -- 12. the numpy-backed CNNs against their torch twins -----------------------------------------
-def twin_rows(repeats: int = 5, block: int = 4) -> list:
-    """[(network, batch, numpy-backed ms, before ms, torch twin ms)]: one training step (zero the
+def twin_rows(before: bool = False, repeats: int = 5, block: int = 4) -> list:
+    """[(network, batch, numpy-backed ms, torch twin ms)]: one training step (zero the
     gradients, forward, cross-entropy, backward, SGD with Nesterov momentum and weight decay) of
     each numpy-backed config's network through the bridge and of its torch-native twin, float32,
-    on the same random batch, in alternating blocks. The before is numpy_nn as before issue 42:
-    every convolution im2col (the config's ``algorithm`` choices dropped) and every elementwise
-    pass in one piece (``numpy_nn.threads`` off), timed in the same run."""
+    on the same random batch, in alternating blocks. ``before``: numpy_nn as before issue 42,
+    every convolution im2col (the config's ``algorithm`` choices dropped) and every pass in one
+    piece (``numpy_nn.threads`` off), for a process whose BLAS uses every core
+    (``twin_rows_before``)."""
     import torch
     import torch.nn.functional as F
 
@@ -178,6 +183,8 @@ def twin_rows(repeats: int = 5, block: int = 4) -> list:
     from lightning_hw.networks import LayerStack
     from numpy_nn import threads
 
+    if before:
+        threads.MIN_BYTES, threads.BLAS_ONE_CORE = 1 << 62, False
     rows = []
     for label, (config, batch) in CNN_CONFIGS.items():
         net_args = resolve_config(str(ROOT / "configs" / config))["model"]["network"]["init_args"]
@@ -189,13 +196,10 @@ def twin_rows(repeats: int = 5, block: int = 4) -> list:
         ]
         steps = {}
         for backend, specs in (
-            ("numpy", net_args["layers"]),
+            ("numpy", im2col if before else net_args["layers"]),
             ("torch", im2col),
-            ("before", im2col),
         ):
-            net = LayerStack(
-                specs, net_args["input_shape"], backend.replace("before", "numpy"), seed=0
-            )
+            net = LayerStack(specs, net_args["input_shape"], backend, seed=0)
             opt = torch.optim.SGD(
                 net.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4
             )
@@ -206,19 +210,15 @@ def twin_rows(repeats: int = 5, block: int = 4) -> list:
                 opt.step()
 
             steps[backend] = step
-
-        old_step = steps.pop("before")
-
-        def before(step=old_step, threaded=threads.MIN_BYTES):
-            threads.MIN_BYTES = 1 << 62  # every pass in one piece
-            try:
-                step()
-            finally:
-                threads.MIN_BYTES = threaded
-
-        t = interleaved_blocks({**steps, "before": before}, repeats, block)
-        rows.append((label, batch, t["numpy"] * 1e3, t["before"] * 1e3, t["torch"] * 1e3))
+        t = interleaved_blocks(steps, repeats, block)
+        rows.append((label, batch, t["numpy"] * 1e3, t["torch"] * 1e3))
     return rows
+
+
+def twin_rows_before() -> list:
+    """``twin_rows(before=True)``, for a child process started without
+    ``OPENBLAS_NUM_THREADS=1`` (the environment numpy-backed runs had before issue 42)."""
+    return twin_rows(before=True)
 
 
 def twins(**_) -> str:
@@ -232,20 +232,24 @@ def twins(**_) -> str:
         "Nesterov momentum and weight decay) of each numpy-backed config's network through the "
         "bridge (`backend: numpy`) and of its torch-native twin (`backend: torch`, the same "
         "initial weights), float32, the same random batch, in one process with "
-        "`OMP_WAIT_POLICY=PASSIVE` (as `train.py` runs numpy backends); alternating blocks of "
-        "4 steps, 5 rounds, median of all but each block's first. *Before*: the same numpy-backed "
-        "network as before issue 42, every convolution im2col (the config's `algorithm: "
-        "winograd` choices dropped) and numpy_nn's threaded elementwise passes (pooling, "
-        "Winograd's transforms) in one piece, on one core; timed in the same blocks.",
+        "`OMP_WAIT_POLICY=PASSIVE` and `OPENBLAS_NUM_THREADS=1` (as `train.py` runs numpy "
+        "backends: numpy_nn shares each layer's batch out over the cores itself); alternating "
+        "blocks of 4 steps, 5 rounds, median of all but each block's first. *Before*: the same "
+        "numpy-backed network as before issue 42, every convolution im2col (the config's "
+        "`algorithm: winograd` choices dropped), every pass of numpy_nn in one piece and BLAS "
+        "on every core (`OPENBLAS_NUM_THREADS` unset), against the twin in the same blocks of "
+        "its own process (BLAS's idle threads there slow the twin too).",
         "",
         "| network | batch | numpy-backed (ms) | torch twin (ms) | ratio | before (ms) "
-        "| ratio before | goal |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| its twin (ms) | ratio before | goal |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, batch, ours, before, theirs in child_rows("bench.steps", "twin_rows"):
+    now = child_rows("bench.steps", "twin_rows")
+    then = child_rows("bench.steps", "twin_rows_before", before_issue_42=True)
+    for (label, batch, ours, theirs), (_, _, before, twin) in zip(now, then, strict=True):
         goal = next(v for k, v in goals.items() if label.startswith(k))
         lines.append(
             f"| {label} | {batch} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x | "
-            f"{before:.1f} | {before / theirs:.2f}x | <= {goal}x |"
+            f"{before:.1f} | {twin:.1f} | {before / twin:.2f}x | <= {goal}x |"
         )
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from bench.eager import conv, numpy_vs_torch
 from bench.grading_speed import grading
 from bench.runtime import allocator, precision
 from bench.steps import profile, twins
+from bench.torch_step import torch_step
 
 SUITES = {
     "numpy": numpy_vs_torch,
@@ -24,4 +25,5 @@ SUITES = {
     "twins": twins,
     "numpy_cnns": numpy_cnns,
     "conv_algorithms": algorithms,
+    "torch_step": torch_step,
 }

@@ -5,7 +5,7 @@ compare twins.
     python train.py --config configs/iris_numpy.yaml --print_config
     python train.py compare --config configs/iris_compare.yaml
 
-This module imports nothing heavy: the process environment must be set before torch loads.
+This module imports nothing heavy: the process environment must be set before numpy and torch load.
 """
 
 import os
@@ -16,15 +16,28 @@ from commands.configs import Experiment
 from commands.entry import run_main
 from commands.quiet import quiet_lightning
 
+# The process environment of a numpy-backed run, set before numpy and torch load (one home:
+# the benchmarks' child processes use it too).
+NUMPY_BACKEND_ENV = {
+    # numpy's BLAS and torch's OpenMP threads take turns in the numpy backend; OpenMP's default
+    # spin-waiting between torch ops starves numpy of cores (3.4x slower steps on 2 cores,
+    # docs/benchmarks.md). Passive waiting must be chosen before torch loads.
+    "OMP_WAIT_POLICY": "PASSIVE",
+    # BLAS on one core per call: numpy_nn then shares each layer's batch out over the cores
+    # itself, products and elementwise passes together (numpy_nn/threads.py; the CIFAR CNN's
+    # numpy step ~22% faster, docs/benchmarks.md section 12). Read when numpy loads. torch's
+    # own BLAS (MKL, oneDNN) does not read it.
+    "OPENBLAS_NUM_THREADS": "1",
+}
+
 
 def prepare_environment(numpy_backed: bool) -> None:
-    """Settings that must precede importing torch and Lightning; ``numpy_backed``: the run
-    trains numpy_nn's layers through the bridge."""
+    """Settings that must precede importing numpy, torch and Lightning; ``numpy_backed``: the
+    run trains numpy_nn's layers through the bridge (``NUMPY_BACKEND_ENV``; a variable the
+    user set wins)."""
     if numpy_backed:
-        # numpy's BLAS threads and torch's OpenMP threads take turns in the numpy backend;
-        # OpenMP's default spin-waiting between torch ops starves numpy of cores (3.4x slower
-        # steps on 2 cores, docs/benchmarks.md). Passive waiting must be chosen before torch loads.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        for name, value in NUMPY_BACKEND_ENV.items():
+            os.environ.setdefault(name, value)
     keep_freed_memory()  # no page faults on each step's fresh buffers (commands/allocator.py)
     quiet_lightning()
 

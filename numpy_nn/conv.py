@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from numpy_nn import winograd
 from numpy_nn.base import Layer, WeightedLayer
 from numpy_nn.checks import batch, same_shape, saved
-from numpy_nn.threads import over_batch
+from numpy_nn.threads import over_batch, products_over_batch
 
 PADS = ('"same"', '"valid"', "an int >= 0", "a pair of ints")
 ALGORITHMS = ("im2col", "winograd")
@@ -92,8 +92,11 @@ class Conv2D(WeightedLayer):
     chunk, and its columns are kept for the backward pass; a larger one goes through in chunks of
     at most ``max_chunk_bytes`` of columns, small enough to stay in the CPU's cache while the
     chunk's product, bias and activation (and in backward its gradients) run, and recomputed in
-    backward (cheaper than a trip through memory). The cache holds the handout's ``X`` and
-    ``Z``, and ``Xp`` (padded) and ``cols`` (or ``[]`` when not kept) for backward.
+    backward (cheaper than a trip through memory). When BLAS runs on one core the batch is first
+    shared out over the cores, each thread taking its examples chunk by chunk and backward
+    adding the threads' dW and db in a fixed order (``numpy_nn.threads``). The cache holds the
+    handout's ``X`` and ``Z``, and ``Xp`` (padded) and ``cols`` (each kept chunk's columns by its
+    first example, or ``[]`` when not kept) for backward.
 
     ``algorithm="winograd"`` (ours; 3x3 kernels at stride 1) computes the same Z with Winograd's
     F(2x2, 3x3), 16 multiplies per 2x2 outputs instead of 36 (``numpy_nn.winograd``), and keeps
@@ -135,13 +138,14 @@ class Conv2D(WeightedLayer):
         W = self.init_weights((kh, kw, self.n_in, self.n_out), rng=self.rng).astype(dtype)
         self._set_weights(W, np.zeros((1, self.n_out), dtype=dtype), ("X", "Z", "Xp", "cols"))
 
-    def _chunk(self, n: int, out_hw, c: int, itemsize: int) -> int:
-        """Examples per chunk: the whole batch if its columns fit in ``keep_cols_bytes``."""
+    def _chunk(self, n: int, out_hw, c: int, itemsize: int) -> tuple[int, bool]:
+        """(examples per chunk, whether the columns are kept): the whole batch is one chunk per
+        thread and its columns kept if they fit in ``keep_cols_bytes``."""
         per_example = out_hw[0] * out_hw[1] * self.kernel_shape[0] * self.kernel_shape[1] * c
         per_example = max(1, per_example * itemsize)
         if n * per_example <= self.keep_cols_bytes:
-            return n
-        return max(1, min(n, self.max_chunk_bytes // per_example))
+            return n, True
+        return max(1, min(n, self.max_chunk_bytes // per_example)), False
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         X = _check_images(X, "Conv2D")
@@ -164,20 +168,24 @@ class Conv2D(WeightedLayer):
             return self._winograd_forward(X, (ho, wo))
         Xp = np.pad(X, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw else X
         Wm, f = W.reshape(kh * kw * c, self.n_out), self.n_out
-        chunk = self._chunk(n, (ho, wo), c, X.itemsize)
+        chunk, keep = self._chunk(n, (ho, wo), c, X.itemsize)
         Z = np.empty((n, ho, wo, f), dtype=W.dtype)
-        Y = cols = None
-        for start in range(0, n, chunk):  # each chunk's columns, product, bias, activation
-            part = slice(start, start + chunk)
-            cols = _windows(Xp[part], self.kernel_shape, s, (ho, wo))
-            np.matmul(cols.reshape(-1, kh * kw * c), Wm, out=Z[part].reshape(-1, f))
-            Z[part] += b.reshape(-1)
-            Y_part = self.activation(Z[part])
-            if Y is None:
-                Y = np.empty(Z.shape, dtype=Y_part.dtype)
-            Y[part] = Y_part
+        Y = np.empty((n, ho, wo, f), dtype=W.dtype)
+        kept = {}
+
+        def run(part: slice) -> None:  # a thread's share of the batch, chunk by chunk
+            for start in range(part.start, part.stop, chunk):
+                p = slice(start, min(start + chunk, part.stop))
+                cols = _windows(Xp[p], self.kernel_shape, s, (ho, wo))
+                np.matmul(cols.reshape(-1, kh * kw * c), Wm, out=Z[p].reshape(-1, f))
+                Z[p] += b.reshape(-1)
+                Y[p] = self.activation(Z[p])
+                if keep:
+                    kept[start] = cols
+
+        products_over_batch(run, n, Z.nbytes)
         self.cache["X"], self.cache["Z"], self.cache["Xp"] = X, Z, Xp
-        self.cache["cols"] = cols if chunk >= n else []
+        self.cache["cols"] = kept if keep else []
         return Y
 
     def _winograd_forward(self, X: np.ndarray, out_hw) -> np.ndarray:
@@ -234,26 +242,34 @@ class Conv2D(WeightedLayer):
         (kh, kw), (ph, pw), s = self.kernel_shape, self.pad, self.stride
         n, ho, wo, f = Z.shape
         c = W.shape[2]
-        chunk = self._chunk(n, (ho, wo), c, Xp.itemsize)
-        dW = np.zeros((kh * kw * c, f), dtype=W.dtype)
-        db = np.zeros(f, dtype=W.dtype)
-        ones = np.ones(chunk * ho * wo, dtype=W.dtype)
+        chunk, keep = self._chunk(n, (ho, wo), c, Xp.itemsize)
         h, w = Xp.shape[1] - 2 * ph, Xp.shape[2] - 2 * pw
         dX = np.empty((n, h, w, c), dtype=W.dtype) if input_gradient else None
-        scratch = np.empty((chunk, *Xp.shape[1:]), dtype=W.dtype) if input_gradient else None
-        for start in range(0, n, chunk):
-            part, size = slice(start, start + chunk), min(chunk, n - start)
-            cols = self.cache["cols"]
-            if isinstance(cols, list):  # not kept: recompute this chunk's columns
-                cols = _windows(Xp[part], (kh, kw), s, (ho, wo))
-            D = self.activation.backward(Z[part], dLdY[part]).reshape(-1, f)
-            if self.trainable:
-                dW += cols.reshape(-1, kh * kw * c).T @ D
-                db += ones[: len(D)] @ D
-            if input_gradient:
-                dXp = self._col2im(D, scratch[:size], (ho, wo))
-                dX[part] = dXp[:, ph : ph + h, pw : pw + w]
+        kept = self.cache["cols"] if isinstance(self.cache["cols"], dict) else {}
+        sums = {}  # each thread's dW and db, added up in a fixed order below
+
+        def run(part: slice) -> None:  # a thread's share of the batch, chunk by chunk
+            dW = np.zeros((kh * kw * c, f), dtype=W.dtype)
+            db = np.zeros(f, dtype=W.dtype)
+            size = min(chunk, part.stop - part.start)
+            scratch = np.empty((size, *Xp.shape[1:]), dtype=W.dtype) if input_gradient else None
+            for start in range(part.start, part.stop, chunk):
+                p = slice(start, min(start + chunk, part.stop))
+                cols = kept.get(start) if keep else None
+                if cols is None:  # not kept: recompute this chunk's columns
+                    cols = _windows(Xp[p], (kh, kw), s, (ho, wo))
+                D = self.activation.backward(Z[p], dLdY[p]).reshape(-1, f)
+                if self.trainable:
+                    dW += cols.reshape(-1, kh * kw * c).T @ D
+                    db += D.sum(axis=0)
+                if input_gradient:
+                    dXp = self._col2im(D, scratch[: p.stop - p.start], (ho, wo))
+                    dX[p] = dXp[:, ph : ph + h, pw : pw + w]
+            sums[part.start] = dW, db
+
+        products_over_batch(run, n, Z.nbytes)
         if self.trainable:
+            dW, db = (sum(parts) for parts in zip(*(sums[k] for k in sorted(sums))))
             self.gradients["W"] = dW.reshape(W.shape)
             self.gradients["b"] = db.reshape(1, f)
         return dX

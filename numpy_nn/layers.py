@@ -13,6 +13,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from numpy_nn import threads
 from numpy_nn.base import Layer, WeightedLayer
 from numpy_nn.checks import batch, numeric, same_shape, saved
 from numpy_nn.conv import Conv2D, Pool2D
@@ -72,7 +73,7 @@ class FullyConnected(WeightedLayer):
             )
         if X.dtype != W.dtype:
             X = X.astype(W.dtype)
-        Z = X @ W
+        Z = threads.matmul(X, W)
         Z += b  # in place: one (n, n_out) array fewer per call
         self.cache["X"] = X
         self.cache["Z"] = Z
@@ -95,9 +96,9 @@ class FullyConnected(WeightedLayer):
         dLdY = same_shape(dLdY, Z, "FullyConnected.backward", "dLdY", "the output")
         dZ = self.activation.backward(Z, dLdY)
         if self.trainable:  # a frozen layer keeps no parameter gradient
-            self.gradients["W"] = X.T @ dZ
+            self.gradients["W"] = threads.matmul(X.T, dZ)
             self.gradients["b"] = dZ.sum(axis=0, keepdims=True)
-        return dZ @ self.parameters["W"].T if input_gradient else None
+        return threads.matmul(dZ, self.parameters["W"].T) if input_gradient else None
 
 
 class Flatten(Layer):

@@ -28,6 +28,7 @@ batched ``matmul``. ``Conv2D(..., algorithm="winograd")`` uses this for 3x3 kern
 
 import numpy as np
 
+from numpy_nn import threads
 from numpy_nn.threads import over_batch
 
 # Each row of B^T, A^T and their transposes as the (sign, index) terms of a sum: B^T d's row 0
@@ -55,6 +56,18 @@ def _combine(terms, arrays, out: np.ndarray) -> None:
         np.negative(out, out=out)
     for sign, index in rest:
         (np.add if sign > 0 else np.subtract)(out, arrays[index], out=out)
+
+
+def _products(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The 16 matrix products X[k] @ Y[k], (16, m, k) @ (16, k, n): shared out over the cores
+    when BLAS runs on one core (``numpy_nn.threads.BLAS_ONE_CORE``), else one batched call."""
+    if not threads.BLAS_ONE_CORE:
+        return np.matmul(X, Y)
+    out = np.empty((len(X), X.shape[1], Y.shape[2]), dtype=np.result_type(X, Y))
+    threads.products_over_batch(
+        lambda p: np.matmul(X[p], Y[p], out=out[p]), len(X), X.nbytes + out.nbytes
+    )
+    return out
 
 
 def tiles(size: int) -> int:
@@ -113,7 +126,7 @@ def forward(Xe: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for backward."""
     t = ((Xe.shape[1] - 2) // 2, (Xe.shape[2] - 2) // 2)
     V = input_transform(Xe, t)
-    M = np.matmul(V, kernel_transform(W))
+    M = _products(V, kernel_transform(W))
     Ze = np.empty((Xe.shape[0], 2 * t[0], 2 * t[1], W.shape[3]), dtype=Xe.dtype)
     output_transform(M, Ze)
     return Ze, V
@@ -170,8 +183,8 @@ def backward(
     dM = output_gradient(De)
     dW = None
     if weights:
-        dU = np.matmul(V.transpose(0, 2, 1), dM).reshape(4, 4, *W.shape[2:])
+        dU = _products(V.transpose(0, 2, 1), dM).reshape(4, 4, *W.shape[2:])
         dW = np.einsum("ai,abcf,bj->ijcf", G, dU, G, optimize=True).astype(W.dtype)
     if dXe is not None:
-        input_gradient(np.matmul(dM, kernel_transform(W).transpose(0, 2, 1)), dXe)
+        input_gradient(_products(dM, kernel_transform(W).transpose(0, 2, 1)), dXe)
     return dW

@@ -165,16 +165,19 @@ def test_the_profile_times_every_layer_and_its_products():
 
 
 def test_the_twin_step_times_both_backends_of_each_profiled_config(monkeypatch):
-    """Section 12: one row per numpy-backed config, the numpy-backed step (threaded, and with its
-    elementwise passes on one core: the before) and its torch twin's; the threshold is left as
-    it was."""
+    """Section 12: one row per numpy-backed config, the numpy-backed step and its torch twin's;
+    the before (``twin_rows_before``, its own process) with numpy_nn's passes in one piece and
+    without sharing products out."""
     from numpy_nn import threads
 
     monkeypatch.setattr(steps, "CNN_CONFIGS", {"Fashion CNN (x)": ("fashion_cnn_numpy.yaml", 8)})
-    threshold = threads.MIN_BYTES
-    [(label, batch, ours, before, theirs)] = steps.twin_rows(repeats=1, block=2)
-    assert (label, batch) == ("Fashion CNN (x)", 8) and ours > 0 and before > 0 and theirs > 0
-    assert threads.MIN_BYTES == threshold
+    [(label, batch, ours, theirs)] = steps.twin_rows(repeats=1, block=2)
+    assert (label, batch) == ("Fashion CNN (x)", 8) and ours > 0 and theirs > 0
+    monkeypatch.setattr(threads, "MIN_BYTES", threads.MIN_BYTES)
+    monkeypatch.setattr(threads, "BLAS_ONE_CORE", True)
+    [(_, _, before, twin)] = steps.twin_rows(before=True, repeats=1, block=2)
+    assert before > 0 and twin > 0
+    assert threads.MIN_BYTES > 1 << 60 and not threads.BLAS_ONE_CORE
 
 
 def test_the_algorithm_section_times_both_ways_each_3x3_convolution(monkeypatch):
