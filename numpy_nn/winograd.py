@@ -23,7 +23,7 @@ float64 to 1e-9).
 
 The transforms are sums and differences of strided slices (no window is gathered), one tile
 row of the batch at a time split over the cores (``numpy_nn.threads``); the 16 products are one
-batched ``matmul``. ``Conv2D(..., algorithm="winograd")`` uses this for 3x3 kernels at stride 1.
+batched ``matmul`` (split over the cores when BLAS runs on one core). ``Conv2D(..., algorithm="winograd")`` uses this for 3x3 kernels at stride 1.
 """
 
 import numpy as np
