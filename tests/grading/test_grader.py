@@ -86,14 +86,14 @@ MUTANTS = [  # (what, module, old, new, the pieces that must fail)
     (
         "a transposed dW",
         "layers.py",
-        'self.gradients["W"] = X.T @ dZ',
-        'self.gradients["W"] = (X.T @ dZ).T',
+        'self.gradients["W"] = threads.matmul(X.T, dZ)',
+        'self.gradients["W"] = threads.matmul(X.T, dZ).T',
         {"layers.FullyConnected", "iris"},
     ),
     (
         "a correct loop over the batch, too slow",
         "layers.py",
-        "        Z = X @ W\n",
+        "        Z = threads.matmul(X, W)\n",
         "        import time\n        Z = np.stack([time.sleep(0.01) or x @ W for x in X])\n",
         {"layers.FullyConnected", "iris"},
     ),
