@@ -1,8 +1,8 @@
 """``make bench``: every benchmark, results written to docs/benchmarks.md.
 
     python -m bench                 # all but the long CIFAR runs (see --cifar)
-    python -m bench --cifar         # also train the default CIFAR-10 config (~6 min) and the
-                                    # numpy-backed one (~15 min)
+    python -m bench --cifar         # also train the default CIFAR-10 config (~20 min here) and
+                                    # the numpy-backed one, two seeds (~30 min)
     python -m bench --cifar94       # also the >= 94% config (~13 min more)
     python -m bench --only numpy,bridge
     python -m bench --reference     # this machine's speed reference alone (compare with the docs')

@@ -195,8 +195,9 @@ def test_the_algorithm_section_times_both_ways_each_3x3_convolution(monkeypatch)
 
 
 def test_numpy_cnn_configs_section_trains_each_with_its_reference(monkeypatch, tmp_path):
-    """Section 13: the Fashion config always, the CIFAR-10 one only with --cifar (else its last
-    row stays); each row carries the speed reference taken right before its run."""
+    """Section 13: the Fashion config always, the CIFAR-10 one (two seeds) only with --cifar
+    (else its last rows stay, a row from before the seed column read as seed 0); each row
+    carries its seed and the speed reference taken right before its run."""
 
     run = {
         "history": {"val/acc": [0.9, 0.93], "seconds": [70.0, 71.0]},
@@ -205,7 +206,9 @@ def test_numpy_cnn_configs_section_trains_each_with_its_reference(monkeypatch, t
     }
     trained = []
     monkeypatch.setattr(
-        accuracy, "_train_config", lambda config, data_dir, extra=(): trained.append(config) or run
+        accuracy,
+        "_train_config",
+        lambda config, data_dir, extra=(): trained.append((config, *extra)) or run,
     )
     monkeypatch.setattr(accuracy, "speed_reference", lambda: {"gemm_ms": 9.5, "conv_ms": 44.0})
     old = (
@@ -215,12 +218,17 @@ def test_numpy_cnn_configs_section_trains_each_with_its_reference(monkeypatch, t
     text = accuracy.numpy_cnns(previous={"## 13.": old})
     rows = [x for x in text.splitlines() if x.startswith("| `")]
     assert rows == [
-        f"| `fashion_cnn_numpy.yaml` | 2 | 0.9301 | 141 s | 160 s | >= 92.8% in <= 3 min | "
+        f"| `fashion_cnn_numpy.yaml` | 0 | 2 | 0.9301 | 141 s | 160 s | >= 92.8% in <= 3 min | "
         f"1024^3 GEMM 9.5 ms, torch conv step 44.0 ms | {datetime.date.today()} |",
-        "| `cifar_cnn_numpy.yaml` | 12 | 0.8873 | 1536 s | 1597 s | g | r | 2026-11-26 |",
+        "| `cifar_cnn_numpy.yaml` | 0 | 12 | 0.8873 | 1536 s | 1597 s | g | r | 2026-11-26 |",
     ]
-    assert trained == ["fashion_cnn_numpy.yaml"]
+    assert trained == [("fashion_cnn_numpy.yaml", "--seed_everything", "0")]
     data = tmp_path / "data"
     (data / "cifar-10-batches-py").mkdir(parents=True)
     text = accuracy.numpy_cnns(data_dir=str(data), cifar=True, previous={"## 13.": old})
-    assert trained[1:] == list(accuracy.NUMPY_CNN_GOALS) and "2026-11-26" not in text
+    assert [(c, s) for c, _, s in trained[1:]] == [
+        ("fashion_cnn_numpy.yaml", "0"),
+        ("cifar_cnn_numpy.yaml", "0"),
+        ("cifar_cnn_numpy.yaml", "1"),
+    ]
+    assert "2026-11-26" not in text and "| `cifar_cnn_numpy.yaml` | 1 | 2 |" in text
