@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,13 @@ from tests.lightning_hw.test_board import run_notes
 IRIS = str(ROOT / "configs/iris_numpy.yaml")
 
 
+def _as_from_a_terminal():
+    """Ctrl+C's default action, as a terminal gives it: a shell starts a background job (CI
+    launched with ``&``) with SIGINT ignored, which its children inherit, and Python then leaves
+    it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _train(*args, cwd, env=None):
     return subprocess.run(
         [sys.executable, str(ROOT / "train.py"), *args],
@@ -24,6 +32,7 @@ def _train(*args, cwd, env=None):
         cwd=cwd,
         env=env,
         timeout=600,
+        preexec_fn=_as_from_a_terminal,
     )
 
 
