@@ -69,13 +69,19 @@ class NumpyLayerFunction(torch.autograd.Function):
         # used twice in one graph) each get their own backward.
         ctx.layer, ctx.names, ctx.cache = layer, names, OrderedDict(layer.cache)
         ctx.params = layer.parameters
-        arrays = [v for v in layer.cache.values() if isinstance(v, np.ndarray)]
-        # never hand torch an array the backward still needs, or a view of the input (Flatten)
-        return _own(out, x_np, *arrays)
+        y = _own(out, x_np)  # a view of the input (Flatten) would alias it behind torch's back
+        # An output the backward still reads (Pool2D's Y, a linear layer's Z) is handed over
+        # without a copy and saved, so torch's version counter turns an in-place change of it
+        # before the backward into an error instead of a wrong gradient.
+        cached = [v for v in layer.cache.values() if isinstance(v, np.ndarray)]
+        if any(np.may_share_memory(out, v) for v in cached):
+            ctx.save_for_backward(y)
+        return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
+        _ = ctx.saved_tensors  # raises if a saved output was changed in place
         layer = ctx.layer
         layer.cache, layer.parameters = ctx.cache, ctx.params
         grad_np = _as_numpy(grad_out, "a gradient")

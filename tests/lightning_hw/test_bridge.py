@@ -201,3 +201,19 @@ def test_non_cpu_module_is_a_clear_error_for_any_layer():
     module = NumpyModule(Conv2D(2, 3, "relu", seed=0), IMAGES)
     with pytest.raises(RuntimeError, match="numpy layers run on the CPU only"):
         module(torch.empty(IMAGES, device="meta"))
+
+
+def test_an_output_the_backward_reads_is_not_copied_and_guarded_against_in_place_changes():
+    """Pool2D keeps its output Y for its backward: torch gets Y itself (no copy per step), saved,
+    so changing it in place before the backward is torch's error, not a wrong gradient."""
+    module = NumpyModule(Pool2D(2, stride=2), (1, 4, 4, 3), torch.float64)
+    x = torch.randn(2, 4, 4, 3, dtype=torch.float64, requires_grad=True)
+    y = module(x)
+    assert np.shares_memory(y.detach().numpy(), module.layer.cache["Y"])
+    y.sum().backward()  # untouched: fine
+    y = module(x)
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    flat = NumpyModule(Flatten(), (1, 4, 4, 3), torch.float64)  # a view of its input: copied
+    assert not np.shares_memory(flat(x).detach().numpy(), x.detach().numpy())
