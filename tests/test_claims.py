@@ -64,6 +64,21 @@ def test_the_same_runs_give_the_same_numbers_everywhere():
         assert f"{name} {bold[0]} in {bold[1]}" in readme, (name, row)
 
 
+def test_readme_names_the_host_each_benchmark_figure_was_measured_on():
+    """README quotes a docs/benchmarks.md section's figures with the machine that section was
+    measured on (its "*Measured <date> on <CPU> (" line), so a figure from an older host cannot
+    stay quoted as this one's."""
+    bench = (ROOT / "docs" / "benchmarks.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    quoted = re.findall(r"^(\|.*\| \[docs/benchmarks\.md\][^|]*section (\d+) \|)$", readme, re.M)
+    assert len(quoted) >= 4
+    for line, number in quoted:
+        section = bench.split(f"\n## {number}. ")[1]
+        cpu = re.search(r"\*Measured [\d-]+ on (.+?) \(", section).group(1)
+        host = cpu.replace("(R)", "").replace(" Processor", "").strip()
+        assert host in _cells(line)[1], (number, host, line)
+
+
 def test_configs_quote_no_measured_result_and_name_where_it_is():
     """A config states its goal and its reasons; its accuracy and wall time live on one page,
     which its header names (and which exists)."""
