@@ -45,10 +45,12 @@ def _train_config(config: str, data_dir, extra=()) -> dict:
 
 
 def _time_to(history: dict, target: float):
+    """Training + validation seconds until the first validation at ``target`` or above."""
+    accuracy = dict(zip(runs.val_epochs(history), history["val/acc"]))
     elapsed = 0.0
-    for acc, sec in zip(history["val/acc"], history["seconds"]):
+    for epoch, sec in enumerate(history["seconds"], 1):
         elapsed += sec
-        if acc >= target:
+        if accuracy.get(epoch, 0.0) >= target:
             return elapsed
     return None
 

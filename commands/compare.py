@@ -28,6 +28,7 @@ from commands.configs import BACKEND_KEY, Experiment, read
 from commands.entry import UserError, argument_parser, run_main
 from lightning_hw.callbacks import evaluation_label
 from lightning_hw.io import plot_curves
+from lightning_hw.runs import val_epochs
 from numpy_nn.experiment import Options
 from plumbing.files import output_folder, write_json, write_text
 from train_ffnn import train as run_numpy_nn  # the handout's script: the one Iris run
@@ -129,7 +130,8 @@ def _lightning_row(name: str, experiment: Experiment) -> tuple[dict, tuple, str]
         "ms_per_step": sum(h["step_ms"]) / len(h["step_ms"]),
         "run_dir": r["log_dir"],
     }
-    return row, (h["train/loss"], h["val/loss"]), evaluation_label(r["trainer"].datamodule)
+    val = dict(zip(val_epochs(h), h["val/loss"]))  # {epoch: loss}: check_val_every_n_epoch
+    return row, (h["train/loss"], val), evaluation_label(r["trainer"].datamodule)
 
 
 def compare(config_path: str, epochs=None, output_dir: str | None = None) -> dict:
@@ -227,10 +229,15 @@ def _every(n: int, i: int, runs: int) -> tuple[int, int]:
 
 
 def _coincide(curves: list) -> bool:
-    """Do all runs' curves agree to 4 significant digits at every epoch?"""
+    """Do all runs' curves agree to 4 significant digits at every epoch? (A curve is a list from
+    epoch 1 or a dict {epoch: value}.)"""
+
+    def points(curve) -> list:
+        return list(curve.items()) if isinstance(curve, dict) else list(enumerate(curve, 1))
+
     first = curves[0]
     return all(
-        len(a) == len(b) and np.allclose(a, b, rtol=1e-4, atol=0)
+        len(points(a)) == len(points(b)) and np.allclose(points(a), points(b), rtol=1e-4, atol=0)
         for run in curves[1:]
         for a, b in zip(first, run)
     )

@@ -38,6 +38,7 @@ from deliverables import answers as written
 from deliverables import appendix, references, render, student
 from deliverables.questions import question, questions
 from deliverables.shown import PLAIN_LOSS, ROOT, TEST_SPLIT, Shown, resolved_config, shown, trained
+from lightning_hw import runs
 from lightning_hw.callbacks import plot_history
 from numpy_nn.experiment import DEFAULTS
 from plumbing.files import atomic_path, output_folder, staged_folder, write_bytes, write_text
@@ -171,7 +172,7 @@ def vision_section(logs: Path, docs: Path, shown_run: ShownRun, scratch: Path) -
     if shown_run.flag and h["val/acc"]:  # the curves say it too
         folder = scratch / run.parent.name
         folder.mkdir(parents=True, exist_ok=True)
-        n = len(h["val/acc"])
+        n = runs.trained_epochs(h)
         title = f"{run.parent.name}: DRAFT, {n} of {entry.min_epochs} epochs"
         curves = [Path(p) for p in plot_history(h, folder, title)]
     s.images = curves + [run / "confusion_matrix.png", run / "misclassified.png"]

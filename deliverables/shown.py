@@ -31,7 +31,7 @@ PLAIN_LOSS = (
 def trained(h: dict) -> str:
     """What a run trained, from its ``metrics.json``: "8 epochs", or "1 epoch of 10 of the 49
     batches of the training set (limit_train_batches)" where its epochs were cut short."""
-    n = len(h["val/acc"])
+    n = runs.trained_epochs(h)
     said = f"{n} epoch{'s' * (n != 1)}"
     steps, full = h.get("batches") or [], h.get("epoch_batches")
     steps = steps[:n]  # the epochs that were validated too

@@ -14,13 +14,15 @@ import torch
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from lightning_hw.io import plot_curves
+from lightning_hw.runs import val_epochs
 from plumbing.files import write_json
 
 
 class CurvesCallback(pl.Callback):
-    """Records train/val loss and accuracy, the wall time of every epoch (``seconds``) and the
-    mean wall time of its training steps (``step_ms``: forward, backward and optimizer step,
-    from batch start to batch end), the steps each epoch took (``batches``) of a whole pass over
+    """Records train/val loss and accuracy (val only after the epochs that validated, listed in
+    ``val_epochs``: every epoch unless ``check_val_every_n_epoch`` says otherwise), the wall time
+    of every epoch (``seconds``) and the mean wall time of its training steps (``step_ms``:
+    forward, backward and optimizer step, from batch start to batch end), the steps each epoch took (``batches``) of a whole pass over
     the training set (``epoch_batches``: fewer under ``limit_train_batches``); at the end of
     fitting writes ``loss.png`` and ``accuracy.png`` (train and val on each) and
     ``metrics.json`` into the run directory (the logger's, ``lightning_hw.runs``). The val curve is
@@ -32,10 +34,11 @@ class CurvesCallback(pl.Callback):
     def __init__(self, plot: bool = True):
         self.plot = plot
         self.history = {k: [] for k in self.KEYS}
-        self.history["seconds"], self.history["step_ms"] = [], []
+        self.history["seconds"], self.history["step_ms"], self.history["val_epochs"] = [], [], []
         self._start = self._step_start = None
         self._step_seconds, self._steps = 0.0, 0
         self._partial = False  # an epoch ended before its last batch (max_steps)
+        self._validated = False  # this epoch's validation ran
 
     def on_train_start(self, trainer, pl_module):
         done = len(self.history["train/loss"])  # restored from a checkpoint: a resumed run
@@ -45,6 +48,7 @@ class CurvesCallback(pl.Callback):
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._start = time.perf_counter()
+        self._validated = False
         self._step_seconds, self._steps = 0.0, 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
@@ -54,12 +58,18 @@ class CurvesCallback(pl.Callback):
         self._step_seconds += time.perf_counter() - self._step_start
         self._steps += 1
 
+    def on_validation_epoch_end(self, trainer, pl_module):
+        self._validated |= not trainer.sanity_checking
+
     def on_train_epoch_end(self, trainer, pl_module):
-        # Validation has already run for this epoch: both train and val figures are current.
+        # The epoch's validation, if it had one, has already run: its figures are current (an
+        # epoch without one would find the last validation's figures, which are not recorded).
         m = trainer.callback_metrics
         for k in self.KEYS:
-            if k in m:
+            if k in m and (self._validated or not k.startswith("val/")):
                 self.history[k].append(float(m[k]))
+        if self._validated:
+            self.history["val_epochs"].append(trainer.current_epoch + 1)
         self.history["seconds"].append(time.perf_counter() - self._start)
         # what the epoch trained on: its steps, of how many batches the training set makes
         self.history.setdefault("batches", []).append(self._steps)
@@ -73,6 +83,7 @@ class CurvesCallback(pl.Callback):
 
     def load_state_dict(self, state_dict):
         self.history = state_dict["history"]
+        self.history["val_epochs"] = val_epochs(self.history)  # older checkpoints: every epoch
 
     def on_fit_end(self, trainer, pl_module):
         self._write(trainer)
@@ -103,7 +114,7 @@ class CurvesCallback(pl.Callback):
         os.makedirs(log_dir, exist_ok=True)
         val_label = evaluation_label(trainer.datamodule)
         h = self.history
-        short = self._partial or not h["train/loss"] or len(h["val/loss"]) != len(h["train/loss"])
+        short = self._partial or not h["train/loss"] or not h["val/loss"]
         marks = {**marks, **({"short": True} if short else {})}  # see lightning_hw.runs.is_short
         history = {**h, "val_label": val_label, **marks}
         write_json(os.path.join(log_dir, "metrics.json"), history)
@@ -126,7 +137,7 @@ def plot_history(history: dict, folder: str | os.PathLike, title: str) -> list[s
     for kind, label in (("loss", "cross-entropy loss (no label smoothing)"), ("acc", "accuracy")):
         curves = {
             "train": history[f"train/{kind}"],
-            history.get("val_label", "val"): history[f"val/{kind}"],
+            history.get("val_label", "val"): dict(zip(val_epochs(history), history[f"val/{kind}"])),
         }
         paths.append(os.path.join(folder, "loss.png" if kind == "loss" else "accuracy.png"))
         plot_curves(paths[-1], curves, label, title=title)

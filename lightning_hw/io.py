@@ -31,7 +31,8 @@ def plot_curves(
     log_scale: bool = False,
     figsize=(6, 4),
 ) -> None:
-    """One PNG with a line per entry of ``curves`` ({label: per-epoch values}); ``styles`` maps a
+    """One PNG with a line per entry of ``curves`` ({label: per-epoch values}, a list from epoch 1
+    or a dict {epoch: value} for a curve measured after some epochs only); ``styles`` maps a
     label to matplotlib line options (color, linestyle, ...)."""
     fig, ax = new_figure(figsize)
     one_epoch = max((len(v) for v in curves.values()), default=0) == 1
@@ -40,7 +41,10 @@ def plot_curves(
         style.update((styles or {}).get(label, {}))
         if one_epoch:
             style.update(markersize=8, markevery=None)
-        ax.plot(range(1, len(values) + 1), values, label=label, **style)
+        if isinstance(values, dict):
+            ax.plot(list(values), list(values.values()), label=label, **style)
+        else:
+            ax.plot(range(1, len(values) + 1), values, label=label, **style)
     ax.set(xlabel="epoch", ylabel=ylabel, title=title or "")
     if one_epoch:  # a single point per line, not a curve: say so, on a whole-epoch axis
         ax.set_xlim(0, 2), ax.set_xticks([0, 1, 2])

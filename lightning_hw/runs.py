@@ -41,13 +41,30 @@ def is_short(run: Path) -> bool:
     drawn as a run's; ``metrics.json`` says ``"short": true`` (older runs: judged by the curves)."""
     h = json.loads((run / "metrics.json").read_text())
     train, val = h.get("train/loss") or [], h.get("val/loss") or []
-    return bool(h.get("short") or h.get("interrupted") or not train or len(val) != len(train))
+    every_epoch = "val_epochs" not in h  # older runs validated after every epoch
+    mismatch = every_epoch and len(val) != len(train)
+    return bool(h.get("short") or h.get("interrupted") or not train or not val or mismatch)
+
+
+def val_epochs(history: dict) -> list[int]:
+    """The epochs (from 1) after which a run validated, one per ``val/*`` entry of its
+    ``metrics.json`` history: every epoch unless ``check_val_every_n_epoch`` > 1 (recorded as
+    ``val_epochs``; histories from before it was recorded validated after every epoch)."""
+    recorded = history.get("val_epochs")
+    if recorded:
+        return list(recorded)
+    return list(range(1, max(len(history.get(k) or []) for k in ("val/loss", "val/acc")) + 1))
+
+
+def trained_epochs(history: dict) -> int:
+    """How many epochs a run trained up to its last validation (its curves' extent)."""
+    done = val_epochs(history)
+    return min(len(history.get("train/loss") or []), done[-1] if done else 0)
 
 
 def epochs(run: Path) -> int:
-    """How many epochs the run trained and validated (its curves' length)."""
-    h = json.loads((run / "metrics.json").read_text())
-    return min(len(h.get("train/loss") or []), len(h.get("val/loss") or []))
+    """``trained_epochs`` of a run's folder."""
+    return trained_epochs(json.loads((run / "metrics.json").read_text()))
 
 
 def latest_finished(logs: str | Path, experiments: Iterable[str]) -> Path | None:

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from numpy_nn import winograd
+from numpy_nn.activations import ReLU
 from numpy_nn.base import Layer, WeightedLayer
 from numpy_nn.checks import batch, same_shape, saved
 from numpy_nn.threads import over_batch, products_over_batch
@@ -179,7 +180,10 @@ class Conv2D(WeightedLayer):
                 cols = _windows(Xp[p], self.kernel_shape, s, (ho, wo))
                 np.matmul(cols.reshape(-1, kh * kw * c), Wm, out=Z[p].reshape(-1, f))
                 Z[p] += b.reshape(-1)
-                Y[p] = self.activation(Z[p])
+                if type(self.activation) is ReLU:  # straight into Y, no chunk-sized temporary
+                    np.maximum(Z[p], 0, out=Y[p])
+                else:
+                    Y[p] = self.activation(Z[p])
                 if keep:
                     kept[start] = cols
 

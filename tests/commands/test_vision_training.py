@@ -127,11 +127,12 @@ def event_tags(run_dir: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_mlp_default_config_reaches_91_in_bf16_and_90_in_float32(fashion_dir, tmp_path):
-    """README: 91.09% where `precision: auto` picks bf16 (native bf16), 90.79% in float32."""
+def test_mlp_default_config_reaches_90_5_in_bf16_and_90_in_float32(fashion_dir, tmp_path):
+    """docs/benchmarks.md, section 3: 90.86% where `precision: auto` picks bf16 on AMD EPYC
+    (91.09% on the Intel host with AMX: bf16 rounds differently on each), 90.79% in float32."""
     r = _train("fashion_mlp.yaml", tmp_path, "--data.init_args.data_dir", str(fashion_dir))
     used = yaml.safe_load((Path(r["log_dir"]) / "config.yaml").read_text())["trainer"]["precision"]
-    assert r["test"]["test/acc"] >= (0.91 if used == "bf16-mixed" else 0.90), (used, r["test"])
+    assert r["test"]["test/acc"] >= (0.905 if used == "bf16-mixed" else 0.90), (used, r["test"])
     assert len(r["history"]["val/acc"]) >= 8
 
 

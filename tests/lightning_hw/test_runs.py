@@ -1,6 +1,8 @@
 """lightning_hw.runs: where runs live, which is the latest finished one, what resuming finds."""
 
+import json
 import os
+from pathlib import Path
 
 from lightning_hw import runs
 
@@ -53,3 +55,43 @@ def test_an_unfinished_run_without_checkpoints_is_removed_with_empty_parents(tmp
     only = _run(tmp_path / "solo", "c", 0, finished=False, last=False)
     runs.remove_unfinished(only)
     assert not (tmp_path / "solo").exists()
+
+
+def test_a_run_validating_every_other_epoch_records_only_real_validations(tmp_path):
+    """check_val_every_n_epoch 2: metrics.json holds the validations that ran and after which
+    epochs (not the last one repeated), the run is whole, the curves are drawn at those epochs,
+    and the benchmarks' time to an accuracy counts the epochs in between."""
+    from bench.accuracy import _time_to
+    from commands.cli import train
+    from tests.conftest import ROOT
+
+    r = train(
+        [
+            "--config",
+            str(ROOT / "configs" / "iris_numpy.yaml"),
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.logger.init_args.save_dir",
+            str(tmp_path),
+            "--trainer.max_epochs",
+            "5",
+            "--trainer.check_val_every_n_epoch",
+            "2",
+        ]
+    )
+    run = Path(r["log_dir"])
+    h = json.loads((run / "metrics.json").read_text())
+    assert h["val_epochs"] == [2, 4] and len(h["val/acc"]) == 2 and len(h["train/loss"]) == 5
+    assert "short" not in h and not runs.is_short(run) and runs.epochs(run) == 4
+    assert (run / "accuracy.png").stat().st_size > 10_000
+    h["val/acc"], h["seconds"] = [0.5, 0.9], [1.0] * 5
+    assert _time_to(h, 0.8) == 4.0  # epochs 1-4, validated after the 4th
+
+
+def test_histories_from_before_val_epochs_validated_every_epoch(tmp_path):
+    old = {"train/loss": [1.0, 0.5], "val/loss": [1.1, 0.6], "val/acc": [0.3, 0.6]}
+    assert runs.val_epochs(old) == [1, 2] and runs.trained_epochs(old) == 2
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({**old, "val/loss": [1.1]}))
+    assert runs.is_short(run)  # an older run whose curves differ in length stopped early
