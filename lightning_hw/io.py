@@ -34,6 +34,8 @@ def plot_curves(
     """One PNG with a line per entry of ``curves`` ({label: per-epoch values}, a list from epoch 1
     or a dict {epoch: value} for a curve measured after some epochs only); ``styles`` maps a
     label to matplotlib line options (color, linestyle, ...)."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = new_figure(figsize)
     one_epoch = max((len(v) for v in curves.values()), default=0) == 1
     for label, values in curves.items():
@@ -46,6 +48,7 @@ def plot_curves(
         else:
             ax.plot(range(1, len(values) + 1), values, label=label, **style)
     ax.set(xlabel="epoch", ylabel=ylabel, title=title or "")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, never 2.5
     if one_epoch:  # a single point per line, not a curve: say so, on a whole-epoch axis
         ax.set_xlim(0, 2), ax.set_xticks([0, 1, 2])
         ax.text(
