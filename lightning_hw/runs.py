@@ -59,7 +59,9 @@ def val_epochs(history: dict) -> list[int]:
 def trained_epochs(history: dict) -> int:
     """How many epochs a run trained up to its last validation (its curves' extent)."""
     done = val_epochs(history)
-    return min(len(history.get("train/loss") or []), done[-1] if done else 0)
+    trained = max(len(history.get(k) or []) for k in ("train/loss", "train/acc"))
+    last = done[-1] if done else 0
+    return min(trained, last) if trained else last  # no training curve kept: its validations
 
 
 def epochs(run: Path) -> int:
