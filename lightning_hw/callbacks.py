@@ -22,8 +22,9 @@ class CurvesCallback(pl.Callback):
     """Records train/val loss and accuracy (val only after the epochs that validated, listed in
     ``val_epochs``: every epoch unless ``check_val_every_n_epoch`` says otherwise), the wall time
     of every epoch (``seconds``) and the mean wall time of its training steps (``step_ms``:
-    forward, backward and optimizer step, from batch start to batch end), the steps each epoch took (``batches``) of a whole pass over
-    the training set (``epoch_batches``: fewer under ``limit_train_batches``); at the end of
+    forward, backward and optimizer step, from batch start to batch end), the steps each epoch
+    took (``batches``) of a whole pass over the training set (``epoch_batches``: fewer under
+    ``limit_train_batches``); at the end of
     fitting writes ``loss.png`` and ``accuracy.png`` (train and val on each) and
     ``metrics.json`` into the run directory (the logger's, ``lightning_hw.runs``). The val curve is
     labelled by what it was measured on (``evaluation_label``: "test" when the DataModule
