@@ -54,6 +54,7 @@ def grading(repeats: int = 3, batch: int = 50, **_) -> str:
                 if done.returncode != 0:
                     raise RuntimeError(f"{name} failed: {done.stderr[-500:]}")
         batch_s = _batch(Path(d), hw3, batch)
+        naive = _naive_rows(Path(d))
     grader_s, suite_s = (statistics.median(times[k]) for k in commands)
     kind = sandbox.available().describe()
     return "\n".join(
@@ -62,7 +63,7 @@ def grading(repeats: int = 3, batch: int = 50, **_) -> str:
             "",
             f"`python -m grading` on the reference package (layout A: every piece of its semester in "
             f"its own sandbox, here {kind}; fixtures and random inputs per sub-part, stand-ins "
-            f"replaying the reference around each piece, and the handout's Iris run) against the "
+            f"computing around each piece (inputs only in its sandbox), and the handout's Iris run) against the "
             f"course-format unittest suite on the same package; wall time including Python's start, "
             f"median of {repeats}, alternating. Then `python -m grading batch` on {batch} copies of it "
             f"in Gradescope's export layout (one piece per core at a time). The goal: under 10 s per "
@@ -74,8 +75,53 @@ def grading(repeats: int = 3, batch: int = 50, **_) -> str:
             f"| `python -m unittest discover -s tests` (the course suite) | {suite_s:.1f} s |",
             f"| ratio grader / suite | {grader_s / suite_s:.1f}x |",
             f"| `python -m grading batch` on {batch} submissions | {batch_s:.0f} s ({batch_s / batch:.1f} s each) |",
+            "",
+            "**The slowest correct Conv2D and Pool2D**: loops over the batch, the output rows "
+            "and columns and the output channels, numpy inside (`tests/grading/naive.py`, in "
+            "each handout's own padding), graded alone; each stage is one sandbox run with its "
+            "own limit. Cases and limits are sized so that every stage takes at most a third "
+            "of its limit.",
+            "",
+            "| layout | piece | stage (sub-parts) | wall time | limit | share | points |",
+            "|---|---|---|---:|---:|---:|---:|",
+            *naive,
         ]
     )
+
+
+def _naive_rows(folder: Path) -> list[str]:
+    """Each stage of the naive Conv2D and Pool2D of layouts A and C, timed in its sandbox."""
+    import sys
+
+    from grading import grader, sandbox, semesters
+    from grading.submission import copy_package
+
+    sys.path.insert(0, str(ROOT))
+    from tests.grading import handouts, naive  # the handout-style packages of the tests
+
+    config = grader.load_config()
+    limits, protection = sandbox.Limits(**config["limits"]), sandbox.available()
+    rows = []
+    for layout in ("A", "C"):
+        package = naive.add(handouts.build(layout, folder / f"naive-{layout}"), layout)
+        root = folder / f"naive-{layout}-grade"
+        root.mkdir(mode=0o711)
+        copied = copy_package(package, root / "package", **config["submission"])
+        semester = semesters.choose(copied.package)
+        for piece in ("layers.Conv2D", "layers.Pool2D"):
+            if piece not in semester.pieces:
+                continue
+            task = grader.reference(piece, semester)
+            run = grader.stages(task, copied.package, limits, root / piece, protection, config)
+            for stage, reply, verdict in run:
+                points = sum(config["points"][piece][n] for n, v in verdict.items() if v.passed)
+                most = sum(config["points"][piece][n] for n in verdict)
+                rows.append(
+                    f"| {layout} | {piece.split('.')[1]} | {', '.join(stage.parts)} | "
+                    f"{reply.seconds:.1f} s | {limits.seconds:g} s | "
+                    f"{reply.seconds / limits.seconds:.0%} | {points:g} / {most:g} |"
+                )
+    return rows
 
 
 def _batch(folder: Path, hw3: Path, n: int) -> float:

@@ -1,21 +1,29 @@
-"""What runs in the sandbox: one graded piece of the student's code, on the grader's inputs.
+"""What runs in the sandbox: one stage of one graded piece of the student's code, on the
+grader's inputs.
 
     python -I child.py request.txt inputs.npz result/
 
-It imports numpy and the student's ``neural_networks`` (beside it) and nothing of the grader's:
-it computes what the student's code gives and writes plain arrays (``result/arrays.npz``) and a
-small report of what went wrong (``result/report.json``); the grader compares them with the
-reference in its own process, so nothing done here can change a score but the arrays.
+It imports numpy, the student's ``neural_networks`` (beside it) and, for a layer or the network,
+``standins`` (beside it); nothing else of the grader's. The request and its inputs hold inputs
+only (data, upstream gradients, parameters, configurations): no value the student's code must
+produce is in this process, so nothing done here can find one. The grader computes every
+expected value outside, from the same inputs.
 
-Where a piece uses other pieces, those are replaced by stand-ins that replay the grader's
-arrays (``Replay``: an activation inside a layer, the layers and the loss inside a network), so
-a piece is graded on its own code alone: a stand-in answers the calls a correct piece makes and
-records any other call, which the grader reports. Every sub-part runs in its own ``try``: an
-exception costs that sub-part, named with the student's file and line.
+Where a piece calls other pieces, those are stand-ins that compute from what they are given
+(``standins.py``: the activation inside a layer, the layers and the loss inside the network), so
+a piece is graded on its own code alone; they record how they were called, for the feedback.
+
+Sub-parts run one at a time, each in its own ``try`` (an exception costs that sub-part, named
+with the student's file and line), every case of one sub-part before the next sub-part. As each
+sub-part of a case finishes, its arrays are written (``result/NNNN.npz``, written whole, then
+renamed into place) with the report so far (``result/report.json``); ``result/running.json``
+names the sub-part in progress. A stage stopped by its time limit keeps every sub-part it
+finished, and the grader can say which one was running.
 """
 
 import ast
 import importlib
+import io
 import json
 import os
 import sys
@@ -41,7 +49,6 @@ import numpy as np  # noqa: E402 - after giving up root
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = "neural_networks"
 H = 1e-6  # central-difference step (float64 inputs)
-MATCH = 1e-5  # how close an argument must be to the one a stand-in expects (relative)
 
 
 # -- the course's environment ------------------------------------------------------------------
@@ -153,129 +160,59 @@ def as_array(value, what: str) -> np.ndarray:
     return array
 
 
-# -- stand-ins ---------------------------------------------------------------------------------
-def close(a, b) -> bool:
-    try:
-        a = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError):
-        return False
-    b = np.asarray(b)
-    if a.shape != b.shape:
-        return False
-    scale = max(1.0, float(np.max(np.abs(b), initial=0.0)))
-    return bool(np.all(np.abs(a - b) <= MATCH * scale))
+# -- what goes back ----------------------------------------------------------------------------
+class Reply:
+    """Arrays and report lines, written to ``result/`` as each sub-part of each case finishes."""
+
+    def __init__(self, folder: str):
+        self.folder, self.arrays, self.report, self.files = folder, {}, {}, 0
+
+    def put(self, case: str, name: str, value, what: str) -> np.ndarray:
+        array = as_array(value, what)
+        self.arrays[f"{case}/{name}"] = array
+        return array
+
+    def fail(self, case: str, part: str, message: str) -> None:
+        self.report.setdefault(case, {}).setdefault(part, message)
+
+    def unit(self, case: str, part: str):
+        """``with reply.unit(case, part): ...``: marks it running, catches what it raises
+        into the report, and writes what it gave."""
+        reply = self
+
+        class Unit:
+            def __enter__(self):
+                reply._write("running.json", json.dumps({"case": case, "part": part}).encode())
+                return self
+
+            def __exit__(self, kind, exc, tb):
+                if exc is not None:
+                    reply.fail(case, part, describe(exc))
+                reply.flush()
+                return exc is not None and not isinstance(exc, KeyboardInterrupt)
+
+        return Unit()
+
+    def flush(self) -> None:
+        if self.arrays:
+            buffer = io.BytesIO()
+            np.savez(buffer, **self.arrays)
+            self._write(f"{self.files:04d}.npz", buffer.getvalue())
+            self.files, self.arrays = self.files + 1, {}
+        self._write("report.json", json.dumps(self.report).encode())
+
+    def _write(self, name: str, data: bytes) -> None:
+        part = os.path.join(self.folder, f".{name}.part")
+        with open(part, "wb") as f:
+            f.write(data)
+        os.replace(part, os.path.join(self.folder, name))
 
 
-class Replay:
-    """An activation standing in for the student's inside the layer under test: ``calls`` are
-    (Z, Y, dY, dZ) of every call a correct layer makes; others are recorded in ``bad``."""
-
-    def __init__(self, calls: list):
-        self.calls, self.bad, self.strict = calls, [], False
-
-    def __call__(self, Z):
-        return self.forward(Z)
-
-    def forward(self, Z):
-        if not self.strict:  # the first forward pass, which only builds the parameters
-            return np.asarray(Z, dtype=np.float64)
-        for z, y, _, _ in self.calls:
-            if close(Z, z):
-                return y.copy()
-        self.bad.append("its activation was given " + self._unlike(Z, [c[0] for c in self.calls]))
-        return np.full(np.shape(Z), np.nan)
-
-    def backward(self, Z, dY):
-        for z, _, dy, dz in self.calls:
-            if close(Z, z) and close(dY, dy):
-                return dz.copy()
-        if any(close(Z, z) for z, *_ in self.calls):
-            got = "a dL/dY " + self._unlike(dY, [c[2] for c in self.calls], "the upstream gradient")
-        else:
-            got = "a Z " + self._unlike(Z, [c[0] for c in self.calls])
-        self.bad.append(f"its activation's backward was given {got}")
-        return np.full(np.shape(dY), np.nan)
-
-    @staticmethod
-    def _unlike(x, expected: list, name: str = "the pre-activation Z") -> str:
-        """Words for an argument that is none of the expected ones."""
-        shapes = {np.shape(e) for e in expected}
-        if np.size(x) == 1 and all(np.prod(s) > 1 for s in shapes):
-            return f"a single number, not all of {name} at once (np.vectorize or a loop?)"
-        same = [e for e in expected if np.shape(e) == np.shape(x)]
-        if not same:
-            return f"of shape {_shape(x)} where {name} is {_shape(expected[0])}"
-        try:
-            diff = min(float(np.max(np.abs(np.asarray(x, dtype=np.float64) - e))) for e in same)
-        except (TypeError, ValueError):
-            return f"something that is not {name}"
-        return f"an array that differs from {name} by up to {diff:.3g}"
-
-
-def _shape(x) -> str:
-    return "x".join(str(s) for s in np.shape(x)) or "scalar"
-
-
-class ReplayLayer:
-    """A layer standing in for the student's inside the network under test: forward returns
-    the grader's output for the expected input, backward the grader's dL/dX for the expected
-    dL/dY; ``log`` records every call, in order."""
-
-    def __init__(self, i: int, a: dict, log: list):
-        self.i, self.a, self.log = i, a, log
-        self.n_in, self.n_out = a[f"X{i}"].shape[1], a[f"Y{i}"].shape[1]
-        self.activation, self.training, self.skips_input_gradient = None, True, False
-        self.parameters = OrderedDict((k, a[f"p{i}_{k}"].copy()) for k in ("W", "b"))
-        self.gradients = OrderedDict((k, np.zeros_like(v)) for k, v in self.parameters.items())
-        self.cache = OrderedDict()
-
-    def forward(self, X, *args, **kwargs):
-        self.log.append(("forward", self.i, close(X, self.a[f"X{self.i}"])))
-        return self.a[f"Y{self.i}"].copy()
-
-    __call__ = forward
-
-    def backward(self, dY, *args, **kwargs):
-        self.log.append(("backward", self.i, close(dY, self.a[f"dY{self.i}"])))
-        self.gradients = OrderedDict((k, self.a[f"d{self.i}_{k}"].copy()) for k in self.parameters)
-        return self.a[f"dX{self.i}"].copy()
-
-    def clear_gradients(self):
-        self.gradients = OrderedDict((k, np.zeros_like(v)) for k, v in self.gradients.items())
-
-    def set_mode(self, mode):
-        self.training = mode == "train"
-
-    def _get_parameters(self):
-        return list(self.parameters.values())
-
-    def _get_gradients(self):
-        return list(self.gradients.values())
-
-    def _get_cache(self):
-        return []
-
-
-class ReplayLoss:
-    """The loss standing in for the student's inside the network under test."""
-
-    def __init__(self, a: dict, log: list, name: str = "cross_entropy"):
-        self.a, self.log, self.name = a, log, name
-
-    def forward(self, Y, Y_hat):
-        self.log.append(("loss", -1, close(Y, self.a["Y"]) and close(Y_hat, self.a["out"])))
-        return float(self.a["loss"])
-
-    __call__ = forward
-
-    def backward(self, Y, Y_hat):
-        self.log.append(("dloss", -1, close(Y, self.a["Y"]) and close(Y_hat, self.a["out"])))
-        return self.a["dout"].copy()
-
-
-class ReplayOptimizer:
-    def update(self, *args, **kwargs):
-        return 0.0
+def note(reply: Reply, case: str, part: str, standin) -> None:
+    """What a stand-in activation noted about how it was called (codes the grader words)."""
+    if standin is not None and standin.notes:
+        reply.fail(case, f"{part}:standin", ",".join(standin.notes))
+        standin.notes.clear()
 
 
 # -- the pieces --------------------------------------------------------------------------------
@@ -289,35 +226,6 @@ def find(name: str, cls: str):
         return getattr(module(name), cls)
     except AttributeError:
         raise Wrong(f"{PACKAGE}/{name}.py defines no {cls}") from None
-
-
-class Run:
-    """One case's outputs and failures: ``with run.part("forward"): ...``."""
-
-    def __init__(self, case: str, arrays: dict, report: dict):
-        self.case, self.arrays, self.report = case, arrays, report
-
-    def put(self, name: str, value, what: str) -> np.ndarray:
-        array = as_array(value, what)
-        self.arrays[f"{self.case}/{name}"] = array
-        return array
-
-    def fail(self, part: str, message: str) -> None:
-        self.report.setdefault(self.case, {}).setdefault(part, message)
-
-    def part(self, name: str):
-        run = self
-
-        class Part:
-            def __enter__(self):
-                return self
-
-            def __exit__(self, kind, exc, tb):
-                if exc is not None:
-                    run.fail(name, describe(exc))
-                return exc is not None and not isinstance(exc, KeyboardInterrupt)
-
-        return Part()
 
 
 def numerical(f, x: np.ndarray, upstream: np.ndarray) -> np.ndarray:
@@ -335,19 +243,47 @@ def numerical(f, x: np.ndarray, upstream: np.ndarray) -> np.ndarray:
     return grad
 
 
-def activation(req: dict, a: dict, run: Run) -> None:
-    act = find("activations", req["cls"])()
-    with run.part("forward"):
-        run.put("Y", act.forward(a["Z"].copy()), f"{req['cls']}.forward")
-    with run.part("backward"):
-        run.put("dZ", act.backward(a["Z"].copy(), a["dY"].copy()), f"{req['cls']}.backward")
+def activation(req: dict, a: dict, reply: Reply) -> None:
+    cls = req["cls"]
+    acts = {c["name"]: find("activations", cls)() for c in req["cases"]}
+    for part, run in (("forward", _activation_forward), ("backward", _activation_backward)):
+        for c in req["cases"]:
+            with reply.unit(c["name"], part):
+                run(acts[c["name"]], cls, a[c["name"]], c["name"], reply)
 
 
-def _replay(a: dict) -> Replay | None:
-    steps = sorted({k.rsplit("_", 1)[1] for k in a if k.startswith("act_Z_")})
-    if not steps:
-        return None
-    return Replay([tuple(a[f"act_{n}_{t}"] for n in ("Z", "Y", "dY", "dZ")) for t in steps])
+def _activation_forward(act, cls, a, case, reply):
+    reply.put(case, "Y", act.forward(a["Z"].copy()), f"{cls}.forward")
+
+
+def _activation_backward(act, cls, a, case, reply):
+    reply.put(case, "dZ", act.backward(a["Z"].copy(), a["dY"].copy()), f"{cls}.backward")
+
+
+def loss(req: dict, a: dict, reply: Reply) -> None:
+    cls = req["cls"]
+    for part, name, method in (("forward", "loss", "forward"), ("backward", "grad", "backward")):
+        for c in req["cases"]:
+            mine = a[c["name"]]
+            with reply.unit(c["name"], part):
+                fn = find("losses", cls)(req["name"])
+                value = getattr(fn, method)(mine["Y"].copy(), mine["Y_hat"].copy())
+                reply.put(c["name"], name, value, f"{cls}.{method}")
+
+
+# -- layers ------------------------------------------------------------------------------------
+def _new_layer(req: dict, config: dict):
+    """The student's layer, its activation (if any) the stand-in of the same name."""
+    import standins
+
+    lay = find("layers", req["cls"])(**config)
+    standin = None
+    if config.get("activation") is not None:
+        standin = standins.Activation(config["activation"])
+        lay.activation = standin
+    if hasattr(lay, "init_weights"):  # any initializer will do: the grader sets the values
+        lay.init_weights = lambda shape, *args, **kwargs: np.full(shape, 0.01)
+    return lay, standin
 
 
 def _install(lay, a: dict, names: list) -> None:
@@ -363,156 +299,247 @@ def _install(lay, a: dict, names: list) -> None:
         lay.n_in = int(a["n_in"])
 
 
-def _restore_cache(lay, a: dict) -> None:
-    """The grader's values for the cache entries the handout names (X, Z, and batch norm's),
-    so backward is graded on its own code whatever forward did."""
+def _mode(req: dict) -> dict:
+    return {"mode": "train"} if req["cls"] == "BatchNorm1D" else {}
+
+
+def _built(req: dict, case: dict, a: dict, reply=None, tolerate: bool = False) -> tuple:
+    """The case's layer; with parameters, after its first forward (which builds them, as the
+    course's tests do) and with the grader's values installed. The shapes it built go back when
+    ``reply`` is given (the parameters sub-part); ``tolerate``: that first forward may fail."""
+    lay, standin = _new_layer(req, case.get("config", {}))
+    names = req.get("parameters", [])
+    if not names:
+        return lay, standin
+    try:
+        lay.forward(a["X"].copy(), **_mode(req))
+        if reply is not None:
+            _shapes(lay, req, case["name"], names, reply)
+    except Exception:
+        if not tolerate:
+            raise
+    finally:
+        if names:
+            _install(lay, a, names)
+        if isinstance(getattr(lay, "cache", None), dict):  # batch norm's running statistics
+            for key in ("running_mu", "running_var"):
+                if f"cache_{key}" in a:
+                    lay.cache[key] = a[f"cache_{key}"].copy()
+    return lay, standin
+
+
+def _shapes(lay, req: dict, case: str, names: list, reply: Reply) -> None:
+    for name in names:
+        reply.put(case, f"shape_{name}", np.shape(lay.parameters[name]), "parameters")
+        reply.put(case, f"gshape_{name}", np.shape(lay.gradients[name]), "gradients")
+    if req["cls"] == "BatchNorm1D":
+        for key in ("running_mu", "running_var"):
+            reply.put(case, f"shape_{key}", np.shape(lay.cache[key]), f"cache[{key!r}]")
+
+
+def layer(req: dict, a: dict, reply: Reply) -> None:
+    """A layer's stage: "forward" (its parameters, forward, and batch norm's statistics and
+    evaluation), "backward" (dL/dX and the parameters' gradients, then the ungraded gradient
+    check), or "all" (forward then backward on the same layers: pooling, Flatten, Elman)."""
+    stage, cases, built = req.get("stage", "all"), req["cases"], {}
+    if stage in ("forward", "all"):
+        for c in cases if req.get("parameters") else ():
+            with reply.unit(c["name"], "parameters"):
+                built[c["name"]] = None
+                built[c["name"]] = _built(req, c, a[c["name"]], reply)
+        _forward(req, cases, a, built, reply)
+    if stage == "backward":
+        built = {c["name"]: None for c in cases}
+    if stage in ("backward", "all"):
+        _backward(req, cases, a, built, reply)
+        if "check" in a:
+            with reply.unit("check", "gradient check"):
+                _gradient_check(req, a["check"], reply)
+
+
+def _forward(req: dict, cases: list, a: dict, built: dict, reply: Reply) -> None:
+    for c in cases:
+        case, mine = c["name"], a[c["name"]]
+        with reply.unit(case, "forward"):
+            if built.get(case) is None:
+                built[case] = _built(req, c, mine)
+            lay, standin = built[case]
+            reply.put(
+                case, "Y", lay.forward(mine["X"].copy(), **_mode(req)), f"{req['cls']}.forward"
+            )
+        note(reply, case, "forward", built[case][1] if built.get(case) else None)
+    if req["cls"] == "BatchNorm1D":
+        _batchnorm_after(cases, a, built, reply)
+
+
+def _batchnorm_after(cases: list, a: dict, built: dict, reply: Reply) -> None:
+    """Batch norm's running statistics after the training forward, then evaluation mode from
+    the grader's running statistics (whatever the training forward left there)."""
+    for c in cases:
+        with reply.unit(c["name"], "running statistics"):
+            lay = built[c["name"]][0]
+            for key in ("running_mu", "running_var"):
+                reply.put(c["name"], key, lay.cache[key], f"cache[{key!r}]")
+    for c in cases:
+        mine = a[c["name"]]
+        with reply.unit(c["name"], "evaluation"):
+            lay = built[c["name"]][0]
+            for key in ("running_mu", "running_var"):
+                lay.cache[key] = mine[f"eval_{key}"].copy()
+            Y = lay.forward(mine["X"].copy(), mode="test")
+            reply.put(c["name"], "Y_test", Y, "forward(X, mode='test')")
+
+
+def _backward(req: dict, cases: list, a: dict, built: dict, reply: Reply) -> None:
+    names = req.get("parameters", [])
+    for c in cases:
+        case, mine = c["name"], a[c["name"]]
+        standin = None
+        with reply.unit(case, "backward"):
+            if built.get(case) is None:  # a fresh layer: the student's own forward fills its cache
+                built[case] = _built(req, c, mine, tolerate=True)
+                _own_forward(req, built[case][0], mine)
+            lay, standin = built[case]
+            if standin is not None:
+                standin.notes.clear()  # what forward did was said with forward
+            _set_cache(lay, mine, req.get("restore", False))
+            reply.put(case, "dX", lay.backward(mine["dY"].copy()), f"{req['cls']}.backward")
+            for name in names:
+                reply.put(case, f"d{name}", lay.gradients[name], f"gradients[{name!r}]")
+        note(reply, case, "backward", standin)
+
+
+def _own_forward(req: dict, lay, mine: dict) -> None:
+    """The student's forward, to fill its cache for backward (its result is graded in the
+    forward stage; what it raises there is said there)."""
+    try:
+        lay.forward(mine["X"].copy(), **_mode(req))
+    except Exception:  # noqa: BLE001, S110 - backward may still run on the grader's cache
+        pass
+
+
+def _set_cache(lay, mine: dict, restore: bool) -> None:
+    """The grader's values for the cache entries the handout names: batch norm's always (the
+    course's test sets them by hand), X and Z only when ``restore`` (the student's forward was
+    wrong: backward is then graded on its own code, not on that forward's cache). A cache entry
+    of the student's own making (another kind of value) is left as it is."""
     cache = getattr(lay, "cache", None)
     if not isinstance(cache, dict):
         return
-    for key in [k[len("cache_") :] for k in a if k.startswith("cache_")]:
-        value = a[f"cache_{key}"]
-        old = cache.get(key)
-        if key in ("X", "Z") and not (isinstance(old, np.ndarray) and old.shape == value.shape):
-            continue  # a cache of the student's own making: left as it is
+    for key in [k[len("cache_") :] for k in mine if k.startswith("cache_")]:
+        if key.startswith("running"):
+            continue
+        value, old = mine[f"cache_{key}"], cache.get(key)
+        if key in ("X", "Z"):
+            if not restore:
+                continue
+            empty = old is None or (isinstance(old, (list, tuple)) and not old)
+            if not (empty or (isinstance(old, np.ndarray) and old.shape == value.shape)):
+                continue
         cache[key] = value.copy()
 
 
-def layer(req: dict, a: dict, run: Run) -> None:
-    lay = find("layers", req["cls"])(**req["config"])
-    replay = _replay(a)
-    if replay is not None:
-        lay.activation = replay
-    if hasattr(lay, "init_weights"):  # any initializer will do: the grader sets the values
-        lay.init_weights = lambda shape, *args, **kwargs: np.full(shape, 0.01)
+def _gradient_check(req: dict, a: dict, reply: Reply) -> None:
+    """The student's backward against central differences of the student's own forward, on a
+    small case (not graded: it tells a wrong backward from a wrong forward)."""
+    config = {k: v for k, v in req["check_config"].items()}
+    lay, _ = _new_layer(req, config)
     names = req.get("parameters", [])
-    X = a["X"]
-    with run.part("parameters"):
-        _first_forward(lay, req, X, run, names)
-    _install(lay, a, names)
-    if isinstance(getattr(lay, "cache", None), dict):  # batch norm's running statistics
-        for key in [k[len("cache_") :] for k in a if k.startswith("cache_running")]:
-            lay.cache[key] = a[f"cache_{key}"].copy()
-    if replay is not None:
-        replay.strict = True
-    kwargs = {"mode": "train"} if req["cls"] == "BatchNorm1D" else {}
-    with run.part("forward"):
-        run.put("Y", lay.forward(X.copy(), **kwargs), f"{req['cls']}.forward")
-    if replay is not None and replay.bad:
-        run.fail("forward:replay", "; ".join(dict.fromkeys(replay.bad)))
-        replay.bad.clear()
-    if req["cls"] == "BatchNorm1D":
-        with run.part("running statistics"):
-            for key in ("running_mu", "running_var"):
-                run.put(key, lay.cache[key], f"cache[{key!r}]")
-    with run.part("backward"):
-        _restore_cache(lay, a)
-        run.put("dX", lay.backward(a["dY"].copy()), f"{req['cls']}.backward")
-        for name in names:
-            run.put(f"d{name}", lay.gradients[name], f"gradients[{name!r}]")
-    if req["cls"] == "BatchNorm1D":
-        _evaluation(lay, a, run)
-    if replay is not None and replay.bad:
-        run.fail("backward:replay", "; ".join(dict.fromkeys(replay.bad)))
-    if "check_X" in a:
-        _gradient_check(req, a, run, names)
-
-
-def _first_forward(lay, req: dict, X, run: Run, names: list) -> None:
-    kwargs = {"mode": "train"} if req["cls"] == "BatchNorm1D" else {}
-    lay.forward(X.copy(), **kwargs)
+    lay.forward(a["X"].copy())
     for name in names:
-        run.put(f"shape_{name}", np.shape(lay.parameters[name]), "parameters")
-        run.put(f"gshape_{name}", np.shape(lay.gradients[name]), "gradients")
-    for key in ("running_mu", "running_var"):
-        if req["cls"] == "BatchNorm1D":
-            run.put(f"shape_{key}", np.shape(lay.cache[key]), f"cache[{key!r}]")
+        lay.parameters[name] = a[f"param_{name}"].copy()
+    lay.forward(a["X"].copy())
+    analytic = as_array(lay.backward(a["dY"].copy()), "backward")
+    reply.put("check", "analytic", analytic, "backward")
+    reply.put("check", "numeric", numerical(lay.forward, a["X"].copy(), a["dY"]), "")
 
 
-def _evaluation(lay, a: dict, run: Run) -> None:
-    """Batch norm's evaluation mode, from the grader's running statistics (whatever the
-    training forward left there)."""
-    with run.part("evaluation"):
-        for key in ("running_mu", "running_var"):
-            lay.cache[key] = a[f"eval_{key}"].copy()
-        run.put("Y_test", lay.forward(a["X"].copy(), mode="test"), "forward(X, mode='test')")
-
-
-def _gradient_check(req: dict, a: dict, run: Run, names: list) -> None:
-    """The student's backward against central differences of the student's own forward (not
-    graded: it tells a wrong backward from a wrong forward)."""
-    with run.part("gradient check"):
-        lay = find("layers", req["cls"])(**req["check_config"])
-        if hasattr(lay, "init_weights"):
-            lay.init_weights = lambda shape, *args, **kwargs: np.full(shape, 0.01)
-        lay.forward(a["check_X"].copy())
-        for name in names:
-            lay.parameters[name] = a[f"check_{name}"].copy()
-        lay.forward(a["check_X"].copy())
-        analytic = as_array(lay.backward(a["check_dY"].copy()), "backward")
-        run.put("check_analytic", analytic, "backward")
-        run.put("check_numeric", numerical(lay.forward, a["check_X"].copy(), a["check_dY"]), "")
-
-
-def loss(req: dict, a: dict, run: Run) -> None:
-    fn = find("losses", req["cls"])(req["name"])
-    with run.part("forward"):
-        run.put("loss", fn.forward(a["Y"].copy(), a["Y_hat"].copy()), f"{req['cls']}.forward")
-    with run.part("backward"):
-        run.put("grad", fn.backward(a["Y"].copy(), a["Y_hat"].copy()), f"{req['cls']}.backward")
-
-
-def network(req: dict, a: dict, run: Run) -> None:
+# -- the network -------------------------------------------------------------------------------
+def network(req: dict, a: dict, reply: Reply) -> None:
     """The student's NeuralNetwork, built the handout's way, with stand-ins for its layers,
-    loss and optimizer: only its own forward, backward and predict are graded."""
+    loss and optimizer: only its own forward, backward and predict are graded. backward is
+    given the target Y and an ``out`` of the grader's (not the forward's answer)."""
+    import standins
+
+    calls, net = standins.Calls(), None
+    with reply.unit("net", "setup"):
+        net = _network(req, a["net"], calls)
+    if net is None:
+        return
+    mine = a["net"]
+    steps = [
+        ("forward", "out", lambda: net.forward(mine["X"].copy()), "NeuralNetwork.forward"),
+        (
+            "backward",
+            "loss",
+            lambda: net.backward(mine["Y"].copy(), mine["O"].copy()),
+            "NeuralNetwork.backward",
+        ),
+    ]
+    if req.get("predict"):
+        steps.append(("predict", None, lambda: net.predict(mine["X"].copy(), mine["Y"].copy()), ""))
+    for part, name, call, what in steps:
+        calls.clear()
+        with reply.unit("net", part):
+            got = call()
+            if name is None:  # predict: (Y_hat, loss)
+                if not isinstance(got, tuple) or len(got) != 2:
+                    raise Wrong("NeuralNetwork.predict should return (Y_hat, loss)")
+                reply.put("net", "predict_out", got[0], "predict's Y_hat")
+                reply.put("net", "predict_loss", got[1], "predict's loss")
+            else:
+                reply.put("net", name, got, what)
+        _record(reply, part, calls)
+        reply.flush()
+
+
+def _network(req: dict, a: dict, calls):
+    import standins
+
     layers, losses, optimizers = module("layers"), module("losses"), module("optimizers")
     del layers, losses, optimizers  # imported first, as the handout's models.py does
     models = module("models")
-    log, n = [], len(req["layer_args"])
-    stand_ins = [ReplayLayer(i, a, log) for i in range(n)]
+    n = len(req["layer_args"])
+    stand_ins = [standins.Layer(i, a[f"W{i}"], a[f"b{i}"], a[f"d{i}"], calls) for i in range(n)]
     queue = iter(stand_ins)
+    loss_standin = standins.Loss(a["w"], a["u"], calls)
     models.initialize_layer = lambda *args, **kwargs: next(queue)
-    models.initialize_loss = lambda *args, **kwargs: ReplayLoss(a, log)
-    models.initialize_optimizer = lambda *args, **kwargs: ReplayOptimizer()
-    layer_args = [AttrDict(x) for x in req["layer_args"]]
+    models.initialize_loss = lambda *args, **kwargs: loss_standin
+    models.initialize_optimizer = lambda *args, **kwargs: standins.Optimizer()
     net = models.NeuralNetwork(
         loss="cross_entropy",
-        layer_args=layer_args,
+        layer_args=[AttrDict(x) for x in req["layer_args"]],
         optimizer_args=AttrDict(req["optimizer_args"]),
         logger=None,
         seed=0,
     )
     net.layers = list(stand_ins)  # the handout's train() adds the output layer: all are here
-    net.loss = ReplayLoss(a, log)
-    with run.part("forward"):
-        run.put("out", net.forward(a["X"].copy()), "NeuralNetwork.forward")
-    run.put("forward_log", _encode(log), "")
-    log.clear()
-    with run.part("backward"):
-        run.put("loss", net.backward(a["Y"].copy(), a["out"].copy()), "NeuralNetwork.backward")
-    run.put("backward_log", _encode(log), "")
-    if req.get("predict"):
-        log.clear()
-        with run.part("predict"):
-            got = net.predict(a["X"].copy(), a["Y"].copy())
-            if not isinstance(got, tuple) or len(got) != 2:
-                raise Wrong("NeuralNetwork.predict should return (Y_hat, loss)")
-            run.put("predict_out", got[0], "predict's Y_hat")
-            run.put("predict_loss", got[1], "predict's loss")
+    net.loss = loss_standin
+    return net
 
 
-def _encode(log: list) -> np.ndarray:
-    """The calls as rows (kind, layer, argument as expected): kinds 0 forward, 1 backward,
-    2 loss forward, 3 loss backward."""
-    kinds = {"forward": 0, "backward": 1, "loss": 2, "dloss": 3}
-    return np.array([[kinds[k], i, ok] for k, i, ok in log], dtype=np.float64).reshape(-1, 3)
+KIND_CODES = {"forward": 0, "backward": 1, "loss": 2, "dloss": 3}
 
 
-def iris(req: dict, a: dict, run: Run) -> None:
+def _record(reply: Reply, part: str, calls) -> None:
+    """The calls the stand-ins received during ``part``, as rows (kind, layer, number of
+    arguments), each argument as an array beside them (``net/<part>_arg_<call>_<argument>``)."""
+    rows = []
+    for k, (kind, i, args) in enumerate(calls.calls):
+        for j, arg in enumerate(args):
+            reply.arrays[f"net/{part}_arg_{k:03d}_{j}"] = arg
+        rows.append([KIND_CODES[kind], i, len(args)])
+    reply.arrays[f"net/{part}_log"] = np.array(rows, dtype=np.float64).reshape(-1, 3)
+    reply.arrays[f"net/{part}_more"] = np.asarray(float(calls.more))
+
+
+# -- Iris, the handout's way -------------------------------------------------------------------
+def iris(req: dict, a: dict, reply: Reply) -> None:
     """The handout's train_ffnn.py on the course's Iris split (datasets/iris/ in the working
-    folder): the trained network's output on the test flowers."""
+    folder, its test labels a placeholder): the trained network's output on the test flowers."""
     models, datasets = module("models"), module("datasets")
     np.random.seed(req["seed"])  # noqa: NPY002 - the handout's script seeds the global state
-    with run.part("train"):
+    with reply.unit("iris", "train"):
         net = models.initialize_model(
             name="feed_forward",
             loss=req["loss"],
@@ -525,11 +552,19 @@ def iris(req: dict, a: dict, run: Run) -> None:
         test = dataset.test  # the handout's Data keeps its array as data_
         X = getattr(test, "data_", None)
         X = getattr(test, "data", None) if X is None else X
-        run.put("out", net.forward(X), "the trained network's forward")
-        run.put("labels", test.labels, "the dataset's test labels")
+        reply.put("iris", "out", net.forward(X), "the trained network's forward")
 
 
 KINDS = {"activation": activation, "layer": layer, "loss": loss, "network": network, "iris": iris}
+
+
+def _by_case(arrays: dict) -> dict:
+    """{case: {name: array}} from the inputs' "<case>/<name>" keys."""
+    out = {}
+    for key, value in arrays.items():
+        case, _, name = key.partition("/")
+        out.setdefault(case, {})[name] = value
+    return out
 
 
 def main() -> None:
@@ -538,25 +573,15 @@ def main() -> None:
     with open(request_path) as f:
         req = ast.literal_eval(f.read())  # literals only, tuples kept
     with np.load(inputs_path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+        arrays = _by_case({k: z[k] for k in z.files})
     numpy_as_the_course_had_it()
-    out, report = {}, {}
-    for case in req["cases"]:
-        mine = {
-            k[len(case["name"]) + 1 :]: v
-            for k, v in arrays.items()
-            if k.startswith(case["name"] + "/")
-        }
-        run = Run(case["name"], out, report)
-        try:
-            KINDS[req["kind"]]({**req, **case}, mine, run)
-        except BaseException as e:  # noqa: BLE001 - sys.exit and KeyboardInterrupt too
-            run.fail(
-                "import" if isinstance(e, (ImportError, SyntaxError)) else "setup", describe(e)
-            )
-    np.savez(os.path.join(result, "arrays.npz"), **out)
-    with open(os.path.join(result, "report.json"), "w") as f:
-        json.dump(report, f)
+    reply = Reply(result)
+    try:
+        KINDS[req["kind"]](req, arrays, reply)
+    except BaseException as e:  # noqa: BLE001 - sys.exit and KeyboardInterrupt too
+        where = "import" if isinstance(e, (ImportError, SyntaxError)) else "setup"
+        reply.fail("*", where, describe(e))
+    reply.flush()
 
 
 if __name__ == "__main__":

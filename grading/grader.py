@@ -86,12 +86,6 @@ def _defines(package: Path, piece: str) -> bool:
     return re.search(pattern, text, re.MULTILINE) is not None
 
 
-def iris_files() -> dict[str, bytes]:
-    """The course's Iris split where the handout's datasets.py reads it."""
-    folder = Path(pieces.__file__).resolve().parents[1] / "numpy_nn" / "iris"
-    return {f"datasets/iris/{p.name}": p.read_bytes() for p in sorted(folder.glob("*.npy"))}
-
-
 _REFERENCE, _TASKS = threading.Lock(), {}
 
 
@@ -106,30 +100,43 @@ def reference(piece: str, semester: Semester) -> pieces.Task:
         return _TASKS[key]
 
 
-def run_piece(task, package: Path, limits, scratch: Path, protection) -> tuple:
-    """(task, arrays, report) of one piece: the student's code run in its sandbox."""
-    files = iris_files() if task.piece == "iris" else {}
-    try:
-        found = sandbox.run(package, task.request, task.inputs, limits, scratch, protection, files)
-    except sandbox.PieceFailed as e:
-        found = {}, {"*": {"setup": str(e)}}
-    return (task, *found)
+def run_piece(task, package: Path, limits, scratch: Path, protection, config) -> dict:
+    """Every sub-part's verdict: the piece's stages in order, each its own sandbox run."""
+    found = {}
+    for _, _, verdict in stages(task, package, limits, scratch, protection, config):
+        found.update(verdict)
+    return found
 
 
-def verdicts(task, arrays: dict, report: dict, config: dict) -> dict:
-    """Every sub-part's verdict, with the piece's own checks and notes added."""
+def stages(task, package: Path, limits, scratch: Path, protection, config):
+    """(stage, reply, its sub-parts' verdicts) of each stage in turn; a stage whose cache
+    restoring depends on an earlier sub-part's verdict is told it."""
+    found = {}
+    for k, stage in enumerate(task.stages):
+        request = dict(stage.request)
+        if stage.restore_unless:
+            request["restore"] = not found[stage.restore_unless].passed
+        where = scratch.with_name(f"{scratch.name}-{k}")
+        reply = sandbox.run(package, request, stage.inputs, limits, where, protection, stage.files)
+        verdict = verdicts(task, stage, reply, config)
+        found.update(verdict)
+        yield stage, reply, verdict
+
+
+def verdicts(task, stage, reply, config: dict) -> dict:
+    """Every sub-part's verdict of one stage, with the piece's own checks and notes added."""
     if task.piece == "iris":
-        return {"test error": _iris(task, arrays, report, config)}
-    found = judge.parts(task, arrays, report)
+        return {"test error": _iris(task, reply, config)}
+    found = judge.parts(task, stage, reply)
     if task.piece == "models.NeuralNetwork":
-        for part, problem in judge.network_calls(arrays, task.extra["layers"]).items():
+        for part, problem in judge.network_calls(reply.arrays, task.extra).items():
             found[part].passed, found[part].line = False, problem  # the likelier cause
-    note = judge.gradient_check_note(arrays)
+    note = judge.gradient_check_note(reply.arrays)
     for v in found.values():
         if not v.passed and v.name in judge.GRADIENT_PARTS and note:
             v.line += " " + note
     if "stable" in task.extra and not judge.within(
-        arrays.get("big/Y", np.array(np.nan)), task.extra["stable"], False
+        reply.arrays.get("big/Y", np.array(np.nan)), task.extra["stable"], False
     ):
         found["forward"].line = found["forward"].line or (
             "note (no points): NaN or inf for logits near 750; the handout hints at the stable "
@@ -138,20 +145,13 @@ def verdicts(task, arrays: dict, report: dict, config: dict) -> dict:
     return found
 
 
-def _iris(task, arrays: dict, report: dict, config: dict) -> judge.Part:
+def _iris(task, reply, config: dict) -> judge.Part:
+    """The test error of the trained network's output on the test flowers, against the
+    course's labels (which never enter the sandbox)."""
     bound, labels = config["iris_max_test_error"], task.extra["labels"]
-    out, given = arrays.get("iris/out"), arrays.get("iris/labels")
-    if given is not None and not (
-        given.shape == (len(labels), 3) and np.array_equal(np.argmax(given, axis=1), labels)
-    ):
-        return judge.Part(
-            "test error",
-            False,
-            "the handout's Iris run: the dataset's test "
-            "labels are not the course's (datasets/iris/iris_test_labels.npy)",
-        )
+    out = reply.arrays.get("iris/out")
     if out is None or out.shape != (len(labels), 3) or not np.all(np.isfinite(out)):
-        why = judge._report_line(report, "iris", "train") or report.get("*", {}).get("setup", "")
+        why = judge._report_line(reply.report, "iris", "train") or reply.failure
         if out is not None:
             why = f"the trained network's output has shape {out.shape} or NaN, expected (30, 3)"
         return judge.Part("test error", False, f"the handout's Iris run: {why or 'no result'}")
@@ -368,12 +368,12 @@ def grade(
 
         def one(i_task):
             i, task = i_task
-            return run_piece(task, copied.package, limits, root / f"piece-{i}", protection)
+            return run_piece(task, copied.package, limits, root / f"piece-{i}", protection, config)
 
         workers = workers or os.cpu_count() or 1
         with ThreadPoolExecutor(max_workers=max(1, min(len(code), workers))) as pool:
             runs = list(pool.map(one, enumerate(tasks)))
-    done = {p: result(p, s, verdicts(*run, config), config, sem) for (p, s), run in zip(code, runs)}
+    done = {p: result(p, s, found, config, sem) for (p, s), found in zip(code, runs)}
     for piece, _ in todo:
         if piece in HANDIN:
             done[piece] = grade_handin(piece, submission.hw3, labels, config)

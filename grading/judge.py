@@ -67,9 +67,23 @@ def _factor(c: float, m: int, k: int) -> str:
     return f"off by a constant factor of {c:.4g}"
 
 
+def _shape_words(shape: np.ndarray) -> str:
+    """A reported shape as the tuple it stands for."""
+    if shape.ndim != 1 or not np.all(np.isfinite(shape)) or shape.size > 8:
+        return "no shape"
+    return str(tuple(int(d) for d in shape))
+
+
+def same_shape(got: np.ndarray, want: np.ndarray) -> bool:
+    """Whether a reported shape is ``want`` exactly: its length and every dimension."""
+    return got.shape == want.shape and bool(np.all(got == want))
+
+
 def diagnose(got: np.ndarray, c: Compare) -> str:
     """The line for a failed comparison (shape, NaN, a known mistake, a factor, the worst entry)."""
     want = c.want
+    if c.shape:
+        return f"{c.what} is {_shape_words(got)} where {_shape_words(want)} is expected"
     aligned = _aligned(got, want)
     if aligned is None:
         line = f"{c.what}: shape {got.shape} where {want.shape} is expected"
@@ -114,6 +128,11 @@ def check(c: Compare, arrays: dict) -> tuple[bool, str, float]:
     got = arrays.get(c.key)
     if got is None:
         return False, "", float("inf")
+    if c.shape:
+        for convention, array in [("", c.want), *c.accept]:
+            if same_shape(got, array):
+                return True, f"{c.what}: accepted: {convention}" if convention else "", 0.0
+        return False, diagnose(got, c), float("inf")
     e = error(got, c.want, c.fixture)
     if e <= (FIXTURE_TOLERANCE if c.fixture else TOLERANCE):
         return True, "", e
@@ -123,29 +142,57 @@ def check(c: Compare, arrays: dict) -> tuple[bool, str, float]:
     return False, diagnose(got, c), e
 
 
+PHASES = {"parameters", "forward", "backward", "running statistics", "evaluation", "predict"}
+STANDIN_NOTES = {  # what a stand-in activation noted (child.py), in a student's words
+    "scalar": "its activation was given a single number, not all of the pre-activation Z at "
+    "once (np.vectorize or a loop?)",
+    "output": "its activation's backward was given the activation's output (what forward "
+    "returned), not the pre-activation Z; cache Z in forward and pass it",
+}
+
+
+def _phase(part: str) -> str:
+    """The child's name for the step that computes a sub-part (backward gives dX, dW, ...)."""
+    return "backward" if part in GRADIENT_PARTS else part
+
+
 def _report_line(report: dict, case: str, part: str) -> str:
     """The child's line for this case's sub-part: an exception in it, or in the whole case."""
     mine = {**report.get("*", {}), **report.get(case, {})}
     for key in ("import", "setup"):
         if key in mine:
             return mine[key]
-    phase = "backward" if part in GRADIENT_PARTS else part
-    return mine.get(phase, "")
+    return mine.get(_phase(part), "")
 
 
-def _replay_note(report: dict, case: str, part: str) -> str:
-    """What the stand-in activation saw, when the layer called it wrongly."""
-    phase = "backward" if part in GRADIENT_PARTS else part
-    return report.get(case, {}).get(f"{phase}:replay", "")
+def _standin_note(report: dict, case: str, part: str) -> str:
+    """What the stand-in activation saw, when the layer called it wrongly (known codes only)."""
+    codes = report.get(case, {}).get(f"{_phase(part)}:standin", "").split(",")
+    return "; ".join(STANDIN_NOTES[c] for c in codes if c in STANDIN_NOTES)
 
 
-def parts(task: Task, arrays: dict, report: dict) -> dict[str, Part]:
-    """Every sub-part of ``task``: passed when each of its comparisons is."""
-    verdicts = {name: Part(name, True) for name in task.parts}
+def _stopped(reply, cases: dict) -> str:
+    """Why a stage gave no result for a comparison: it stopped (and what it was running)."""
+    if not reply.failure:
+        return ""
+    line = reply.failure
+    if reply.running and reply.running[0] in cases and reply.running[1] in PHASES:
+        case, phase = reply.running
+        line += f" while computing {phase} for {cases[case] or case}"
+    if line.startswith("took longer"):
+        line += "; the sub-parts finished before it keep their points"
+    return line
+
+
+def parts(task: Task, stage, reply) -> dict[str, Part]:
+    """Every sub-part of ``stage``: passed when each of its comparisons is."""
+    verdicts = {name: Part(name, True) for name in stage.parts}
     for c in task.compares:
+        if c.part not in verdicts:
+            continue
         v = verdicts[c.part]
         case = c.key.split("/")[0]
-        ok, line, e = check(c, arrays)
+        ok, line, e = check(c, reply.arrays)
         v.compared += 1
         if ok:
             v.worst = max(v.worst, e)
@@ -153,12 +200,12 @@ def parts(task: Task, arrays: dict, report: dict) -> dict[str, Part]:
                 v.line = line
             continue
         if v.passed:  # the first failure is the one reported
-            note = _replay_note(report, case, c.part)
-            if c.key not in arrays:
-                line = _report_line(report, case, c.part) or f"{c.what}: no result"
+            if c.key not in reply.arrays:
+                line = _report_line(reply.report, case, c.part)
+                line = line or _stopped(reply, task.cases) or "no result"
                 if not line.startswith(c.what.split(":")[0]):
                     line = f"{c.what}: {line}"
-            elif note:  # the stand-in's NaN says nothing: what it was given does
+            elif note := _standin_note(reply.report, case, c.part):
                 line = f"{c.what}: {note}"
             v.passed, v.line = False, line
     return verdicts
@@ -166,48 +213,84 @@ def parts(task: Task, arrays: dict, report: dict) -> dict[str, Part]:
 
 def gradient_check_note(arrays: dict) -> str:
     """Whether the student's backward matches central differences of their own forward."""
-    cases = sorted({k.split("/")[0] for k in arrays if k.endswith("/check_numeric")})
-    for case in cases:
-        n, a = arrays[f"{case}/check_numeric"], arrays.get(f"{case}/check_analytic")
-        if a is None or a.shape != n.shape or not np.all(np.isfinite(a)):
-            continue
-        rel = float(np.linalg.norm(n - a) / max(np.linalg.norm(n + a), 1e-300))
-        if rel < 1e-5:
-            return "(your backward does match central differences of your own forward)"
-        return f"(your backward differs from central differences of your own forward: relative error {rel:.1e})"
-    return ""
+    n, a = arrays.get("check/numeric"), arrays.get("check/analytic")
+    if n is None or a is None or a.shape != n.shape or not np.all(np.isfinite(a)):
+        return ""
+    if not np.all(np.isfinite(n)):
+        return ""
+    rel = float(np.linalg.norm(n - a) / max(np.linalg.norm(n + a), 1e-300))
+    if rel < 1e-5:
+        return "(your backward does match central differences of your own forward)"
+    return f"(your backward differs from central differences of your own forward: relative error {rel:.1e})"
 
 
 # -- the network's calls -----------------------------------------------------------------------
-def network_calls(arrays: dict, n: int) -> dict[str, str]:
-    """What the stand-in layers saw: {"forward": problem, "backward": problem} (empty: fine)."""
+FORWARD, BACKWARD, LOSS, DLOSS = range(4)  # the call kinds child.py records
+SAME = 1e-6  # an argument is the expected array to this (relative) tolerance
+
+
+def network_calls(arrays: dict, extra: dict) -> dict[str, str]:
+    """What the stand-ins were given, against what a correct network gives them:
+    {"forward": problem, "backward": problem} (empty: fine)."""
     problems = {}
-    flog, blog = arrays.get("net/forward_log"), arrays.get("net/backward_log")
-    if flog is not None and flog.ndim == 2 and "net/out" in arrays:
-        problems["forward"] = _forward_calls(flog, n)
-    if blog is not None and blog.ndim == 2 and "net/loss" in arrays:
-        problems["backward"] = _backward_calls(blog, n)
+    if "net/out" in arrays:
+        problems["forward"] = _forward_calls(_calls(arrays, "forward"), extra)
+    if "net/loss" in arrays:
+        problems["backward"] = _backward_calls(_calls(arrays, "backward"), extra)
     return {k: v for k, v in problems.items() if v}
 
 
-def _forward_calls(log: np.ndarray, n: int) -> str:
-    calls = [(int(i), bool(ok)) for kind, i, ok in log if kind == 0]
-    firsts = list(dict.fromkeys(i for i, _ in calls))
+def _calls(arrays: dict, part: str) -> list:
+    """[(kind, layer, [arguments])] recorded during ``part``; malformed records are dropped."""
+    log = arrays.get(f"net/{part}_log")
+    if log is None or log.ndim != 2 or log.shape[1] != 3 or not np.all(np.isfinite(log)):
+        return []
+    out = []
+    for k, (kind, i, count) in enumerate(log[:64]):
+        args = [arrays.get(f"net/{part}_arg_{k:03d}_{j}") for j in range(int(min(count, 2)))]
+        out.append((int(kind), int(i), [a for a in args if a is not None]))
+    return out
+
+
+def _same(got, want: np.ndarray) -> bool:
+    if got is None or np.shape(got) != want.shape or not np.all(np.isfinite(got)):
+        return False
+    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+    return bool(np.all(np.abs(got - want) <= SAME * scale))
+
+
+def _forward_calls(calls: list, extra: dict) -> str:
+    n = len(extra["layers"])
+    forward = [(i, args) for kind, i, args in calls if kind == FORWARD and 0 <= i < n]
+    firsts = list(dict.fromkeys(i for i, _ in forward))
     missing = [i for i in range(n) if i not in firsts]
     if missing:
         return f"NeuralNetwork.forward: layer {missing[0]}'s forward was never called"
     if firsts != sorted(firsts):
         return f"NeuralNetwork.forward: layers called in the order {firsts}, not first to last"
-    wrong = [i for i, ok in calls if not ok]
-    if wrong:
-        given = "the data X" if wrong[0] == 0 else f"layer {wrong[0] - 1}'s output"
-        return f"NeuralNetwork.forward: layer {wrong[0]} was given an input that is not {given}"
+    for i, args in forward:
+        want = extra["X"] if i == 0 else extra["outputs"][i - 1]
+        if not (args and _same(args[0], want)):
+            given = "the data X" if i == 0 else f"layer {i - 1}'s output"
+            return f"NeuralNetwork.forward: layer {i} was given an input that is not {given}"
     return ""
 
 
-def _backward_calls(log: np.ndarray, n: int) -> str:
-    calls = [(int(i), bool(ok)) for kind, i, ok in log if kind == 1]
-    order = [i for i, _ in calls]
+def _backward_calls(calls: list, extra: dict) -> str:
+    from grading import standins
+
+    n, Y, O = len(extra["layers"]), extra["Y"], extra["O"]
+    losses = [args for kind, _, args in calls if kind in (LOSS, DLOSS)]
+    for args in losses:
+        if len(args) == 2 and _same(args[0], O) and _same(args[1], Y):
+            return (
+                "NeuralNetwork.backward: the loss was given (out, target); the handout's "
+                "order is loss.forward(target, out) and loss.backward(target, out)"
+            )
+    if not any(kind == DLOSS for kind, _, _ in calls):
+        return "NeuralNetwork.backward: the loss's backward was never called (dL/dY_hat starts the chain)"
+    backward = [(i, args) for kind, i, args in calls if kind == BACKWARD and 0 <= i < n]
+    order = [i for i, _ in backward]
     missing = [i for i in range(n) if i not in order]
     if missing:
         first = " (the first layer gets no gradients)" if missing[0] == 0 else ""
@@ -217,8 +300,10 @@ def _backward_calls(log: np.ndarray, n: int) -> str:
             f"NeuralNetwork.backward: layers' backward called in the order {order}; the "
             f"chain rule needs each once, last layer first ({list(range(n - 1, -1, -1))})"
         )
-    wrong = [i for i, ok in calls if not ok]
-    if wrong:
-        given = "the loss's gradient" if wrong[0] == n - 1 else f"layer {wrong[0] + 1}'s dL/dX"
-        return f"NeuralNetwork.backward: layer {wrong[0]}'s backward was given a dL/dY that is not {given}"
+    dout = standins.loss_backward(Y, O, extra["w"], extra["u"])
+    want = standins.network_backward(dout, extra["layers"])
+    for i, args in backward:
+        if not (args and _same(args[0], want[i])):
+            given = "the loss's gradient" if i == n - 1 else f"layer {i + 1}'s dL/dX"
+            return f"NeuralNetwork.backward: layer {i}'s backward was given a dL/dY that is not {given}"
     return ""

@@ -21,23 +21,29 @@ report of short strings, and anything malformed costs that piece alone.
 """
 
 import functools
+import io
 import json
+import math
 import os
 import queue
+import re
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 CHILD = Path(__file__).with_name("child.py")
+STANDINS = Path(__file__).with_name("standins.py")  # staged for the pieces that call stand-ins
+STANDINS_FOR = ("layer", "network")
 NAMESPACES = (
     "--unshare-ipc",
     "--unshare-pid",
@@ -56,10 +62,6 @@ class Limits:
     output_mb: int = 64  # any one file the child writes (its stdout and stderr too)
     processes: int = 64  # processes and threads of the sandbox user
     result_mb: int = 256  # the arrays a piece may send back
-
-
-class PieceFailed(Exception):
-    """The student's code did not give a result: the one-line reason."""
 
 
 class NoProtection(Exception):
@@ -287,6 +289,8 @@ def _command(scratch: Path, package: Path, uid: int | None, protection: Protecti
 def _stage(scratch: Path, request: dict, inputs: dict, files: dict, uid: int | None) -> None:
     scratch.mkdir(mode=0o700)
     (scratch / "child.py").write_bytes(CHILD.read_bytes())
+    if request.get("kind") in STANDINS_FOR:
+        (scratch / "standins.py").write_bytes(STANDINS.read_bytes())
     for name, data in files.items():
         (scratch / name).parent.mkdir(parents=True, exist_ok=True)
         (scratch / name).write_bytes(data)
@@ -299,6 +303,19 @@ def _stage(scratch: Path, request: dict, inputs: dict, files: dict, uid: int | N
             os.chown(path, uid, uid, follow_symlinks=False)
 
 
+@dataclass
+class Reply:
+    """What one sandbox run gave back: the arrays and report lines of every sub-part it
+    finished, why it stopped early (``failure``, empty when it ran to its end) and, then, the
+    (case, sub-part) it was running."""
+
+    arrays: dict
+    report: dict
+    failure: str = ""
+    running: tuple = ()
+    seconds: float = 0.0  # the run's wall time, staging and reading included
+
+
 def run(
     package: Path,
     request: dict,
@@ -307,27 +324,28 @@ def run(
     scratch: Path,
     protection: Protection,
     files: dict | None = None,
-) -> tuple[dict, dict]:
-    """(arrays, report): what the student's code computed for ``request`` on ``inputs``, and
-    what went wrong in it; PieceFailed when nothing usable came back. ``scratch`` is a new
-    folder for this piece (inside one the grader made); ``package`` the submission's one copy."""
+) -> Reply:
+    """What the student's code computed for ``request`` on ``inputs``, in the sandbox.
+    ``scratch`` is a new folder for this run (inside one the grader made); ``package`` the
+    submission's one copy. Whatever the child did, the sub-parts it finished come back."""
     uid = UIDS.get() if protection.root and protection.kind != "none" else None
+    start = time.perf_counter()
     try:
         _stage(scratch, request, inputs, files or {}, uid)
         argv, cwd, env = _command(scratch, package, uid, protection)
-        code = _wait(argv, cwd, env, scratch, limits, uid, protection)
-        err = (scratch / "stderr").read_bytes()[-4000:].decode(errors="replace")
-        result = scratch / "result"
-        if code != 0 or not (result / "report.json").is_file():
-            raise PieceFailed(_reason(code, limits, err))
-        return _read(result, limits)
+        code, err = _wait(argv, cwd, env, limits, uid, protection)
+        reply = _reply(scratch / "result", limits, code, err)
+        return replace(reply, seconds=time.perf_counter() - start)
     finally:
         if uid is not None:
             UIDS.put(uid)
 
 
-def _wait(argv, cwd, env, scratch: Path, limits: Limits, uid, protection: Protection) -> int:
-    with open(scratch / "stdout", "wb") as so, open(scratch / "stderr", "wb") as se:
+def _wait(argv, cwd, env, limits: Limits, uid, protection: Protection) -> tuple[int, str]:
+    """(exit status, the end of its standard error). Its output goes to files of the grader's
+    that the sandbox cannot name (unnamed temporary files), read back through the grader's
+    own descriptor."""
+    with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -338,14 +356,17 @@ def _wait(argv, cwd, env, scratch: Path, limits: Limits, uid, protection: Protec
             preexec_fn=_limit(limits, uid, protection),
         )
         try:
-            return proc.wait(timeout=limits.seconds)
+            code = proc.wait(timeout=limits.seconds)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            return -signal.SIGKILL
+            code = -signal.SIGKILL
         finally:
             if protection.kind == "user":
                 kill_user(uid)
+                sweep(uid)
+        se.seek(max(0, se.seek(0, os.SEEK_END) - 4000))
+        return code, se.read(4000).decode(errors="replace")
 
 
 def alive(uid: int) -> list[int]:
@@ -377,6 +398,29 @@ def kill_user(uid: int) -> None:
         time.sleep(0.02)
 
 
+SHARED = ("/tmp", "/var/tmp", "/dev/shm")  # where any user may write on the host
+
+
+def sweep(uid: int) -> None:
+    """What a sandbox user left in the host's shared folders, removed: nothing a run writes
+    there reaches a later run (a later stage of the piece, or another submission)."""
+    for folder in SHARED:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
 def _reason(code: int, limits: Limits, err: str) -> str:
     if code in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGKILL, 128 + signal.SIGXCPU):
         return f"took longer than {limits.seconds:g} s"
@@ -385,70 +429,154 @@ def _reason(code: int, limits: Limits, err: str) -> str:
     tail = [line for line in err.splitlines() if line.strip() and not line.startswith("bwrap:")]
     if tail and "MemoryError" in tail[-1]:
         return f"ran out of memory (limit {limits.memory_mb} MB)"
-    last = tail[-1][:200] if tail else "no output"
-    return f"exited with status {code} and no result: {last}"
+    last = _clean(tail[-1], 200) if tail else "no output"
+    return f"exited with status {code}: {last}"
 
 
 # -- reading what came back, trusting none of it ----------------------------------------------
 NUMERIC = "biuf"  # bool, signed and unsigned integers, floats: nothing else comes back
 REPORT_BYTES = 256 * 1024
+RESULT_FILES = 4096  # the most result files (and arrays in one) a run may leave
+PART = re.compile(r"[0-9]{4}\.npz")  # the child's result files, one per finished sub-part
 
 
-def _read(result: Path, limits: Limits) -> tuple[dict, dict]:
-    return _read_arrays(result / "arrays.npz", limits.result_mb * 2**20), _read_report(
-        result / "report.json"
-    )
-
-
-def _read_arrays(path: Path, budget: int) -> dict:
-    """The npz's arrays, each header checked before its data is read: a name of plain
-    characters, a numeric dtype, a shape whose bytes fit the budget and the member's size."""
-    if path.is_symlink() or not path.is_file() or path.stat().st_size > budget:
-        raise PieceFailed("its result is missing or larger than allowed")
-    arrays, total = {}, 0
+def _reply(result: Path, limits: Limits, code: int, err: str) -> Reply:
+    """The run's reply, read from ``result/`` without following a link or opening anything but
+    a regular file (a link, a FIFO or a device in its place is not read)."""
+    failure = _reason(code, limits, err) if code != 0 else ""
     try:
-        with zipfile.ZipFile(path) as z:
-            for info in z.infolist():
-                name = info.filename.removesuffix(".npy")
-                if not all(c.isalnum() or c in "_/-" for c in name) or len(name) > 200:
-                    raise ValueError(f"a result named {name[:40]!r}")
-                with z.open(info) as f:
-                    version = np.lib.format.read_magic(f)
-                    header = {
-                        (1, 0): np.lib.format.read_array_header_1_0,
-                        (2, 0): np.lib.format.read_array_header_2_0,
-                    }[version]
-                    shape, fortran, dtype = header(f)
-                    if dtype.kind not in NUMERIC or dtype.hasobject:
-                        raise ValueError(f"{name}: values of type {dtype}, not numbers")
-                    nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-                    total += nbytes
-                    if total > budget or nbytes > info.file_size:
-                        raise ValueError(f"{name}: {nbytes} bytes claimed")
-                    data = f.read(nbytes + 1)
-                    if len(data) != nbytes:
-                        raise ValueError(f"{name}: {len(data)} bytes for {nbytes}")
-                    order = "F" if fortran else "C"
-                    arrays[name] = np.frombuffer(data, dtype).reshape(shape, order=order).copy()
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, TypeError, KeyError) as e:
-        raise PieceFailed(f"its result could not be read ({type(e).__name__}: {e})"[:200]) from None
-    return arrays
-
-
-def _read_report(path: Path) -> dict:
-    """{case: {part: line}}: short strings only."""
-    if path.is_symlink() or not path.is_file() or path.stat().st_size > REPORT_BYTES:
-        raise PieceFailed("its report is missing or larger than allowed")
+        folder = os.open(result, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return Reply({}, {}, failure or "its result folder is gone")
     try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise PieceFailed(f"its report could not be read ({type(e).__name__})") from None
+        arrays, problem = _read_arrays(folder, limits.result_mb * 2**20)
+        report, trouble = _read_report(_plain_bytes("report.json", REPORT_BYTES, folder))
+        failure = failure or problem or trouble
+        running = _read_running(_plain_bytes("running.json", 1024, folder)) if failure else ()
+    finally:
+        os.close(folder)
+    return Reply(arrays, report, failure, running)
+
+
+def _plain_bytes(name: str, limit: int, folder: int) -> bytes | None:
+    """The bytes of the regular file ``name`` in the open folder ``folder``, when it is one and
+    holds at most ``limit`` bytes; None otherwise (missing, a link, a FIFO, too large)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        data = os.read(fd, limit + 1)
+        return data if len(data) <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_arrays(folder: int, budget: int) -> tuple[dict, str]:
+    """Every array of the result files (``NNNN.npz``, in order), each header checked before its
+    data is read; (arrays, what could not be read, or "")."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if PART.fullmatch(n))
+    except OSError:
+        return {}, "its result folder could not be listed"
+    if len(names) > RESULT_FILES:
+        return {}, f"it left more than {RESULT_FILES} result files"
+    arrays, left = {}, budget
+    for name in names:
+        data = _plain_bytes(name, left, folder)
+        if data is None:
+            return arrays, "its result is not a file, or larger than allowed"
+        try:
+            left -= _read_npz(data, arrays, left)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, TypeError, KeyError) as e:
+            return arrays, f"its result could not be read ({type(e).__name__}: {e})"[:200]
+    return arrays, ""
+
+
+def _read_npz(data: bytes, arrays: dict, budget: int) -> int:
+    """The arrays of one npz (bytes) into ``arrays``: names of plain characters, numeric
+    dtypes, shapes whose bytes fit the budget and the member; returns the bytes used."""
+    used = 0
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        members = z.infolist()
+        if len(members) > RESULT_FILES:
+            raise ValueError(f"{len(members)} arrays in one result file")
+        for info in members:
+            name = info.filename.removesuffix(".npy")
+            if (
+                not all(c.isascii() and (c.isalnum() or c in "_/-") for c in name)
+                or len(name) > 200
+            ):
+                raise ValueError(f"a result named {_clean(name, 40)!r}")
+            with z.open(info) as f:
+                array = _read_npy(f, name, info.file_size, budget - used)
+            used += array.nbytes
+            arrays[name] = array
+    return used
+
+
+def _read_npy(f, name: str, size: int, budget: int) -> np.ndarray:
+    version = np.lib.format.read_magic(f)
+    header = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }.get(version)
+    if header is None:
+        raise ValueError(f"{name}: npy version {version}")
+    shape, fortran, dtype = header(f)
+    if dtype.kind not in NUMERIC or dtype.hasobject or dtype.fields is not None:
+        raise ValueError(f"{name}: values of type {dtype}, not numbers")
+    if not all(isinstance(d, int) and 0 <= d for d in shape) or len(shape) > 32:
+        raise ValueError(f"{name}: shape {shape!r:.60}")
+    nbytes = math.prod(shape) * dtype.itemsize  # Python integers: no overflow
+    if nbytes > budget or nbytes > size:
+        raise ValueError(f"{name}: {nbytes:.3g} bytes claimed")
+    data = f.read(nbytes + 1)
+    if len(data) != nbytes:
+        raise ValueError(f"{name}: {len(data)} bytes for {nbytes}")
+    order = "F" if fortran else "C"
+    return np.frombuffer(data, dtype).reshape(shape, order=order).copy()
+
+
+def _clean(text: str, limit: int) -> str:
+    """At most ``limit`` printable characters of an untrusted string (control characters,
+    escape sequences and line breaks become spaces)."""
+    return "".join(c if c.isprintable() else " " for c in text[:limit])
+
+
+def _json(data: bytes | None):
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _read_report(data: bytes | None) -> tuple[dict, str]:
+    """({case: {part: line}}, what was wrong with it): short printable strings only."""
+    raw = _json(data)
     if not isinstance(raw, dict):
-        raise PieceFailed("its report is not a table of lines")
+        return {}, "" if data is None else "its report is not a table of lines"
     report = {}
-    for case, parts in raw.items():
+    for case, parts in list(raw.items())[:RESULT_FILES]:
         if isinstance(case, str) and isinstance(parts, dict):
-            report[case[:100]] = {
-                str(k)[:100]: str(v)[:300] for k, v in parts.items() if isinstance(v, str)
+            report[_clean(case, 100)] = {
+                _clean(str(k), 100): _clean(v, 300)
+                for k, v in list(parts.items())[:64]
+                if isinstance(v, str)
             }
-    return report
+    return report, ""
+
+
+def _read_running(data: bytes | None) -> tuple:
+    """(case, sub-part) the run was in when it stopped, or () when that is not known."""
+    raw = _json(data)
+    if isinstance(raw, dict) and all(isinstance(raw.get(k), str) for k in ("case", "part")):
+        return _clean(raw["case"], 100), _clean(raw["part"], 100)
+    return ()

@@ -258,7 +258,7 @@ s.close()
     "a result of strings": (
         """
 import atexit, numpy as np
-atexit.register(lambda: np.savez("result/arrays.npz", **{{"r0/Y": np.array(["1"] * 5)}}))
+atexit.register(lambda: np.savez("result/0000.npz", **{{"f0/Y": np.array(["1"] * 5)}}))
 """,
         True,
     ),
@@ -268,18 +268,18 @@ import atexit, io, zipfile
 def forge():
     header = b"\\x93NUMPY\\x01\\x00v\\x00{{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }}"
     header = header + b" " * (127 - len(header)) + b"\\n"
-    with zipfile.ZipFile("result/arrays.npz", "w") as z:
-        z.writestr("r0/Y.npy", header + b"\\0" * 64)
+    with zipfile.ZipFile("result/0000.npz", "w") as z:
+        z.writestr("f0/Y.npy", header + b"\\0" * 64)
 atexit.register(forge)
 """,
         True,
     ),
-    "a report that is not a table": (
+    "a report that is not a table (its arrays, all right, still count)": (
         """
 import atexit
 atexit.register(lambda: open("result/report.json", "w").write("[1, 2, 3]"))
 """,
-        True,
+        False,
     ),
 }
 

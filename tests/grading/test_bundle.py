@@ -184,6 +184,7 @@ USER_ATTACKS = {  # what a sandbox user tries (its network is the host's: not am
     "rewrite the reference": 'open("{SOURCE}/numpy_nn/base.py", "a").write("\\nBROKEN = 1\\n")',
     "forge results": 'open("{RESULTS}", "w").write("{{}}")',
     "leave a sleeper": "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)",
+    "leave inputs for a later run": 'open("/tmp/grading-left-behind", "w").write("inputs")',
 }
 
 
@@ -213,3 +214,4 @@ def test_with_a_sandbox_user_the_attacks_fail(image, name):
     assert not [pid for uid in range(61000, 61100) for pid in sandbox.alive(uid)]
     if name == "leave a sleeper":
         assert relu["score"] == relu["max_score"]
+    assert not Path("/tmp/grading-left-behind").exists()  # swept after each run

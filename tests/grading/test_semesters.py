@@ -138,6 +138,14 @@ MISTAKES = [  # (layout, what, {marker: line}, piece, failed sub-parts, words in
     ),
     (
         "A",
+        "the activation's output cached as Z and passed to its backward",
+        {"@fc-forward-out": "out = Z = self.activation(Z)"},
+        "layers.FullyConnected",
+        {"dX", "dW", "db"},
+        "its activation's backward was given the activation's output (what forward returned), not the pre-activation Z",
+    ),
+    (
+        "A",
         "a transposed dW",
         {"@fc-backward-dW": "dW = (X.T @ dZ).T"},
         "layers.FullyConnected",
