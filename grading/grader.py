@@ -132,9 +132,8 @@ def verdicts(task, stage, reply, config: dict) -> dict:
         for part, problem in judge.network_calls(reply.arrays, task.extra).items():
             found[part].passed, found[part].line = False, problem  # the likelier cause
     note = judge.gradient_check_note(reply.arrays)
-    for v in found.values():
-        if not v.passed and v.name in judge.GRADIENT_PARTS and note:
-            v.line += " " + note
+    if note and "dX" in found and not found["dX"].passed:
+        found["dX"].line += " " + note
     if "stable" in task.extra and not judge.within(
         reply.arrays.get("big/Y", np.array(np.nan)), task.extra["stable"], False
     ):

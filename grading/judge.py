@@ -212,7 +212,8 @@ def parts(task: Task, stage, reply) -> dict[str, Part]:
 
 
 def gradient_check_note(arrays: dict) -> str:
-    """Whether the student's backward matches central differences of their own forward."""
+    """Whether the student's dL/dX matches central differences of their own forward (the
+    ungraded check, which is about dX alone)."""
     n, a = arrays.get("check/numeric"), arrays.get("check/analytic")
     if n is None or a is None or a.shape != n.shape or not np.all(np.isfinite(a)):
         return ""
@@ -220,8 +221,8 @@ def gradient_check_note(arrays: dict) -> str:
         return ""
     rel = float(np.linalg.norm(n - a) / max(np.linalg.norm(n + a), 1e-300))
     if rel < 1e-5:
-        return "(your backward does match central differences of your own forward)"
-    return f"(your backward differs from central differences of your own forward: relative error {rel:.1e})"
+        return "(your dL/dX does match central differences of your own forward)"
+    return f"(your dL/dX differs from central differences of your own forward: relative error {rel:.1e})"
 
 
 # -- the network's calls -----------------------------------------------------------------------
