@@ -65,16 +65,18 @@ def grading(repeats: int = 3, batch: int = 50, **_) -> str:
             f"its own sandbox, here {kind}; fixtures and random inputs per sub-part, stand-ins "
             f"computing around each piece (inputs only in its sandbox), and the handout's Iris run) against the "
             f"course-format unittest suite on the same package; wall time including Python's start, "
-            f"median of {repeats}, alternating. Then `python -m grading batch` on {batch} copies of it "
-            f"in Gradescope's export layout (one piece per core at a time). The goal: under 10 s per "
-            f"submission on 2 cores.",
+            f"median of {repeats}, alternating. Then `python -m grading batch` with its default jobs on "
+            f"a mixed export of {batch} submissions in Gradescope's layout (in turn: a full hand-in "
+            f"with predictions.csv and the notebook, a bare package, handout-style packages of "
+            f"layouts A and C, and a zip whose members clash: a row with its reason). The goal: "
+            f"under 10 s per submission on 2 cores.",
             "",
             "| job | wall time |",
             "|---|---:|",
             f"| `python -m grading hw3/neural_networks` | {grader_s:.1f} s |",
             f"| `python -m unittest discover -s tests` (the course suite) | {suite_s:.1f} s |",
             f"| ratio grader / suite | {grader_s / suite_s:.1f}x |",
-            f"| `python -m grading batch` on {batch} submissions | {batch_s:.0f} s ({batch_s / batch:.1f} s each) |",
+            f"| `python -m grading batch` on {batch} mixed submissions | {batch_s:.0f} s ({batch_s / batch:.1f} s each) |",
             "",
             "**The slowest correct Conv2D and Pool2D**: loops over the batch, the output rows "
             "and columns and the output channels, numpy inside (`tests/grading/naive.py`, in "
@@ -87,6 +89,101 @@ def grading(repeats: int = 3, batch: int = 50, **_) -> str:
             *naive,
         ]
     )
+
+
+def _naive_rows(folder: Path) -> list[str]:
+    """Each stage of the naive Conv2D and Pool2D of layouts A and C, timed in its sandbox."""
+    import sys
+
+    from grading import grader, sandbox, semesters
+    from grading.submission import copy_package
+
+    sys.path.insert(0, str(ROOT))
+    from tests.grading import handouts, naive  # the handout-style packages of the tests
+
+    config = grader.load_config()
+    limits, protection = sandbox.Limits(**config["limits"]), sandbox.available()
+    rows = []
+    for layout in ("A", "C"):
+        package = naive.add(handouts.build(layout, folder / f"naive-{layout}"), layout)
+        root = folder / f"naive-{layout}-grade"
+        root.mkdir(mode=0o711)
+        copied = copy_package(package, root / "package", **config["submission"])
+        semester = semesters.choose(copied.package)
+        for piece in ("layers.Conv2D", "layers.Pool2D"):
+            if piece not in semester.pieces:
+                continue
+            task = grader.reference(piece, semester)
+            run = grader.stages(task, copied.package, limits, root / piece, protection, config)
+            for stage, reply, verdict in run:
+                points = sum(config["points"][piece][n] for n, v in verdict.items() if v.passed)
+                most = sum(config["points"][piece][n] for n in verdict)
+                rows.append(
+                    f"| {layout} | {piece.split('.')[1]} | {', '.join(stage.parts)} | "
+                    f"{reply.seconds:.1f} s | {limits.seconds:g} s | "
+                    f"{reply.seconds / limits.seconds:.0%} | {points:g} / {most:g} |"
+                )
+    return rows
+
+
+MIX = ("hand-in", "bare package", "layout A", "layout C", "broken zip")  # a course's export
+
+
+def _mixed_export(folder: Path, hw3: Path, n: int) -> Path:
+    """``n`` submissions as a course exports them, in turn: a full hand-in (the reference with
+    predictions.csv and the notebook beside it), a bare package, handout-style packages of
+    layouts A and C, and a zip whose members clash."""
+    import shutil
+    import sys
+    import zipfile
+
+    sys.path.insert(0, str(ROOT))
+    from tests.grading import handouts  # the handout-style packages of the tests
+
+    export = folder / "export"
+    for i in range(n):
+        where, kind = export / f"submission_{i}", MIX[i % len(MIX)]
+        if kind in ("hand-in", "bare package"):
+            shutil.copytree(hw3 / "neural_networks", where / "hw3" / "neural_networks")
+        if kind == "hand-in":
+            rows = "".join(f"{k},{k % 10}\n" for k in range(1, 10001))
+            (where / "hw3" / "predictions.csv").write_text("Id,Category\n" + rows)
+            (where / "hw3" / "CS189_HW_NN.ipynb").write_text('{"cells": [], "nbformat": 4}')
+        elif kind.startswith("layout"):
+            handouts.release(kind[-1], where / "code")
+        elif kind == "broken zip":
+            where.mkdir(parents=True)
+            with zipfile.ZipFile(where / "hw3.zip", "w") as z:
+                z.writestr("hw3/neural_networks/layers.py", "x = 1\n")
+                z.writestr("hw3/neural_networks/layers.py/inner.py", "y = 2\n")
+    return export
+
+
+def _batch(folder: Path, hw3: Path, n: int) -> float:
+    """Seconds ``python -m grading batch`` (default jobs) takes on a mixed export of ``n``."""
+    import subprocess
+    import sys
+
+    export = _mixed_export(folder, hw3, n)
+    t = time.perf_counter()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grading",
+            "batch",
+            str(export),
+            "--csv",
+            str(folder / "grades.csv"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"batch failed: {done.stderr[-500:]}")
+    return time.perf_counter() - t
 
 
 def _naive_rows(folder: Path) -> list[str]:

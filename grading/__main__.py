@@ -16,13 +16,18 @@ cannot be written, checked before any grading. ``batch`` grades a folder of subm
 the students' starter (grading/starter.py).
 """
 
+import os
 import resource
 import sys
 from pathlib import Path
 
-from grading import grader, sandbox, semesters
-from plumbing.errors import UserError, argument_parser, run_main
-from plumbing.files import writable_file, write_json
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")  # before numpy loads: the grader's arrays are small, and
+    # BLAS threads beside the threads that start sandboxes can hang a fork
+
+from grading import grader, sandbox, semesters  # noqa: E402 - after the thread environment
+from plumbing.errors import UserError, argument_parser, run_main  # noqa: E402
+from plumbing.files import writable_file, write_json  # noqa: E402
 
 
 def limit_the_grader(config: dict) -> None:

@@ -5,20 +5,23 @@ submission and ``submission_metadata.yml`` naming who made each (any other folde
 works too, each subfolder a submission). Submissions are graded in parallel, one piece per core
 at a time, behind a progress bar; the CSV has one row per submission (its id, its students,
 the semester and sandbox used, the score) and one column per piece. A submission that cannot
-be graded is a row with its reason, never a stop.
+be graded, or on which the grader fails for any reason, is a row with its reason, never a stop.
+Rows are written as submissions are graded: a batch stopped by Ctrl+C or SIGTERM keeps every
+row graded before the stop (exit 130 or 143, one line saying so). Text cells are printable and
+never start a spreadsheet formula.
 """
 
 import csv
-import io
 import os
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import yaml
-
 from grading import grader, sandbox, semesters
-from plumbing.errors import UserError, argument_parser, run_main
-from plumbing.files import writable_file, write_text
+from grading.text import printable
+from plumbing.errors import Stopped, UserError, argument_parser, run_main
+from plumbing.files import writable_file
+from plumbing.settings import read as read_settings
 
 METADATA = "submission_metadata.yml"
 
@@ -33,74 +36,103 @@ def submissions(folder: Path) -> list[Path]:
 
 def students(folder: Path) -> dict[str, dict]:
     """{submission folder name: {"name", "email", "sid"}} from Gradescope's metadata (empty
-    when there is none or it cannot be read)."""
+    when there is none, or it cannot be read: it is a file of the export, trusted no more than
+    a submission)."""
     path = folder / METADATA
     try:
-        meta = yaml.safe_load(path.read_text()) if path.is_file() else {}
-    except (OSError, yaml.YAMLError):
+        meta = read_settings(path) if path.is_file() else {}
+    except Exception:  # noqa: BLE001 - malformed metadata costs the names, never the batch
         return {}
     out = {}
-    for key, entry in (meta or {}).items():
-        people = (entry or {}).get(":submitters") or (entry or {}).get("submitters") or []
+    for key, entry in (meta if isinstance(meta, dict) else {}).items():
+        entry = entry if isinstance(entry, dict) else {}
+        people = entry.get(":submitters") or entry.get("submitters") or []
+        people = [p for p in people if isinstance(p, dict)] if isinstance(people, list) else []
         out[str(key)] = {k: _joined(people, k) for k in ("name", "email", "sid")}
     return out
 
 
 def _joined(people: list, key: str) -> str:
     """One field of every submitter (Gradescope writes its keys as Ruby symbols, ":name")."""
-    return "; ".join(str(p.get(f":{key}", p.get(key, ""))) for p in people if isinstance(p, dict))
+    return "; ".join(str(p.get(f":{key}", p.get(key, ""))) for p in people)
 
 
-def rows(grades: dict[str, grader.Grade], who: dict[str, dict]) -> tuple[list, list]:
-    """(header, rows) of the CSV: one column per piece any submission was graded on."""
-    pieces = list(
-        dict.fromkeys(r.name for g in grades.values() for r in g.results if not g.refused)
-    )
-    header = [
-        "submission",
-        "name",
-        "email",
-        "sid",
-        "semester",
-        "sandbox",
-        "score",
-        "total",
-        *pieces,
-        "reason",
+def cell(value) -> str:
+    """A CSV cell as spreadsheets should show it: printable, bounded, and never a formula (a
+    text beginning with =, +, -, @, a tab or a carriage return gets a leading quote, as OWASP
+    recommends)."""
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return printable(text, 300)
+
+
+def columns(semester: str | None) -> list[str]:
+    """The pieces' columns: the chosen semester's, or every semester's, in the handouts' order."""
+    layouts = semesters.load()
+    chosen = [layouts[semester]] if semester else layouts.values()
+    return list(dict.fromkeys(p for s in chosen for p in s.pieces))
+
+
+HEADER = ["submission", "name", "email", "sid", "semester", "sandbox", "score", "total"]
+
+
+def row(name: str, g: grader.Grade, person: dict, pieces: list[str]) -> list[str]:
+    """One submission's row: who, the semester and sandbox used, the score, each piece's points
+    (empty when it was not graded), and why it could not be graded at all."""
+    points = {r.name: f"{r.points:g}" for r in g.results}
+    cells = [
+        name,
+        person.get("name", ""),
+        person.get("email", ""),
+        person.get("sid", ""),
+        "" if g.refused else g.semester.name,
+        g.protection_kind,
+        f"{g.score:g}",
+        f"{g.total:g}",
+        *(points.get(p, "") for p in pieces),
+        g.refused,
     ]
-    table = []
-    for name, g in grades.items():
-        points = {r.name: f"{r.points:g}" for r in g.results}
-        person = who.get(name, {})
-        table.append(
-            [
-                name,
-                person.get("name", ""),
-                person.get("email", ""),
-                person.get("sid", ""),
-                "" if g.refused else g.semester.name,
-                g.protection_kind,
-                f"{g.score:g}",
-                f"{g.total:g}",
-                *(points.get(p, "") for p in pieces),
-                g.refused,
-            ]
-        )
-    return header, table
+    return [cell(c) for c in cells]
 
 
-def grade_all(folder: Path, labels, config: dict, semester, protection, jobs: int) -> dict:
-    """{submission name: Grade}, graded ``jobs`` at a time (each of its pieces in turn)."""
+class Interrupted(Exception):
+    def __init__(self, signum: int):
+        self.signum = signum
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
+def grade_all(folder: Path, config: dict, options, write) -> int:
+    """Grade every submission, ``jobs`` at a time (each of its pieces in turn), calling
+    ``write(name, grade)`` in the export's order as soon as each is graded; a submission that
+    fails for any reason is a grade with its reason. Returns how many were graded; a signal
+    stops the rest (the sandboxes running are stopped too)."""
     from tqdm import tqdm
 
-    paths = submissions(folder)
+    paths, labels, semester, protection, jobs = (submissions(folder), *options)
 
     def one(path: Path) -> grader.Grade:
-        return grader.grade_path(path, labels, config, semester, protection, workers=1)
+        try:
+            return grader.grade_path(path, labels, config, semester, protection, workers=1)
+        except Exception as e:  # noqa: BLE001 - one submission's failure is its row, not a stop
+            return grader.refused(f"the grader failed on it ({type(e).__name__}: {e})", protection)
 
+    done = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        done = list(tqdm(pool.map(one, paths), total=len(paths), unit="submission"))
-    return {p.name: g for p, g in zip(paths, done)}
+        futures = [pool.submit(one, p) for p in paths]
+        try:
+            for path, future in tqdm(zip(paths, futures), total=len(paths), unit="submission"):
+                write(path.name, future.result())
+                done += 1
+        except BaseException:
+            sandbox.STOP.set()  # the runs in progress end now; the rest never start
+            for future in futures:
+                future.cancel()
+            raise
+    return done
 
 
 def main(argv=None) -> int:
@@ -124,13 +156,38 @@ def main(argv=None) -> int:
         config = grader.load_config()
         protection = sandbox.available(args.unsafe)
         labels = grader.cifar_labels(args.data_dir, args.labels)
-        grades = grade_all(folder, labels, config, args.semester, protection, args.jobs)
-        header, table = rows(grades, students(folder))
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows([header, *table])
-        write_text(args.csv, buffer.getvalue())
-        refused = sum(1 for g in grades.values() if g.refused)
-        print(f"wrote {args.csv}: {len(table)} submissions ({refused} not gradable)")
-        return 0
+        return _batch(folder, config, (labels, args.semester, protection, args.jobs), args.csv)
 
     return run_main(body, mistakes=(sandbox.NoProtection,))
+
+
+def _batch(folder: Path, config: dict, options, path: str) -> int:
+    """Grade the export into the CSV at ``path``, a row written as each submission is graded,
+    so that a stopped batch (Ctrl+C, SIGTERM) keeps every row graded before the stop."""
+    who, pieces, total = students(folder), columns(options[1]), len(submissions(folder))
+    counts = {"rows": 0, "refused": 0}
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow([*HEADER, *pieces, "reason"])
+        f.flush()
+
+        def write(name: str, g: grader.Grade) -> None:
+            out.writerow(row(name, g, who.get(name, {}), pieces))
+            f.flush()
+            counts["rows"] += 1
+            counts["refused"] += bool(g.refused)
+
+        handlers = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            grade_all(folder, config, options, write)
+        except Interrupted as e:
+            raise Stopped(
+                f"stopped after {counts['rows']} of {total} submissions: {path} holds their rows; "
+                "grade the rest by running the command again on a folder without them",
+                e.signum,
+            ) from None
+        finally:
+            for s, handler in handlers.items():
+                signal.signal(s, handler)
+    print(f"wrote {path}: {counts['rows']} submissions ({counts['refused']} not gradable)")
+    return 0

@@ -1,7 +1,7 @@
 """What runs in the sandbox: one stage of one graded piece of the student's code, on the
 grader's inputs.
 
-    python -I child.py request.txt inputs.npz result/
+    python -I child.py request.txt inputs.npz FD --limits AS,CPU,FSIZE,NPROC [--uid N]
 
 It imports numpy, the student's ``neural_networks`` (beside it) and, for a layer or the network,
 ``standins`` (beside it); nothing else of the grader's. The request and its inputs hold inputs
@@ -13,12 +13,16 @@ Where a piece calls other pieces, those are stand-ins that compute from what the
 (``standins.py``: the activation inside a layer, the layers and the loss inside the network), so
 a piece is graded on its own code alone; they record how they were called, for the feedback.
 
+Before anything else it sets its own limits (``--limits``: address space, CPU seconds, file
+size, processes) and, started as root, becomes its sandbox user (``--uid``), so the grader runs
+no Python code between fork and exec.
+
 Sub-parts run one at a time, each in its own ``try`` (an exception costs that sub-part, named
 with the student's file and line), every case of one sub-part before the next sub-part. As each
-sub-part of a case finishes, its arrays are written (``result/NNNN.npz``, written whole, then
-renamed into place) with the report so far (``result/report.json``); ``result/running.json``
-names the sub-part in progress. A stage stopped by its time limit keeps every sub-part it
-finished, and the grader can say which one was running.
+sub-part of a case finishes, its arrays and the report so far go to the grader through the pipe
+``FD`` (records: a kind byte, an 8-byte length, the bytes), and a record names the sub-part in
+progress before it starts. A stage stopped by its time limit keeps every sub-part it finished,
+and the grader can say which one was running.
 """
 
 import ast
@@ -31,9 +35,22 @@ import traceback
 from collections import OrderedDict
 
 
-def drop_root(argv: list) -> None:
-    """``--uid N`` (a sandbox run as root): become user N before anything else is read, so the
-    process limit holds and no capability is left."""
+def confine(argv: list) -> None:
+    """``--limits AS,CPU,FSIZE,NPROC``: this process's limits, hard, before any student code
+    runs; ``--uid N`` (a sandbox run as root): then become user N, so the process limit holds
+    and no capability is left."""
+    import resource
+
+    if "--limits" in argv:
+        memory, cpu, fsize, nproc = (int(v) for v in argv[argv.index("--limits") + 1].split(","))
+        for kind, value in (
+            (resource.RLIMIT_AS, memory),
+            (resource.RLIMIT_FSIZE, fsize),
+            (resource.RLIMIT_CORE, 0),
+            (resource.RLIMIT_NPROC, nproc),
+        ):
+            resource.setrlimit(kind, (value, value))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     if "--uid" in argv:
         uid = int(argv[argv.index("--uid") + 1])
         os.setgroups([])
@@ -42,7 +59,7 @@ def drop_root(argv: list) -> None:
 
 
 if __name__ == "__main__":
-    drop_root(sys.argv)
+    confine(sys.argv)
 
 import numpy as np  # noqa: E402 - after giving up root
 
@@ -162,10 +179,11 @@ def as_array(value, what: str) -> np.ndarray:
 
 # -- what goes back ----------------------------------------------------------------------------
 class Reply:
-    """Arrays and report lines, written to ``result/`` as each sub-part of each case finishes."""
+    """Arrays and report lines, sent to the grader (the pipe ``fd``) as each sub-part of each
+    case finishes."""
 
-    def __init__(self, folder: str):
-        self.folder, self.arrays, self.report, self.files = folder, {}, {}, 0
+    def __init__(self, fd: int):
+        self.fd, self.arrays, self.report = fd, {}, {}
 
     def put(self, case: str, name: str, value, what: str) -> np.ndarray:
         array = as_array(value, what)
@@ -182,7 +200,7 @@ class Reply:
 
         class Unit:
             def __enter__(self):
-                reply._write("running.json", json.dumps({"case": case, "part": part}).encode())
+                reply._send(b"U", json.dumps({"case": case, "part": part}).encode())
                 return self
 
             def __exit__(self, kind, exc, tb):
@@ -197,15 +215,14 @@ class Reply:
         if self.arrays:
             buffer = io.BytesIO()
             np.savez(buffer, **self.arrays)
-            self._write(f"{self.files:04d}.npz", buffer.getvalue())
-            self.files, self.arrays = self.files + 1, {}
-        self._write("report.json", json.dumps(self.report).encode())
+            self._send(b"A", buffer.getvalue())
+            self.arrays = {}
+        self._send(b"R", json.dumps(self.report).encode())
 
-    def _write(self, name: str, data: bytes) -> None:
-        part = os.path.join(self.folder, f".{name}.part")
-        with open(part, "wb") as f:
-            f.write(data)
-        os.replace(part, os.path.join(self.folder, name))
+    def _send(self, kind: bytes, data: bytes) -> None:
+        record = memoryview(kind + len(data).to_bytes(8, "big") + data)
+        while record:
+            record = record[os.write(self.fd, record) :]
 
 
 def note(reply: Reply, case: str, part: str, standin) -> None:
@@ -569,13 +586,13 @@ def _by_case(arrays: dict) -> dict:
 
 def main() -> None:
     sys.path.insert(0, HERE)  # python -I leaves it out: the student's package is beside us
-    request_path, inputs_path, result = sys.argv[1:4]
+    request_path, inputs_path, fd = sys.argv[1:4]
     with open(request_path) as f:
         req = ast.literal_eval(f.read())  # literals only, tuples kept
     with np.load(inputs_path, allow_pickle=False) as z:
         arrays = _by_case({k: z[k] for k in z.files})
     numpy_as_the_course_had_it()
-    reply = Reply(result)
+    reply = Reply(int(fd))
     try:
         KINDS[req["kind"]](req, arrays, reply)
     except BaseException as e:  # noqa: BLE001 - sys.exit and KeyboardInterrupt too

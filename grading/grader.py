@@ -3,11 +3,9 @@ own sandbox, every one graded whatever the others did. ``config.yaml`` holds the
 sub-part, the limits and the thresholds.
 """
 
-import json
 import os
 import pickle
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ import yaml
 from grading import judge, pieces, sandbox, semesters
 from grading.semesters import Semester
 from grading.submission import Submission, SubmissionError, copy_package, locate
+from grading.text import printable
 
 CONFIG = Path(__file__).with_name("config.yaml")
 HANDIN = ("structure", "predictions.csv", "notebook")  # the hand-in's files, not the package's
@@ -34,6 +33,9 @@ class Result:
     output: str  # what a student reads: one line per failed sub-part
     status: str = "student"  # student, provided, optional, not graded
     value: float | None = None  # a measure beside the points (predictions.csv's accuracy)
+
+    def __post_init__(self):
+        self.output = printable(self.output, 600, lines=True)  # the grader's lines, each safe
 
 
 @dataclass
@@ -67,7 +69,9 @@ class Grade:
         lines = [f"Semester: {self.semester.title}; {self.semester.how}."]
         if self.protection is not None:
             lines.append(f"Sandbox: {self.protection.describe()}.")
-        return "\n".join(lines + [f"Note: {n}." for n in self.notes])
+        return "\n".join(
+            printable(line, 400) for line in lines + [f"Note: {n}." for n in self.notes]
+        )
 
 
 def load_config(path: Path = CONFIG) -> dict:
@@ -86,14 +90,14 @@ def _defines(package: Path, piece: str) -> bool:
     return re.search(pattern, text, re.MULTILINE) is not None
 
 
-_REFERENCE, _TASKS = threading.Lock(), {}
+_TASKS = {}
 
 
 def reference(piece: str, semester: Semester) -> pieces.Task:
     """The piece's task, computed by the reference once per semester and shared (read only)
-    by every submission; one computation at a time (OpenBLAS called from two threads at once
-    can hang)."""
-    with _REFERENCE:
+    by every submission; one computation at a time, and never while a sandbox is being started
+    (``sandbox.FORKING``: a fork beside a BLAS call in another thread can hang)."""
+    with sandbox.FORKING:
         key = (piece, semester.name)
         if key not in _TASKS:
             _TASKS[key] = pieces.task(piece, semester)
@@ -230,23 +234,44 @@ def grade_notebook(hw3: Path, points: float) -> Result:
     if not path.is_file():
         return Result("notebook", 0, points, False, "CS189_HW_NN.ipynb not found")
     try:
-        cells = json.loads(handin_text(path))["cells"]
-    except (ValueError, KeyError, TypeError):
-        return Result(
-            "notebook", 0, points, False, "CS189_HW_NN.ipynb is not a notebook (bad JSON)"
-        )
-    code = [
-        c for c in cells if c.get("cell_type") == "code" and "".join(c.get("source", "")).strip()
-    ]
-    ran = [c for c in code if c.get("execution_count")]
-    shown = any(c.get("outputs") for c in code)
-    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        code = notebook_code_cells(handin_text(path).encode())
+    except ValueError as e:
+        return Result("notebook", 0, points, False, f"CS189_HW_NN.ipynb is not a notebook: {e}")
+    ran = [c for c in code if c["execution_count"]]
+    shown = any(c["outputs"] for c in code)
+    errors = [o for c in code for o in c["outputs"] if o.get("output_type") == "error"]
     ok = bool(code) and len(ran) == len(code) and shown and not errors
     why = f"{len(ran)} of {len(code)} code cells executed" + (
         ", with outputs" if shown else ", no outputs"
     )
     why += ", with an error" if errors else ""
     return Result("notebook", points if ok else 0, points, ok, why)
+
+
+def notebook_code_cells(data: bytes) -> list[dict]:
+    """The non-empty code cells of a notebook (bytes), each checked to be what nbformat
+    writes; ValueError naming the first cell that is not (sandbox.Malformed is one)."""
+    raw = sandbox.json_bounded(data, depth=32)
+    cells = raw.get("cells") if isinstance(raw, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("no list of cells")
+    code = []
+    for i, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            raise ValueError(f"cell {i} is not an object")
+        source, outputs = cell.get("source", ""), cell.get("outputs", [])
+        if isinstance(source, list) and all(isinstance(x, str) for x in source):
+            source = "".join(source)
+        if not isinstance(source, str) or not isinstance(outputs, list):
+            raise ValueError(f"cell {i}'s source or outputs are not text and a list")
+        if not all(isinstance(o, dict) for o in outputs):
+            raise ValueError(f"cell {i} has an output that is not an object")
+        count = cell.get("execution_count")
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+            raise ValueError(f"cell {i}'s execution_count is not a number")
+        if cell.get("cell_type") == "code" and source.strip():
+            code.append({"execution_count": count, "outputs": outputs})
+    return code
 
 
 def cifar_test_labels(data_dir: Path) -> np.ndarray:
@@ -427,6 +452,7 @@ def table(grade: Grade) -> str:
 
 def refused(reason: str, protection=None) -> Grade:
     """The Grade of a submission that could not be graded at all: the one line why."""
+    reason = printable(reason, 400)
     sem = semesters.load()["A"]
     result = Result("submission", 0, 0, False, reason)
     return Grade(sem, [result], 0.0, protection, refused=reason)

@@ -27,13 +27,13 @@ import math
 import os
 import queue
 import re
-import resource
 import shutil
 import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, replace
@@ -57,11 +57,12 @@ FIRST_UID = 61000  # sandbox users: FIRST_UID, FIRST_UID + 1, ... (one per piece
 
 @dataclass(frozen=True)
 class Limits:
-    seconds: float = 20.0  # wall clock, per piece
+    seconds: float = 30.0  # wall clock, per sandbox run
     memory_mb: int = 2048  # address space
     output_mb: int = 64  # any one file the child writes (its stdout and stderr too)
     processes: int = 64  # processes and threads of the sandbox user
     result_mb: int = 256  # the arrays a piece may send back
+    disk_mb: int = 256  # what it may write to disk, its working folder and /tmp together
 
 
 class NoProtection(Exception):
@@ -109,12 +110,14 @@ def _mounts() -> list[str]:
     return args
 
 
-def bwrap_argv(scratch: Path, package: Path) -> list[str]:
-    """The bubblewrap command line around a piece: what it sees, and nothing more. Run as
-    root it makes no user namespace (the child drops to its sandbox user itself); otherwise
-    bubblewrap needs one."""
+def bwrap_argv(scratch: Path, package: Path, disk_mb: int = 256) -> list[str]:
+    """The bubblewrap command line around a piece: what it sees, and nothing more. Its working
+    folder and /tmp are fresh size-capped tmpfs (``disk_mb`` between them); what the grader
+    staged, the package included, is bound there read-only. Run as root it makes no user
+    namespace (the child drops to its sandbox user itself); otherwise bubblewrap needs one."""
     user = [] if os.geteuid() == 0 else ["--unshare-user"]
-    return [
+    size = str(disk_mb * 2**20 // 2)
+    argv = [
         "bwrap",
         *user,
         *NAMESPACES,
@@ -126,19 +129,14 @@ def bwrap_argv(scratch: Path, package: Path) -> list[str]:
         "/proc",
         "--dev",
         "/dev",
-        "--tmpfs",
-        "/tmp",
-        *_mounts(),  # /tmp first: a
-        "--bind",
-        str(scratch),
-        INSIDE,  # Python under /tmp (a virtual environment) stays seen
-        "--ro-bind",
-        str(package),
-        f"{INSIDE}/neural_networks",
-        "--chdir",
-        INSIDE,
-        "--clearenv",
+        *("--perms", "01777", "--size", size, "--tmpfs", "/tmp"),
+        *_mounts(),  # after /tmp: Python under /tmp (a virtual environment) stays seen
+        *("--perms", "01777", "--size", size, "--tmpfs", INSIDE),
     ]
+    for entry in sorted(scratch.iterdir()):
+        argv += ["--ro-bind", str(entry), f"{INSIDE}/{entry.name}"]
+    argv += ["--ro-bind", str(package), f"{INSIDE}/neural_networks"]
+    return [*argv, "--perms", "01777", "--dir", f"{INSIDE}/home", "--chdir", INSIDE, "--clearenv"]
 
 
 KINDS = ("auto", "bubblewrap", "user", "none")  # --sandbox: auto is the strongest available
@@ -170,7 +168,7 @@ def _user_works() -> str:
             capture_output=True,
             timeout=60,
             cwd="/",
-            preexec_fn=_as_user(FIRST_UID),
+            **_as_user(FIRST_UID),
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"a sandbox user cannot start {sys.executable} ({e})"
@@ -186,13 +184,10 @@ def _user_works() -> str:
     return ""
 
 
-def _as_user(uid: int):
-    def apply() -> None:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-
-    return apply
+def _as_user(uid: int) -> dict:
+    """Popen's arguments that start a process as ``uid`` (done by the interpreter between fork
+    and exec, with no Python code there: safe beside threads)."""
+    return {"user": uid, "group": uid, "extra_groups": []}
 
 
 @functools.cache
@@ -222,21 +217,17 @@ for _i in range(4 * (os.cpu_count() or 2)):
 
 
 # -- running one piece -------------------------------------------------------------------------
-def _limit(limits: Limits, uid: int | None, protection: Protection):
-    def apply() -> None:
-        mb = 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
-        cpu = int(limits.seconds) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_mb * mb, limits.output_mb * mb))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        nproc = limits.processes if protection.root else _own_processes() + limits.processes
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        os.setsid()  # its own process group: a timeout ends it and its children
-        if uid is not None and protection.kind == "user":
-            _as_user(uid)()
+STOP = threading.Event()  # set when a batch is stopped: runs in progress end, no new one starts
+FORKING = threading.Lock()  # held while a sandbox is started, and by the grader while BLAS runs:
+# a fork beside a BLAS call in another thread can hang (OpenBLAS's fork handlers)
 
-    return apply
+
+def _child_limits(limits: Limits, protection: Protection) -> str:
+    """What child.py sets on itself before anything else: address space, CPU seconds, file
+    size and processes (``--limits``)."""
+    nproc = limits.processes if protection.root else _own_processes() + limits.processes
+    values = (limits.memory_mb * 2**20, int(limits.seconds) + 1, limits.output_mb * 2**20, nproc)
+    return ",".join(str(v) for v in values)
 
 
 def _own_processes() -> int:
@@ -264,11 +255,12 @@ def _env(home: str) -> dict:
     }
 
 
-def _command(scratch: Path, package: Path, uid: int | None, protection: Protection) -> tuple:
-    """(argv, cwd, environment) of the child under the protection in force."""
+def _command(scratch, package, uid, protection, limits: Limits, fd: int) -> tuple:
+    """(argv, cwd, environment) of the child under the protection in force; it writes its
+    reply to the pipe ``fd`` and confines itself first (``--limits``, ``--uid``)."""
+    rest = ["request.txt", "inputs.npz", str(fd), "--limits", _child_limits(limits, protection)]
     if protection.kind == "bubblewrap":
-        env = _env(f"{INSIDE}/home")
-        argv = bwrap_argv(scratch, package)
+        argv = bwrap_argv(scratch, package, limits.disk_mb)
         if protection.root:  # the child drops to its sandbox user itself (child.py --uid)
             argv[argv.index("--cap-drop") : argv.index("--cap-drop") + 2] = [
                 "--cap-add",
@@ -276,31 +268,29 @@ def _command(scratch: Path, package: Path, uid: int | None, protection: Protecti
                 "--cap-add",
                 "CAP_SETGID",
             ]
-        for k, v in env.items():
+        for k, v in _env(f"{INSIDE}/home").items():
             argv += ["--setenv", k, v]
-        child = [sys.executable, "-I", f"{INSIDE}/child.py", "request.txt", "inputs.npz", "result"]
         drop = ["--uid", str(uid)] if protection.root else []
-        return [*argv, *child, *drop], None, None
+        return [*argv, sys.executable, "-I", f"{INSIDE}/child.py", *rest, *drop], None, None
     (scratch / "neural_networks").symlink_to(package)
-    child = [sys.executable, "-I", str(scratch / "child.py"), "request.txt", "inputs.npz", "result"]
+    (scratch / "home").mkdir()
+    if uid is not None:
+        os.chown(scratch / "home", uid, uid)
+    child = [sys.executable, "-I", str(scratch / "child.py"), *rest]
     return child, scratch, _env(str(scratch / "home"))
 
 
-def _stage(scratch: Path, request: dict, inputs: dict, files: dict, uid: int | None) -> None:
-    scratch.mkdir(mode=0o700)
+def _stage(scratch: Path, request: dict, inputs: dict, files: dict) -> None:
+    """The run's inputs in ``scratch``, which the child sees read-only."""
+    scratch.mkdir(mode=0o755)
     (scratch / "child.py").write_bytes(CHILD.read_bytes())
     if request.get("kind") in STANDINS_FOR:
         (scratch / "standins.py").write_bytes(STANDINS.read_bytes())
     for name, data in files.items():
         (scratch / name).parent.mkdir(parents=True, exist_ok=True)
         (scratch / name).write_bytes(data)
-    for folder in ("home", "result"):
-        (scratch / folder).mkdir()
     (scratch / "request.txt").write_text(repr(request))
     np.savez(scratch / "inputs.npz", **inputs)
-    if uid is not None:
-        for path in (scratch, *scratch.rglob("*")):
-            os.chown(path, uid, uid, follow_symlinks=False)
 
 
 @dataclass
@@ -328,45 +318,137 @@ def run(
     """What the student's code computed for ``request`` on ``inputs``, in the sandbox.
     ``scratch`` is a new folder for this run (inside one the grader made); ``package`` the
     submission's one copy. Whatever the child did, the sub-parts it finished come back."""
+    if STOP.is_set():
+        return Reply({}, {}, "not run: the grading was stopped")
     uid = UIDS.get() if protection.root and protection.kind != "none" else None
     start = time.perf_counter()
     try:
-        _stage(scratch, request, inputs, files or {}, uid)
-        argv, cwd, env = _command(scratch, package, uid, protection)
-        code, err = _wait(argv, cwd, env, limits, uid, protection)
-        reply = _reply(scratch / "result", limits, code, err)
+        _stage(scratch, request, inputs, files or {})
+        read, write = os.pipe()
+        channel = Channel(read, limits.result_mb * 2**20)
+        try:
+            argv, cwd, env = _command(scratch, package, uid, protection, limits, write)
+        except BaseException:
+            os.close(read)
+            os.close(write)
+            raise
+        code, err, why = _wait(argv, cwd, env, limits, uid, protection, scratch, write, channel)
+        reply = _reply(channel, limits, code, err, why)
         return replace(reply, seconds=time.perf_counter() - start)
     finally:
         if uid is not None:
             UIDS.put(uid)
 
 
-def _wait(argv, cwd, env, limits: Limits, uid, protection: Protection) -> tuple[int, str]:
-    """(exit status, the end of its standard error). Its output goes to files of the grader's
-    that the sandbox cannot name (unnamed temporary files), read back through the grader's
-    own descriptor."""
+def _wait(argv, cwd, env, limits, uid, protection, scratch, write, channel) -> tuple:
+    """(exit status, the end of its standard error, why it was stopped or ""). Its output goes
+    to files of the grader's that the sandbox cannot name (unnamed temporary files), read back
+    through the grader's own descriptor. The pipe's write end is closed here, once; its read
+    end belongs to ``channel``."""
+    user = _as_user(uid) if uid is not None and protection.kind == "user" else {}
     with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdout=so,
-            stderr=se,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_limit(limits, uid, protection),
-        )
         try:
-            code = proc.wait(timeout=limits.seconds)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code = -signal.SIGKILL
+            with FORKING:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=env,
+                    stdout=so,
+                    stderr=se,
+                    stdin=subprocess.DEVNULL,
+                    pass_fds=(write,),
+                    start_new_session=True,  # its own process group: a timeout ends them all
+                    **user,
+                )
+        except BaseException:
+            os.close(channel.fd)
+            raise
+        finally:
+            os.close(write)
+        channel.start()
+        try:
+            code, why = _watch(proc, limits, uid, protection, scratch)
         finally:
             if protection.kind == "user":
                 kill_user(uid)
                 sweep(uid)
+        channel.join(timeout=10)
         se.seek(max(0, se.seek(0, os.SEEK_END) - 4000))
-        return code, se.read(4000).decode(errors="replace")
+        return code, se.read(4000).decode(errors="replace"), why
+
+
+def _watch(proc, limits: Limits, uid, protection: Protection, scratch: Path) -> tuple[int, str]:
+    """Wait for the child within the wall-clock limit. Under bubblewrap its writable folders
+    are capped tmpfs; otherwise the disk it fills (its folder, what its user left in the shared
+    folders) is measured as it runs, and past ``disk_mb`` it is stopped."""
+    deadline = time.monotonic() + limits.seconds
+    while True:
+        try:
+            return proc.wait(timeout=max(0.0, min(0.25, deadline - time.monotonic()))), ""
+        except subprocess.TimeoutExpired:
+            pass
+        over = protection.kind != "bubblewrap" and _disk(scratch, uid) > limits.disk_mb * 2**20
+        if over or STOP.is_set() or time.monotonic() >= deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            why = f"wrote more than {limits.disk_mb} MB to disk" if over else ""
+            return -signal.SIGKILL, "stopped with the grading" if STOP.is_set() else why
+
+
+def _disk(scratch: Path, uid: int | None) -> int:
+    """Bytes under ``scratch`` and, for a sandbox user, in what it owns in the shared folders."""
+    roots = [scratch]
+    for folder in SHARED if uid is not None else ():
+        try:
+            roots += [Path(e.path) for e in os.scandir(folder) if _owner(Path(e.path)) == uid]
+        except OSError:
+            pass
+    return sum(_size_of(root) for root in roots)
+
+
+def _size_of(root: Path) -> int:
+    """The bytes of every file under ``root``, walked without recursion or following links."""
+    total, todo = 0, [root]
+    while todo:
+        path = todo.pop()
+        try:
+            info = path.lstat()
+            if stat.S_ISDIR(info.st_mode):
+                todo += list(path.iterdir())
+            else:
+                total += info.st_size
+        except OSError:
+            pass
+    return total
+
+
+class Channel(threading.Thread):
+    """The child's reply, read from its pipe as it comes: records of one kind byte, an 8-byte
+    length and that many bytes; at most ``budget`` bytes in all. A record cut short (the run was
+    stopped mid-write) is dropped; an unknown kind or a record past the budget ends the reading
+    (``problem``), and the child's next write fails."""
+
+    KINDS = (b"A", b"R", b"U")  # arrays (npz), the report (JSON), the running sub-part (JSON)
+
+    def __init__(self, fd: int, budget: int):
+        super().__init__(daemon=True)
+        self.fd, self.budget, self.records, self.problem, self.used = fd, budget, [], "", 0
+
+    def run(self) -> None:
+        with os.fdopen(self.fd, "rb") as pipe:
+            while (head := pipe.read(9)) and len(head) == 9:
+                kind, size = head[:1], int.from_bytes(head[1:], "big")
+                if kind not in self.KINDS:
+                    self.problem = "a record of an unknown kind"
+                    return
+                if self.used + size > self.budget:
+                    self.problem = f"larger than {self.budget // 2**20} MB"
+                    return
+                data = pipe.read(size)
+                if len(data) != size:
+                    return
+                self.used += size
+                self.records.append((kind, data))
 
 
 def alive(uid: int) -> list[int]:
@@ -382,19 +464,16 @@ def _running(proc: Path) -> bool:
 
 
 def kill_user(uid: int) -> None:
-    """Every process of ``uid``, gone: a process of that user signals them all (kill -1)."""
+    """Every process of ``uid``, gone: a process of that user signals them all (kill -1),
+    started as that user by the interpreter (no Python code between fork and exec)."""
     for _ in range(50):
         if not alive(uid):
             return
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setgid(uid)
-                os.setuid(uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
+        with FORKING:
+            done = subprocess.Popen(
+                ["kill", "-9", "-1"], **_as_user(uid), stderr=subprocess.DEVNULL
+            )
+        done.wait()
         time.sleep(0.02)
 
 
@@ -429,95 +508,64 @@ def _reason(code: int, limits: Limits, err: str) -> str:
     tail = [line for line in err.splitlines() if line.strip() and not line.startswith("bwrap:")]
     if tail and "MemoryError" in tail[-1]:
         return f"ran out of memory (limit {limits.memory_mb} MB)"
-    last = _clean(tail[-1], 200) if tail else "no output"
+    last = clean(tail[-1], 200) if tail else "no output"
     return f"exited with status {code}: {last}"
 
 
 # -- reading what came back, trusting none of it ----------------------------------------------
-NUMERIC = "biuf"  # bool, signed and unsigned integers, floats: nothing else comes back
-REPORT_BYTES = 256 * 1024
-RESULT_FILES = 4096  # the most result files (and arrays in one) a run may leave
-PART = re.compile(r"[0-9]{4}\.npz")  # the child's result files, one per finished sub-part
+FLOAT = "f"  # the child sends float arrays only (shapes and call logs too): nothing else is read
+MAX_RANK = 8
+MAX_ARRAYS = 4096  # arrays in one reply
+JSON_DEPTH = 8  # the report is {case: {part: line}}: nothing nests deeper
+TEXT = 300  # the longest line of a report kept
 
 
-def _reply(result: Path, limits: Limits, code: int, err: str) -> Reply:
-    """The run's reply, read from ``result/`` without following a link or opening anything but
-    a regular file (a link, a FIFO or a device in its place is not read)."""
-    failure = _reason(code, limits, err) if code != 0 else ""
+class Malformed(ValueError):
+    """A reply that is not what child.py writes: the one line why."""
+
+
+def _reply(channel: Channel, limits: Limits, code: int, err: str, why: str = "") -> Reply:
+    """The run's reply, read from its records without trusting any: malformed, it costs the
+    stage all its sub-parts, in one line; cut short by a stop, it keeps what came before."""
+    failure = why or (_reason(code, limits, err) if code != 0 else "")
+    arrays, report, running = {}, {}, ()
     try:
-        folder = os.open(result, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return Reply({}, {}, failure or "its result folder is gone")
-    try:
-        arrays, problem = _read_arrays(folder, limits.result_mb * 2**20)
-        report, trouble = _read_report(_plain_bytes("report.json", REPORT_BYTES, folder))
-        failure = failure or problem or trouble
-        running = _read_running(_plain_bytes("running.json", 1024, folder)) if failure else ()
-    finally:
-        os.close(folder)
-    return Reply(arrays, report, failure, running)
+        if channel.problem:
+            raise Malformed(channel.problem)
+        for kind, data in channel.records:
+            if kind == b"A":
+                read_npz(data, arrays, limits.result_mb * 2**20)
+            elif kind == b"R":
+                report = read_report(data)
+            else:
+                running = read_running(data)
+    except Exception as e:  # noqa: BLE001 - any failure to parse untrusted bytes is malformed
+        reason = str(e) if isinstance(e, Malformed) else f"{type(e).__name__}: {e}"
+        return Reply({}, {}, f"its reply is malformed ({clean(reason, 160)})")
+    if code == 0 and not any(kind == b"R" for kind, _ in channel.records):
+        failure = failure or "it gave no result"
+    return Reply(arrays, report, failure, running if failure else ())
 
 
-def _plain_bytes(name: str, limit: int, folder: int) -> bytes | None:
-    """The bytes of the regular file ``name`` in the open folder ``folder``, when it is one and
-    holds at most ``limit`` bytes; None otherwise (missing, a link, a FIFO, too large)."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        data = os.read(fd, limit + 1)
-        return data if len(data) <= limit else None
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _read_arrays(folder: int, budget: int) -> tuple[dict, str]:
-    """Every array of the result files (``NNNN.npz``, in order), each header checked before its
-    data is read; (arrays, what could not be read, or "")."""
-    try:
-        names = sorted(n for n in os.listdir(folder) if PART.fullmatch(n))
-    except OSError:
-        return {}, "its result folder could not be listed"
-    if len(names) > RESULT_FILES:
-        return {}, f"it left more than {RESULT_FILES} result files"
-    arrays, left = {}, budget
-    for name in names:
-        data = _plain_bytes(name, left, folder)
-        if data is None:
-            return arrays, "its result is not a file, or larger than allowed"
-        try:
-            left -= _read_npz(data, arrays, left)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, TypeError, KeyError) as e:
-            return arrays, f"its result could not be read ({type(e).__name__}: {e})"[:200]
-    return arrays, ""
-
-
-def _read_npz(data: bytes, arrays: dict, budget: int) -> int:
-    """The arrays of one npz (bytes) into ``arrays``: names of plain characters, numeric
-    dtypes, shapes whose bytes fit the budget and the member; returns the bytes used."""
-    used = 0
+def read_npz(data: bytes, arrays: dict, budget: int) -> None:
+    """The arrays of one npz (bytes) into ``arrays``: names of plain characters, float dtypes,
+    shapes checked as integers against the budget and the member before any data is read."""
+    used = sum(a.nbytes for a in arrays.values())
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         members = z.infolist()
-        if len(members) > RESULT_FILES:
-            raise ValueError(f"{len(members)} arrays in one result file")
+        if len(members) + len(arrays) > MAX_ARRAYS:
+            raise Malformed(f"more than {MAX_ARRAYS} arrays")
         for info in members:
             name = info.filename.removesuffix(".npy")
-            if (
-                not all(c.isascii() and (c.isalnum() or c in "_/-") for c in name)
-                or len(name) > 200
-            ):
-                raise ValueError(f"a result named {_clean(name, 40)!r}")
+            if not NAME.fullmatch(name):
+                raise Malformed(f"an array named {clean(name, 40)!r}")
             with z.open(info) as f:
                 array = _read_npy(f, name, info.file_size, budget - used)
             used += array.nbytes
             arrays[name] = array
-    return used
+
+
+NAME = re.compile(r"[A-Za-z0-9_]{1,40}(/[A-Za-z0-9_-]{1,60}){0,3}")
 
 
 def _read_npy(f, name: str, size: int, budget: int) -> np.ndarray:
@@ -527,56 +575,73 @@ def _read_npy(f, name: str, size: int, budget: int) -> np.ndarray:
         (2, 0): np.lib.format.read_array_header_2_0,
     }.get(version)
     if header is None:
-        raise ValueError(f"{name}: npy version {version}")
-    shape, fortran, dtype = header(f)
-    if dtype.kind not in NUMERIC or dtype.hasobject or dtype.fields is not None:
-        raise ValueError(f"{name}: values of type {dtype}, not numbers")
-    if not all(isinstance(d, int) and 0 <= d for d in shape) or len(shape) > 32:
-        raise ValueError(f"{name}: shape {shape!r:.60}")
+        raise Malformed(f"{name}: npy version {version}")
+    shape, fortran, dtype = header(f, max_header_size=1024)
+    if dtype.kind not in FLOAT or dtype.fields is not None or dtype.subdtype is not None:
+        raise Malformed(f"{name}: values of type {dtype}, not floats")
+    if len(shape) > MAX_RANK or not all(type(d) is int and 0 <= d for d in shape):
+        raise Malformed(f"{name}: shape {clean(repr(shape), 60)}")
     nbytes = math.prod(shape) * dtype.itemsize  # Python integers: no overflow
     if nbytes > budget or nbytes > size:
-        raise ValueError(f"{name}: {nbytes:.3g} bytes claimed")
+        raise Malformed(f"{name}: {nbytes:.3g} bytes claimed")
     data = f.read(nbytes + 1)
     if len(data) != nbytes:
-        raise ValueError(f"{name}: {len(data)} bytes for {nbytes}")
+        raise Malformed(f"{name}: {len(data)} bytes for {nbytes}")
     order = "F" if fortran else "C"
-    return np.frombuffer(data, dtype).reshape(shape, order=order).copy()
+    return np.frombuffer(data, dtype).reshape(shape, order=order).astype(np.float64)
 
 
-def _clean(text: str, limit: int) -> str:
+def clean(text: str, limit: int) -> str:
     """At most ``limit`` printable characters of an untrusted string (control characters,
     escape sequences and line breaks become spaces)."""
-    return "".join(c if c.isprintable() else " " for c in text[:limit])
+    from grading.text import printable
+
+    return printable(text, limit)
 
 
-def _json(data: bytes | None):
-    if data is None:
-        return None
+def json_bounded(data: bytes, depth: int = JSON_DEPTH):
+    """JSON from untrusted bytes, refused (Malformed) when it nests deeper than ``depth``:
+    the nesting is counted before the parser runs."""
+    level, deepest, in_string, escaped = 0, 0, False, False
+    for byte in data:
+        if in_string:
+            escaped, in_string = (
+                (not escaped and byte == 0x5C),
+                in_string and (escaped or byte != 0x22),
+            )
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            level += 1
+            deepest = max(deepest, level)
+            if deepest > depth:
+                raise Malformed(f"JSON nested deeper than {depth}")
+        elif byte in (0x5D, 0x7D):
+            level -= 1
     try:
         return json.loads(data)
-    except (ValueError, RecursionError):
-        return None
+    except (ValueError, RecursionError) as e:
+        raise Malformed(f"not JSON ({type(e).__name__})") from None
 
 
-def _read_report(data: bytes | None) -> tuple[dict, str]:
-    """({case: {part: line}}, what was wrong with it): short printable strings only."""
-    raw = _json(data)
-    if not isinstance(raw, dict):
-        return {}, "" if data is None else "its report is not a table of lines"
+def read_report(data: bytes) -> dict:
+    """{case: {part: line}}: short printable strings only; anything else is malformed."""
+    raw = json_bounded(data)
+    if not isinstance(raw, dict) or len(raw) > MAX_ARRAYS:
+        raise Malformed("its report is not a table of lines")
     report = {}
-    for case, parts in list(raw.items())[:RESULT_FILES]:
-        if isinstance(case, str) and isinstance(parts, dict):
-            report[_clean(case, 100)] = {
-                _clean(str(k), 100): _clean(v, 300)
-                for k, v in list(parts.items())[:64]
-                if isinstance(v, str)
-            }
-    return report, ""
+    for case, parts in raw.items():
+        if not isinstance(parts, dict) or len(parts) > 64:
+            raise Malformed("its report is not a table of lines")
+        if not all(isinstance(v, str) for v in parts.values()):
+            raise Malformed("its report holds something other than lines")
+        report[clean(case, 100)] = {clean(k, 100): clean(v, TEXT) for k, v in parts.items()}
+    return report
 
 
-def _read_running(data: bytes | None) -> tuple:
-    """(case, sub-part) the run was in when it stopped, or () when that is not known."""
-    raw = _json(data)
-    if isinstance(raw, dict) and all(isinstance(raw.get(k), str) for k in ("case", "part")):
-        return _clean(raw["case"], 100), _clean(raw["part"], 100)
-    return ()
+def read_running(data: bytes) -> tuple:
+    """(case, sub-part) the run was in, as the child last said."""
+    raw = json_bounded(data)
+    if not (isinstance(raw, dict) and all(isinstance(raw.get(k), str) for k in ("case", "part"))):
+        raise Malformed("its progress note is not (case, part)")
+    return clean(raw["case"], 100), clean(raw["part"], 100)

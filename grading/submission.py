@@ -1,17 +1,25 @@
 """Where a submission's code is: a ``neural_networks/`` folder, an ``hw3/`` folder, or ``hw3.zip``
-(extracted here, safely: a member with an absolute or ``..`` path, a link, or an archive that
-unpacks to more than ``MAX_UNPACKED_MB`` is refused before anything is written)."""
+(extracted here, safely: a member with an absolute or ``..`` path, a link, a name too long or
+nested too deep, or an archive that unpacks to more than ``MAX_UNPACKED_MB`` is refused before
+anything is written; a member that cannot be unpacked, encrypted, corrupt or clashing with
+another, is refused in one line naming it). Folders are walked without recursion, never deeper
+than ``MAX_DEPTH``."""
 
 import os
 import shutil
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from grading.text import printable
 from plumbing.handout import PACKAGE
 
 MAX_UNPACKED_MB = 500
+MAX_DEPTH = 32  # folders inside a submission
+MAX_NAME = 255  # bytes of one file or folder name (what Linux allows)
+MAX_MEMBERS = 20000
 
 
 class SubmissionError(Exception):
@@ -24,8 +32,14 @@ class Submission:
     hw3: Path | None  # the hw3/ folder around it, when there is one
 
 
+def _member(info: zipfile.ZipInfo) -> str:
+    return repr(printable(info.filename, 80))
+
+
 def _safe_members(z: zipfile.ZipFile, path: Path) -> list[zipfile.ZipInfo]:
     members, total = z.infolist(), 0
+    if len(members) > MAX_MEMBERS:
+        raise SubmissionError(f"{path}: more than {MAX_MEMBERS} members")
     for info in members:
         name = PurePosixPath(info.filename)
         if (
@@ -34,11 +48,18 @@ def _safe_members(z: zipfile.ZipFile, path: Path) -> list[zipfile.ZipInfo]:
             or "\\" in info.filename
             or ":" in info.filename
         ):
-            raise SubmissionError(
-                f"{path}: member {info.filename!r} would unpack outside the folder"
-            )
+            raise SubmissionError(f"{path}: member {_member(info)} would unpack outside the folder")
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise SubmissionError(f"{path}: member {info.filename!r} is a symbolic link")
+            raise SubmissionError(f"{path}: member {_member(info)} is a symbolic link")
+        if any(len(part.encode()) > MAX_NAME for part in name.parts) or len(name.parts) > MAX_DEPTH:
+            raise SubmissionError(
+                f"{path}: member {_member(info)} has a name longer than {MAX_NAME} bytes "
+                f"or nests deeper than {MAX_DEPTH} folders"
+            )
+        if info.flag_bits & 0x1:
+            raise SubmissionError(
+                f"{path}: member {_member(info)} is encrypted: zip it without a password"
+            )
         total += info.file_size
     if total > MAX_UNPACKED_MB * 2**20:
         raise SubmissionError(
@@ -47,15 +68,30 @@ def _safe_members(z: zipfile.ZipFile, path: Path) -> list[zipfile.ZipInfo]:
     return members
 
 
+UNPACKING = (OSError, RuntimeError, ValueError, EOFError, NotImplementedError, zlib.error)
+
+
 def extract(path: Path, into: Path) -> Path:
-    """Unpack ``path`` into ``into`` after checking every member; return ``into``."""
+    """Unpack ``path`` into ``into`` after checking every member; return ``into``. A member that
+    cannot be unpacked (corrupt, a file where a folder is, an unknown compression) is refused
+    in one line naming it."""
     try:
         with zipfile.ZipFile(path) as z:
             members = _safe_members(z, path)
+            into.mkdir(parents=True, exist_ok=True)  # an empty archive is an empty folder
             for info in members:
-                z.extract(info, into)
+                try:
+                    z.extract(info, into)
+                except UNPACKING + (zipfile.BadZipFile,) as e:
+                    reason = printable(f"{type(e).__name__}: {e}", 120)
+                    raise SubmissionError(
+                        f"{path}: member {_member(info)} cannot be unpacked ({reason})"
+                    ) from None
     except zipfile.BadZipFile:
         raise SubmissionError(f"{path} is not a zip archive") from None
+    except UNPACKING as e:
+        reason = type(e).__name__
+        raise SubmissionError(f"{path} cannot be read as a zip archive ({reason})") from None
     return into
 
 
@@ -127,16 +163,16 @@ def copy_package(source: Path, into: Path, max_files: int, max_mb: float) -> Cop
     neither a file nor a folder are left out; SubmissionError past the file or byte limit."""
     root, dest = source.resolve(), into / PACKAGE
     notes, count, size = [], 0, 0
-    for folder, dirs, files in os.walk(source, followlinks=False):
-        rel = Path(folder).relative_to(source)
-        dirs[:] = [d for d in dirs if d != "__pycache__" and not (Path(folder) / d).is_symlink()]
+    for rel, dirs, files in _walk(source, max_files):
         (dest / rel).mkdir(parents=True, exist_ok=True, mode=0o755)
+        del dirs
         for name in files:
-            path = Path(folder) / name
+            path = source / rel / name
             target = _inside(path, root)
             if target is None:
+                shown = printable((rel / name).as_posix(), 120)
                 notes.append(
-                    f"left out {PACKAGE}/{(rel / name).as_posix()}: a link to outside the submission, or not a file"
+                    f"left out {PACKAGE}/{shown}: a link to outside the submission, or not a file"
                 )
                 continue
             count, size = count + 1, size + target.stat().st_size
@@ -148,6 +184,41 @@ def copy_package(source: Path, into: Path, max_files: int, max_mb: float) -> Cop
             shutil.copyfile(target, dest / rel / name)
             (dest / rel / name).chmod(0o644)
     return Copied(dest, tuple(notes))
+
+
+def _walk(source: Path, max_entries: int):
+    """(relative folder, its sub-folders, its files) of every folder under ``source``, walked
+    with a list (no recursion), links and __pycache__ left out; SubmissionError past
+    ``MAX_DEPTH`` folders deep or ``max_entries`` entries."""
+    todo, seen = [Path(".")], 0
+    while todo:
+        rel = todo.pop()
+        if len(rel.parts) > MAX_DEPTH:
+            raise SubmissionError(
+                f"{source}: folders nest deeper than {MAX_DEPTH} levels: hand in the package alone"
+            )
+        try:
+            entries = sorted(os.scandir(source / rel), key=lambda e: e.name)
+        except OSError as e:
+            raise SubmissionError(f"{source / rel} cannot be read ({e.strerror})") from None
+        seen += len(entries)
+        if seen > 10 * max_entries:
+            raise SubmissionError(f"{source} holds more than {10 * max_entries} entries")
+        dirs = [
+            e.name for e in entries if e.is_dir(follow_symlinks=False) and e.name != "__pycache__"
+        ]
+        files = [  # links to folders are left out, as os.walk without followlinks leaves them
+            e.name for e in entries if not e.is_dir(follow_symlinks=False) and not _is_dir(e)
+        ]
+        yield rel, dirs, files
+        todo += [rel / d for d in reversed(dirs)]
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a loop of links, a folder it may not read
+        return False
 
 
 def _inside(path: Path, root: Path) -> Path | None:

@@ -257,29 +257,37 @@ s.close()
     ),
     "a result of strings": (
         """
-import atexit, numpy as np
-atexit.register(lambda: np.savez("result/0000.npz", **{{"f0/Y": np.array(["1"] * 5)}}))
+import atexit, io, os, sys, numpy as np
+def forge():
+    buffer = io.BytesIO()
+    np.savez(buffer, **{{"f0/Y": np.array(["1"] * 5)}})
+    data = buffer.getvalue()
+    os.write(int(sys.argv[3]), b"A" + len(data).to_bytes(8, "big") + data)
+atexit.register(forge)
 """,
         True,
     ),
     "a result whose header claims 8 TiB": (
         """
-import atexit, io, zipfile
+import atexit, io, os, sys, zipfile
 def forge():
     header = b"\\x93NUMPY\\x01\\x00v\\x00{{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }}"
     header = header + b" " * (127 - len(header)) + b"\\n"
-    with zipfile.ZipFile("result/0000.npz", "w") as z:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
         z.writestr("f0/Y.npy", header + b"\\0" * 64)
+    data = buffer.getvalue()
+    os.write(int(sys.argv[3]), b"A" + len(data).to_bytes(8, "big") + data)
 atexit.register(forge)
 """,
         True,
     ),
-    "a report that is not a table (its arrays, all right, still count)": (
+    "a report that is not a table": (
         """
-import atexit
-atexit.register(lambda: open("result/report.json", "w").write("[1, 2, 3]"))
+import atexit, os, sys
+atexit.register(lambda: os.write(int(sys.argv[3]), b"R" + (9).to_bytes(8, "big") + b"[1, 2, 3]"))
 """,
-        False,
+        True,
     ),
 }
 

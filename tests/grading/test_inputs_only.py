@@ -8,6 +8,7 @@ object of the process (the stand-ins' attributes, the child's inputs) and sends 
 No looted array passes any comparison of its piece, whatever key it were written under."""
 
 import io
+import os
 import time
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def test_no_array_any_sandbox_receives_equals_an_expected_output(layout):
 THIEF = '''
 
 def _thief():
-    """Every array this process can reach, sent back as result/9999.npz."""
+    """Every array this process can reach, sent back on the reply's pipe."""
     import gc
     import os
 
@@ -112,7 +113,13 @@ def _thief():
             take(value)
             for inner in value if isinstance(value, (list, tuple)) else ():
                 take(inner)
-    np.savez("result/9999.npz", **{f"loot/{k:05d}": a for k, a in enumerate(loot[:4000])})
+    import io
+    import sys
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **{f"loot/{k:05d}": a for k, a in enumerate(loot[:4000])})
+    data = buffer.getvalue()  # sent as the child sends its results: a record on its pipe
+    os.write(int(sys.argv[3]), b"A" + len(data).to_bytes(8, "big") + data)
 
 
 __import__("atexit").register(_thief)
@@ -232,18 +239,38 @@ def test_a_piece_that_hangs_in_its_backward_keeps_its_forwards_points(
     assert time.perf_counter() - start < 60
 
 
-def test_a_stage_that_stops_keeps_the_sub_parts_it_finished(tmp_path):
-    """The reply of a run killed mid-way: every result file written whole before it counts,
-    a file still being written (its temporary name) does not, and the running sub-part is named."""
-    result = tmp_path / "result"
-    result.mkdir()
+def _npz(**arrays) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **{"r0/Y": np.ones(3)})
-    (result / "0000.npz").write_bytes(buffer.getvalue())
-    (result / ".0001.npz.part").write_bytes(buffer.getvalue()[:20])
-    (result / "report.json").write_text('{"r1": {"forward": "ValueError: bad (x.py:3)"}}')
-    (result / "running.json").write_text('{"case": "r2", "part": "backward"}')
-    reply = sandbox._reply(result, sandbox.Limits(seconds=7), -9, "")
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _channel(*chunks: bytes) -> sandbox.Channel:
+    """A Channel that read ``chunks`` from a real pipe, the writer gone."""
+    read, write = os.pipe()
+    channel = sandbox.Channel(read, 2**20)
+    channel.start()
+    for chunk in chunks:
+        os.write(write, chunk)
+    os.close(write)
+    channel.join(timeout=10)
+    return channel
+
+
+def _record(kind: bytes, data: bytes) -> bytes:
+    return kind + len(data).to_bytes(8, "big") + data
+
+
+def test_a_stage_that_stops_keeps_the_sub_parts_it_finished():
+    """The reply of a run killed mid-way: every record sent whole before it counts, one cut
+    short does not, and the sub-part it was running is named."""
+    channel = _channel(
+        _record(b"A", _npz(**{"r0/Y": np.ones(3)})),
+        _record(b"R", b'{"r1": {"forward": "ValueError: bad (x.py:3)"}}'),
+        _record(b"U", b'{"case": "r2", "part": "backward"}'),
+        _record(b"A", _npz(**{"r2/dX": np.ones(3)}))[:-7],
+    )
+    reply = sandbox._reply(channel, sandbox.Limits(seconds=7), -9, "")
     assert set(reply.arrays) == {"r0/Y"} and reply.running == ("r2", "backward")
     assert reply.failure == "took longer than 7 s" and "r1" in reply.report
 
