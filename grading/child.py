@@ -130,13 +130,27 @@ class Wrong(Exception):
     """A result of the wrong kind (None, ..., text): the one line that says so."""
 
 
+HANDOUT_MODULES = {  # the handout's own files, where a student's code is
+    f"{m}.py"
+    for m in ("activations", "layers", "losses", "models", "optimizers", "schedulers", "weights")
+}
+
+
 def where(exc: BaseException) -> str:
-    """The innermost frame in the student's package: ``neural_networks/layers.py:52 in forward``."""
+    """The student's nearest frame: the innermost in one of the handout's modules
+    (``neural_networks/layers.py:52 in forward``), and the innermost in the package when that is
+    another file (``..., via neural_networks/helpers.py:7 in f``)."""
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if f"{os.sep}{PACKAGE}{os.sep}" in f.filename]
     if not mine:
         return ""
-    f = mine[-1]
+    theirs = [f for f in mine if os.path.basename(f.filename) in HANDOUT_MODULES]
+    nearest = (theirs or mine)[-1]
+    text = _frame(nearest)
+    return text if nearest is mine[-1] else f"{text}, via {_frame(mine[-1])}"
+
+
+def _frame(f) -> str:
     rel = f.filename[f.filename.rindex(f"{os.sep}{PACKAGE}{os.sep}") + 1 :]
     return f"{rel}:{f.lineno} in {f.name}"
 

@@ -114,17 +114,30 @@ def run_piece(task, package: Path, limits, scratch: Path, protection, config) ->
 
 def stages(task, package: Path, limits, scratch: Path, protection, config):
     """(stage, reply, its sub-parts' verdicts) of each stage in turn; a stage whose cache
-    restoring depends on an earlier sub-part's verdict is told it."""
-    found = {}
+    restoring, or whose inputs, depend on what an earlier stage gave is told it."""
+    found, given = {}, {}
     for k, stage in enumerate(task.stages):
         request = dict(stage.request)
         if stage.restore_unless:
             request["restore"] = not found[stage.restore_unless].passed
+        inputs = {**stage.inputs, **_following(task, stage, given)}
         where = scratch.with_name(f"{scratch.name}-{k}")
-        reply = sandbox.run(package, request, stage.inputs, limits, where, protection, stage.files)
+        reply = sandbox.run(package, request, inputs, limits, where, protection, stage.files)
         verdict = verdicts(task, stage, reply, config)
         found.update(verdict)
+        given.update(reply.arrays)
         yield stage, reply, verdict
+
+
+def _following(task, stage, given: dict) -> dict:
+    """The inputs of ``stage.variants`` for the convention each case's forward took (the
+    reference's when it took none)."""
+    out = {}
+    for case, variants in stage.variants.items():
+        forward = next((c for c in task.compares if c.key == f"{case}/Y"), None)
+        convention = judge.convention(forward, given) if forward is not None else ""
+        out.update(variants.get(convention, {}))
+    return out
 
 
 def verdicts(task, stage, reply, config: dict) -> dict:

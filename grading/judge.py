@@ -88,8 +88,9 @@ def diagnose(got: np.ndarray, c: Compare) -> str:
     if aligned is None:
         line = f"{c.what}: shape {got.shape} where {want.shape} is expected"
         if got.ndim == 2 and got.T.shape == want.shape and within(got.T, want, c.fixture):
-            line += "; likely cause: transposed"
-        return line
+            return line + "; likely cause: transposed"
+        cause = _mistake(got, c)
+        return f"{line}; likely cause: {cause}" if cause else line
     bad = ~np.isfinite(aligned)
     if bad.any():
         return f"{c.what}: NaN or inf in {int(bad.sum())} of {bad.size} values" + (
@@ -106,10 +107,17 @@ def diagnose(got: np.ndarray, c: Compare) -> str:
     return f"{line}; likely cause: {cause}" if cause else line
 
 
-def _cause(got: np.ndarray, c: Compare) -> str:
+def _mistake(got: np.ndarray, c: Compare) -> str:
+    """The known mistake ``got`` is, when it is one of the comparison's."""
     for cause, array in c.mistakes:
         if array is not None and np.shape(array) == got.shape and within(got, array, c.fixture):
             return cause
+    return ""
+
+
+def _cause(got: np.ndarray, c: Compare) -> str:
+    if cause := _mistake(got, c):
+        return cause
     want = c.want
     if want.ndim == 2 and want.shape[0] == want.shape[1] and within(got.T, want, c.fixture):
         return "transposed"
@@ -140,6 +148,17 @@ def check(c: Compare, arrays: dict) -> tuple[bool, str, float]:
         if _aligned(got, array) is not None and within(got, array, c.fixture):
             return True, f"{c.what}: accepted: {convention}", 0.0
     return False, diagnose(got, c), e
+
+
+def convention(c: Compare, arrays: dict) -> str:
+    """The accepted convention the answer matched ("" for the expected value, or no match)."""
+    got = arrays.get(c.key)
+    if got is None or (_aligned(got, c.want) is not None and within(got, c.want, c.fixture)):
+        return ""
+    for words, array in c.accept:
+        if _aligned(got, array) is not None and within(got, array, c.fixture):
+            return words
+    return ""
 
 
 PHASES = {"parameters", "forward", "backward", "running statistics", "evaluation", "predict"}
@@ -199,7 +218,9 @@ def parts(task: Task, stage, reply) -> dict[str, Part]:
             if line and not v.line:
                 v.line = line
             continue
-        if v.passed:  # the first failure is the one reported
+        if not v.passed and "likely cause" not in v.line and "likely cause" in line:
+            v.line = line  # a later failure that names its cause says more than the first
+        if v.passed:  # the first failure is the one reported, unless a later one names a cause
             if c.key not in reply.arrays:
                 line = _report_line(reply.report, case, c.part)
                 line = line or _stopped(reply, task.cases) or "no result"

@@ -57,6 +57,9 @@ class Stage:
     parts: tuple
     files: dict = field(default_factory=dict)
     restore_unless: str = ""  # the request's "restore" is set when this sub-part failed
+    # {case: {convention: inputs}}: the inputs that follow the convention the student's forward
+    # took in the stage before (a padding rule changes the output's shape, so dY's)
+    variants: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -151,12 +154,30 @@ def _activation_mistakes(cls: str, act, Z, dY) -> tuple[list, list]:
         ("returned dY unchanged: the activation's derivative is missing", dY),
     ]
     forward = []
-    if cls == "SoftMax":
+    if cls == "ReLU":
+        backward.append(
+            (
+                "multiplied dY by sign(Z): the negative side is not zeroed (ReLU's derivative is "
+                "0 where z < 0, not -1)",
+                dY * np.sign(Z),
+            )
+        )
+    if cls == "SoftMax" and len(Z) > 1:  # on one row, these two and other mistakes coincide
         backward.append(
             ("used only the diagonal of the softmax Jacobian, dY s (1 - s)", dY * S * (1 - S))
         )
-        E = np.exp(Z - Z.max())
-        forward.append(("normalized over the batch (axis 0) instead of each row", E / E.sum(0)))
+        backward.append(
+            (
+                "summed dY s over axis 0 (the batch); each row is its own softmax: sum over "
+                "axis 1, s (dY - sum(dY s, axis=1))",
+                S * (dY - np.sum(dY * S, axis=0, keepdims=True)),
+            )
+        )
+    if cls == "SoftMax":
+        for shifted in (np.exp(Z - Z.max()), np.exp(Z - Z.max(axis=1, keepdims=True))):
+            forward.append(
+                ("normalized over the batch (axis 0) instead of each row", shifted / shifted.sum(0))
+            )
     return forward, backward
 
 
@@ -244,7 +265,17 @@ def _weighted(cls, case, config, X, params, dY, compares, stages, fixture=None) 
         stage.request["cases"].append(
             {"name": case, "config": config, "about": _about(X.shape, config)}
         )
-    _layer_compares(cls, case, X, Y, dX, grads, compares, fixture is not None)
+    _layer_compares(cls, case, X, Y, dX, grads, compares, fixture is not None, config)
+    db = compares[-1]
+    axes = tuple(range(1, dZ.ndim))  # the wrong ones: each example's own, not the batch
+    db.mistakes += [
+        (
+            f"summed over axis {axes if len(axes) > 1 else axes[0]} (each example's values); db "
+            f"sums dL/dZ over {'axis 0, the batch' if dZ.ndim == 2 else 'the batch and both spatial axes, (0, 1, 2)'}",
+            dZ.sum(axis=axes, keepdims=keep),
+        )
+        for keep in (True, False)
+    ]
 
 
 def _weighted_stages(cls: str, names: list) -> list:
@@ -276,13 +307,18 @@ def _gradient_check(stage: Stage, rng, config: dict, shape: tuple, params: dict)
     stage.inputs.update({f"check/param_{k}": v for k, v in params.items()})
 
 
-def _layer_compares(cls, case, X, Y, dX, grads, compares, fixture: bool) -> None:
-    size, m = f"a batch of {_size(X.shape)}", X.shape[0]
+def call(cls: str, config: dict | None) -> str:
+    """The layer as the student would build it: ``Conv2D(n_out=4, kernel_shape=(2, 3), ...)``."""
+    return f"{cls}({', '.join(f'{k}={v!r}' for k, v in (config or {}).items())})"
+
+
+def _layer_compares(cls, case, X, Y, dX, grads, compares, fixture: bool, config=None) -> None:
+    size, m, layer = f"a batch of {_size(X.shape)}", X.shape[0], call(cls, config)
     compares.append(
-        Compare("forward", f"{case}/Y", Y, f"{cls}.forward for {size}", fixture, batch=m)
+        Compare("forward", f"{case}/Y", Y, f"{layer}.forward for {size}", fixture, batch=m)
     )
     compares.append(
-        Compare("dX", f"{case}/dX", dX, f"{cls}.backward: dL/dX for {size}", fixture, batch=m)
+        Compare("dX", f"{case}/dX", dX, f"{layer}.backward: dL/dX for {size}", fixture, batch=m)
     )
     for k, g in grads.items():
         compares.append(
@@ -290,7 +326,7 @@ def _layer_compares(cls, case, X, Y, dX, grads, compares, fixture: bool) -> None
                 f"d{k}",
                 f"{case}/d{k}",
                 g,
-                f"{cls}.backward: gradients[{k!r}] for {size}",
+                f"{layer}.backward: gradients[{k!r}] for {size}",
                 fixture,
                 batch=m,
             )
@@ -306,9 +342,14 @@ def _parameter_shapes(cls, case, names, shapes, compares) -> None:
                     f"{case}/{kind}_{k}",
                     np.asarray(shape),
                     f"{cls}: the shape of {label}[{k!r}] after the first forward",
-                    accept=[("a bias of shape (n_out,)", np.asarray(shape[-1:]))]
-                    if k == "b"
-                    else [],
+                    accept=(
+                        [("a bias of shape (n_out,)", np.asarray(shape[-1:]))] if k == "b" else []
+                    )
+                    + (
+                        [("gradients not arrays until backward fills them", np.zeros(0))]
+                        if kind == "gshape"
+                        else []
+                    ),
                     shape=True,
                 )
             )
@@ -342,13 +383,53 @@ def fully_connected_task(semester: Semester) -> Task:
     return Task("layers.FullyConnected", stages, compares)
 
 
-def _same_rule_agrees(config: dict, semester: Semester) -> bool:
-    """Whether the layout's handout settles this config's padding as the reference does. Its
-    compute_pad differs at stride > 1, its pad2d takes no "valid", and students' naive Conv2D
-    there reads any other pad as "valid": only "same" at stride 1 is the handout's own case."""
-    if semester.conv != "compute_pad":
-        return True
-    return config.get("pad", "same") == "same" and config.get("stride", 1) == 1
+def _handout_allows(config: dict, semester: Semester) -> bool:
+    """Whether the layout's handout takes this config's padding: its pad2d takes no "valid"
+    (and students' naive Conv2D there reads any other pad as "valid")."""
+    return semester.conv != "compute_pad" or config.get("pad", "same") != "valid"
+
+
+def _pads(config: dict, shape: tuple, semester: Semester) -> dict:
+    """{convention: (rows, columns) of padding} the layout's handout allows for this config,
+    beyond the reference's (k-1)//2: its compute_pad reading X as (n, rows, cols, channels),
+    and as (n, channels, rows, cols), as two of three such handouts did (only "same" at
+    stride > 1 tells them apart)."""
+    if semester.conv != "compute_pad" or config.get("pad", "same") != "same":
+        return {}
+    (kh, kw), s = config["kernel_shape"], config.get("stride", 1)
+    readings = {
+        "the handout's compute_pad": (shape[1], shape[2]),
+        "the handout's compute_pad reading X as (n, channels, rows, cols)": (shape[2], shape[3]),
+    }
+    out = {}
+    for words, (rows, cols) in readings.items():
+        pads = (int(((s - 1) * rows - s + kh) / 2), int(((s - 1) * cols - s + kw) / 2))
+        if pads != ((kh - 1) // 2, (kw - 1) // 2) and pads not in out.values() and min(pads) >= 0:
+            out[words] = pads
+    return out
+
+
+def _alternatives(cls, case, config, X, params, dY_rng, semester, compares, stages) -> None:
+    """The answers under each other padding rule the handout allows, accepted beside the
+    reference's; the backward stage's dY and cache for each (the output's shape follows it)."""
+    import numpy_nn.activations as acts
+    import numpy_nn.layers as reference
+
+    for words, pads in _pads(config, X.shape, semester).items():
+        linear = getattr(reference, cls)(**{**config, "activation": "linear", "pad": pads})
+        linear.forward(X.copy())
+        linear.parameters.update({k: v.copy() for k, v in params.items()})
+        Z = linear.forward(X.copy())
+        act = acts.initialize_activation(config["activation"])
+        dY = dY_rng.standard_normal(Z.shape)
+        dX = linear.backward(act.backward(Z.copy(), dY.copy()))
+        answers = {"Y": act.forward(Z.copy()), "dX": dX}
+        answers.update({f"d{k}": linear.gradients[k] for k in params})
+        for c in compares:
+            if c.key.startswith(f"{case}/") and c.key.split("/")[1] in answers:
+                c.accept.append((words, answers[c.key.split("/")[1]]))
+        variants = stages[1].variants.setdefault(case, {})
+        variants[words] = {f"{case}/dY": dY, f"{case}/cache_Z": Z}
 
 
 CONV_RANDOM = [  # (config, input shape): strides, odd and even kernels, every kind of padding
@@ -378,15 +459,17 @@ CONV_RANDOM = [  # (config, input shape): strides, odd and even kernels, every k
 def conv2d_task(semester: Semester) -> Task:
     fixture, compares = _fixture("TestConv2D"), []
     stages = _weighted_stages("Conv2D", ["W", "b"])
+    others = _rng("Conv2D padding rules")
     for i, config in _fixture_cases("TestConv2D"):
-        if not _same_rule_agrees(config, semester):
+        if not _handout_allows(config, semester):
             continue
         X, dY = fixture[f"{i}input"][0], fixture[f"{i}upstream_grad"]
         params = {"W": fixture[f"{i}W"], "b": fixture[f"{i}b"]}
         _weighted("Conv2D", f"f{i}", config, X, params, dY, compares, stages, fixture)
+        _alternatives("Conv2D", f"f{i}", config, X, params, others, semester, compares, stages)
     rng = _rng("Conv2D")
     for j, (config, shape) in enumerate(CONV_RANDOM):
-        if not _same_rule_agrees(config, semester):
+        if not _handout_allows(config, semester):
             continue
         (kh, kw), c_in, n_out = config["kernel_shape"], shape[-1], config["n_out"]
         X = _negative_first(rng, shape, 1.0)
@@ -399,6 +482,7 @@ def conv2d_task(semester: Semester) -> Task:
         _parameter_shapes(
             "Conv2D", f"r{j}", ("W", "b"), ((kh, kw, c_in, n_out), (1, n_out)), compares
         )
+        _alternatives("Conv2D", f"r{j}", config, X, params, others, semester, compares, stages)
     check = {"n_out": 2, "kernel_shape": (3, 3), "activation": "tanh", "stride": 1, "pad": "same"}
     params = {"W": rng.standard_normal((3, 3, 2, 2)) * 0.4, "b": rng.standard_normal((1, 2)) * 0.3}
     _gradient_check(stages[1], rng, check, (1, 4, 3, 2), params)
@@ -439,7 +523,7 @@ def _plain_case(stage, cls, case, config, X, Y, dX, dY, compares, fixture) -> No
     stage.request["cases"].append(
         {"name": case, "config": config, "about": _about(X.shape, config)}
     )
-    _layer_compares(cls, case, X, Y, dX, {}, compares, fixture)
+    _layer_compares(cls, case, X, Y, dX, {}, compares, fixture, config)
 
 
 def pool2d_task(semester: Semester) -> Task:
@@ -515,7 +599,7 @@ def _batchnorm_forward(p: str, config: dict, fixture: dict, i: int, rng, compare
     from numpy_nn.normalization import BatchNorm1D
 
     X, n = fixture[f"{i}input"][0], fixture[f"{i}input"][0].shape[1]
-    size = f"a batch of {_size(X.shape)}"
+    size, layer = f"a batch of {_size(X.shape)}", call("BatchNorm1D", config)
     given = {
         f"{p}/X": X,
         f"{p}/n_in": np.asarray(n),
@@ -530,14 +614,12 @@ def _batchnorm_forward(p: str, config: dict, fixture: dict, i: int, rng, compare
     reference.cache.update(running_mu=given[f"{p}/eval_running_mu"])
     reference.cache.update(running_var=given[f"{p}/eval_running_var"])
     compares += [
-        Compare(
-            "forward", f"{p}/Y", fixture[f"{i}output"], f"BatchNorm1D.forward for {size}", True
-        ),
+        Compare("forward", f"{p}/Y", fixture[f"{i}output"], f"{layer}.forward for {size}", True),
         Compare(
             "evaluation",
             f"{p}/Y_test",
             reference.forward(X.copy(), mode="test"),
-            f"BatchNorm1D.forward(X, mode='test') for {size}",
+            f"{layer}.forward(X, mode='test') for {size}",
         ),
     ]
     for key, stat in (("running_mu", "mu"), ("running_var", "var")):
@@ -572,14 +654,15 @@ def _batchnorm_backward(p: str, config: dict, X, rng, compares: list) -> dict:
     given.update({f"{p}/param_gamma": gamma, f"{p}/param_beta": beta})
     given.update({f"{p}/cache_{k}": reference.cache[k] for k in ("X", "X_hat", "mu", "var")})
     size = f"a batch of {_size(X.shape)} (the cache set by hand)"
-    compares.append(Compare("backward", f"{p}/dX", dX, f"BatchNorm1D.backward: dL/dX for {size}"))
+    layer = call("BatchNorm1D", config)
+    compares.append(Compare("backward", f"{p}/dX", dX, f"{layer}.backward: dL/dX for {size}"))
     for k in ("gamma", "beta"):
         compares.append(
             Compare(
                 "backward",
                 f"{p}/d{k}",
                 reference.gradients[k],
-                f"BatchNorm1D.backward: gradients[{k!r}] for {size}",
+                f"{layer}.backward: gradients[{k!r}] for {size}",
             )
         )
     return given
@@ -635,13 +718,15 @@ def elman_task(semester: Semester) -> Task:
         stage.inputs.update({f"{case}/X": X, f"{case}/dY": dY, f"{case}/n_in": np.asarray(n_in)})
         stage.inputs.update({f"{case}/param_{k}": v for k, v in params.items()})
         request["cases"].append({"name": case, "config": config, "about": _about(shape, config)})
-        _layer_compares("Elman", case, X, Y, dX, grads, compares, False)
+        _layer_compares("Elman", case, X, Y, dX, grads, compares, False, config)
         dx = compares[-1 - len(grads)]
         dx.accept += [
             ("the steps in reverse order", dX[::-1]),
             ("an array shaped like X instead of a list", np.moveaxis(dX, 0, -1)),
         ]
-        dx.what = f"Elman.backward: the list of dL/dX_t for a batch of {_size(shape)}"
+        dx.what = (
+            f"{call('Elman', config)}.backward: the list of dL/dX_t for a batch of {_size(shape)}"
+        )
         shapes = ((n_in, n_out), (n_out, n_out), (1, n_out))
         _parameter_shapes("Elman", case, names, shapes, compares)
     return Task("layers.Elman", [stage], compares)

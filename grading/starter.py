@@ -19,6 +19,7 @@ The graded classes' docstrings are cut the same way; everything else is the refe
 
 import ast
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -42,15 +43,26 @@ def graded() -> dict:
     out = {}
     for piece, status in semester.pieces.items():
         module, _, cls = piece.partition(".")
-        if status not in semesters.GRADED or not cls:
-            continue
-        methods = ("forward", "backward")
+        if status not in semesters.GRADED or module not in CODE_MODULES:
+            continue  # the hand-in's files and Iris are not bodies to write
+        methods = OWN_INIT.get(piece, ()) + ("forward", "backward")
         if piece == "models.NeuralNetwork" and semester.model.get("predict") == "student":
             methods += ("predict",)
         out.setdefault(HOME.get(piece, f"{module}.py"), {})[cls] = methods
     return out
 
 
+OWN_INIT = {  # pieces whose _init_parameters the students write too (Conv2D's is provided)
+    "layers.FullyConnected": ("_init_parameters",),
+    "layers.BatchNorm1D": ("_init_parameters",),
+}
+KEEP = ("_init_parameters",)
+CODE_MODULES = (
+    "activations",
+    "layers",
+    "losses",
+    "models",
+)  # where a graded piece's class is  # the handout's own private names: never pruned as a helper
 SKELETON = ("### BEGIN YOUR CODE ###", "raise NotImplementedError", "### END YOUR CODE ###")
 TASKS = {  # (module, method): the docstring a graded body keeps (what, not how)
     (
@@ -62,6 +74,14 @@ TASKS = {  # (module, method): the docstring a graded body keeps (what, not how)
         "backward",
     ): "dL/dZ, given Z and the upstream gradient dY = dL/dY, both (batch, features).",
     ("layers.py", "forward"): "The layer's output for the batch X; cache what backward needs.",
+    (
+        "layers.py",
+        "_init_parameters",
+    ): "Create W (n_in, n_out) and b (1, n_out), their gradients, and the cache.",
+    (
+        "normalization.py",
+        "_init_parameters",
+    ): "Create gamma and beta (1, n_in), their gradients, and the running statistics.",
     ("conv.py", "forward"): "The layer's output for the batch X (NHWC); cache what backward needs.",
     (
         "normalization.py",
@@ -144,20 +164,134 @@ def skeleton(source: str, graded: dict, module: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+PROJECT_ONLY = (
+    "threads",
+    "winograd",
+    "recurrent",
+    "regularization",
+    "experiment",
+    "fashion_cnn",
+    "gradcheck",
+)  # numpy_nn's modules the handout never had: not in the starter
+NOT_SHIPPED = ("iris",)  # numpy_nn's copy of the Iris split: the starter has datasets/iris/
+
+
 def package(output: Path) -> Path:
     """``output/neural_networks/``: numpy_nn under the handout's name, the students' bodies to
-    write."""
+    write, without numpy_nn's project-only modules and without any helper that only a graded
+    body used (so nothing of an answer is left: ``tests/grading/test_starter.py``)."""
     target = output / PACKAGE
+    skip = [f"{m}.py" for m in PROJECT_ONLY] + list(NOT_SHIPPED)
     shutil.copytree(
-        ROOT / "numpy_nn", target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        ROOT / "numpy_nn", target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", *skip)
     )
     todo = graded()
     for path in target.glob("*.py"):
-        text = handout_names(path.read_text())
+        text = path.read_text()
         if path.name in todo:
-            text = skeleton(text, todo[path.name], path.name)
-        path.write_text(text)
+            text = prune(text, todo[path.name], path.name)
+        path.write_text(handout_names(without_project_modules(text, path.name)))
     return target
+
+
+def prune(source: str, graded: dict, module: str) -> str:
+    """``source`` with the graded bodies replaced by the skeleton and every private helper
+    (function or method) that only graded bodies used removed, until none is left."""
+    used_by_graded = _names(_graded_bodies(ast.parse(source), graded))
+    text = skeleton(source, graded, module)
+    while True:
+        tree = ast.parse(text)
+        helpers = [
+            node
+            for node in _defs(tree)
+            if node.name.startswith("_")
+            and not node.name.startswith("__")
+            and node.name not in KEEP
+            and node.name in used_by_graded
+            and node.name not in _names([n for n in _defs(tree) if n is not node] + _outside(tree))
+        ]
+        if not helpers:
+            return text
+        lines = text.splitlines()
+        for node in sorted(helpers, key=lambda n: -n.lineno):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            del lines[first - 1 : node.end_lineno]
+        text = "\n".join(lines) + "\n"
+
+
+def _defs(tree: ast.Module) -> list:
+    """Every function of the module and every method of its classes."""
+    out = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            out.append(node)
+        elif isinstance(node, ast.ClassDef):
+            out += [n for n in node.body if isinstance(n, ast.FunctionDef)]
+    return out
+
+
+def _outside(tree: ast.Module) -> list:
+    """What is not a function: module statements, class bodies' other statements."""
+    out = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            out += [n for n in node.body if not isinstance(n, ast.FunctionDef)]
+            out += node.bases + node.decorator_list
+        elif not isinstance(node, ast.FunctionDef):
+            out.append(node)
+    return out
+
+
+def _graded_bodies(tree: ast.Module, graded: dict) -> list:
+    return [
+        fn
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and node.name in graded
+        for fn in node.body
+        if isinstance(fn, ast.FunctionDef) and fn.name in graded[node.name]
+    ]
+
+
+def _names(nodes: list) -> set:
+    """Every name and attribute the nodes refer to."""
+    found = set()
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                found.add(n.id)
+            elif isinstance(n, ast.Attribute):
+                found.add(n.attr)
+    return found
+
+
+def without_project_modules(source: str, module: str) -> str:
+    """``source`` without its imports of numpy_nn's project-only modules and the registry lines
+    that name what they gave (``"dropout": Dropout,``, ``"Dropout",``); a ValueError when
+    anything else still uses one of those names (the starter would not import)."""
+    tree, lines, gone = ast.parse(source), source.splitlines(), set()
+    for node in sorted(tree.body, key=lambda n: -n.lineno):
+        if isinstance(node, ast.ImportFrom) and _project_only(node):
+            gone |= {a.asname or a.name for a in node.names}
+            del lines[node.lineno - 1 : node.end_lineno]
+    pattern = re.compile(
+        rf'^\s*("\w+": ({"|".join(map(re.escape, gone))}),|"({"|".join(map(re.escape, gone))})",)\s*$'
+    )
+    if gone:
+        lines = [line for line in lines if not pattern.match(line)]
+    text = "\n".join(lines) + "\n"
+    left = gone & _names([ast.parse(text)])
+    if left:
+        raise ValueError(f"{module} still uses {sorted(left)} from numpy_nn's project-only modules")
+    return text
+
+
+def _project_only(node: ast.ImportFrom) -> bool:
+    parts = (node.module or "").split(".")
+    if parts[0] != "numpy_nn":
+        return False
+    if len(parts) > 1:
+        return parts[1] in PROJECT_ONLY
+    return any(a.name in PROJECT_ONLY for a in node.names)
 
 
 def script() -> str:
@@ -175,22 +309,39 @@ STANDALONE = """if __name__ == "__main__":  # the starter's: one run with the de
 
 README = """# CS189 homework: neural networks in numpy (starter)
 
-Write the bodies marked `### BEGIN YOUR CODE ###` in `neural_networks/`: the activations
-(`activations.py`), `FullyConnected` (`layers.py`), `Conv2D` and `Pool2D` (`conv.py`),
-`BatchNorm1D` (`normalization.py`), the cross-entropy loss (`losses.py`) and the network's
-`forward`, `backward` and `predict` (`models.py`). Each docstring says what to compute; the
-derivations are the homework. Everything else is given.
+Write the bodies marked `### BEGIN YOUR CODE ###` in `neural_networks/`; everything else is
+given. Each docstring says what to compute; the derivations are the homework. The bodies:
+
+{bodies}
 
     python -m pip install numpy matplotlib tqdm pandas jupyter
     python -m unittest discover -s tests         # the course's tests (tests/data: their fixtures)
     jupyter notebook check_gradients.ipynb        # your backward against central differences
     python train_ffnn.py                          # the Iris network (datasets/iris/: the course's split)
 
+Each of the course's tests fails once until its body is written, naming the case it failed on.
+
+**Handing in.** Zip the folder as `hw3.zip` with `hw3/` at its top: `neural_networks/` (your
+package), `train_ffnn.py`, and two files this starter does not make for you: `CS189_HW_NN.ipynb`,
+the assignment's notebook, run from top to bottom with its outputs (5 points), and
+`predictions.csv`, your CIFAR-10 test predictions as `Id,Category` rows 1 to 10000 (20 points;
+80% accuracy earns all of them); the folder's layout itself is 5 points. From the folder above
+`hw3/`: `zip -r hw3.zip hw3 -x '*/__pycache__/*'`.
+
 The autograder runs the same kinds of checks on each piece, one sub-part at a time (forward, each
 gradient), in a sandbox with numpy, pandas, tqdm, matplotlib, scipy and scikit-learn; a piece is
-graded on its own code, so a bug in one costs that one. Hand in the folder with your
-`CS189_HW_NN.ipynb` and `predictions.csv` as the assignment says.
+graded on its own code, so a bug in one costs that one.
 """
+
+
+def readme() -> str:
+    """The starter's README, listing the bodies to write from ``graded()``."""
+    lines = []
+    for module, classes in graded().items():
+        for cls, methods in classes.items():
+            names = ", ".join(f"`{m}`" for m in methods)
+            lines.append(f"- `{cls}` in `neural_networks/{module}`: {names}")
+    return README.format(bodies="\n".join(lines))
 
 
 def write(output: Path) -> Path:
@@ -199,7 +350,11 @@ def write(output: Path) -> Path:
     if (output / PACKAGE).exists():
         raise FileExistsError(f"{output / PACKAGE} exists: choose an empty --output folder")
     target = package(output)
-    files = {"train_ffnn.py": script().encode(), "README.md": README.encode(), **course_suite(ROOT)}
+    files = {
+        "train_ffnn.py": script().encode(),
+        "README.md": readme().encode(),
+        **course_suite(ROOT),
+    }
     notebook = json.loads(
         (ROOT / "deliverables" / "notebooks" / "check_gradients.ipynb").read_text()
     )

@@ -38,7 +38,10 @@ class BatchNorm1D(Layer):
         eps: float = 1e-8,
         momentum: float = 0.9,
         seed: int | None = None,
+        n_in: int | None = None,
     ):
+        """``n_in``: the number of channels, when known before the first batch (the batch-norm
+        semester's keyword; None, its default, learns it from the first batch)."""
         super().__init__()
         if not eps > 0:
             raise ValueError(f"eps must be positive, got {eps}")
@@ -47,6 +50,10 @@ class BatchNorm1D(Layer):
         self.eps, self.momentum = float(eps), float(momentum)
         self.init_weights = initialize_weights(weight_init)
         self.rng = np.random.default_rng(seed_or_global(seed))
+        if n_in is not None:
+            if not (isinstance(n_in, (int, np.integer)) and n_in > 0):
+                raise ValueError(f"n_in must be a positive number of channels, got {n_in!r}")
+            self._init_parameters((1, int(n_in)))
 
     def _axes(self, X: np.ndarray) -> tuple:
         if X.ndim != 2:

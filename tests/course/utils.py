@@ -12,6 +12,7 @@ decimal=4)``, as the course's tests do. A class the package does not define (Con
 semester's package) is skipped, not failed.
 """
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -49,12 +50,39 @@ def assert_close(actual, expected, what: str) -> None:
     assert_almost_equal(actual, expected, decimal=DECIMAL, err_msg=what)
 
 
+def _naming_the_case(test):
+    """``test`` (a method that loops over ``each_case``), its failure naming the case it
+    failed on: one failure per test (a body not written yet fails once, not once per case)."""
+
+    @functools.wraps(test)
+    def run(self):
+        try:
+            return test(self)
+        except Exception as e:
+            case = getattr(self, "case", None)
+            if case is not None:
+                where = "case {}: config {}, batch {}, input {}".format(*case)
+                if isinstance(e, AssertionError) and e.args:
+                    e.args = (f"{where}\n{e.args[0]}", *e.args[1:])
+                elif hasattr(e, "add_note"):  # Python 3.11
+                    e.add_note(where)
+            raise
+
+    return run
+
+
 class LayerTest(unittest.TestCase):
     """One test class per layer, activation or loss: ``LayerCls`` is built from each
     configuration and checked against the fixture's cases."""
 
     LayerCls = None  # the class under test, e.g. find("layers", "Conv2D")
     parameters = ()  # what the fixture sets before the second forward, e.g. ("W", "b")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, test in list(vars(cls).items()):
+            if name.startswith("test") and callable(test):
+                setattr(cls, name, _naming_the_case(test))
 
     @classmethod
     def setUpClass(cls):
@@ -64,10 +92,12 @@ class LayerTest(unittest.TestCase):
             cls.fixture = {k: f[k].astype(np.float64) for k in f.files}
 
     def each_case(self):
-        """(i, config) of every case, each in a subTest of its own."""
+        """(i, config) of every case in turn; the one in progress is ``self.case``, which a
+        failure names."""
         for i, config, batch, size in cases.cases(cases.spec_of(type(self).__name__)):
-            with self.subTest(case=i, config=config, batch_size=batch, input_size=size):
-                yield i, config
+            self.case = (i, config, batch, size)
+            yield i, config
+        self.case = None
 
     def get(self, i: int, key: str) -> np.ndarray:
         return self.fixture[f"{i}{key}"].copy()

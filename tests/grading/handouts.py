@@ -427,7 +427,7 @@ CONV_LOOPS = """
                 dW += np.tensordot(window, dZ[:, i, j, :], axes=([0], [0]))  # @conv-backward-dW
                 dXp[:, i * s : i * s + kernel_height, j * s : j * s + kernel_width, :] += np.tensordot(
                     dZ[:, i, j, :], W, axes=([1], [3]))
-        dX = dXp[:, ph : ph + X.shape[1], pw : pw + X.shape[2], :]
+        dX = dXp[:, ph : ph + X.shape[1], pw : pw + X.shape[2], :]  # @conv-backward-dX
         self.gradients["W"] = dW
         self.gradients["b"] = dZ.sum(axis=(0, 1, 2)).reshape(1, -1)  # @conv-backward-db
         ### END YOUR CODE ###

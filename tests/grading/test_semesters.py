@@ -166,7 +166,7 @@ MISTAKES = [  # (layout, what, {marker: line}, piece, failed sub-parts, words in
         {"@fc-forward-Z": "Z = X @ W"},
         "layers.FullyConnected",
         {"forward"},
-        "FullyConnected.forward",
+        "FullyConnected(n_out=128, activation='relu').forward",
     ),
     (
         "A",
@@ -254,7 +254,7 @@ MISTAKES = [  # (layout, what, {marker: line}, piece, failed sub-parts, words in
         {"@pool-backward-mask": "mask[n] = 1"},
         "layers.Pool2D",
         {"dX"},
-        "Pool2D.backward: dL/dX",
+        "Pool2D(kernel_shape=(3, 3), mode='max', stride=2).backward: dL/dX",
     ),
     (
         "A",
@@ -262,7 +262,7 @@ MISTAKES = [  # (layout, what, {marker: line}, piece, failed sub-parts, words in
         {"@conv-forward-bias": "Z = Z"},
         "layers.Conv2D",
         {"forward"},
-        "Conv2D.forward",
+        "Conv2D(n_out=32, kernel_shape=(3, 3), activation='relu').forward",
     ),
     (
         "C",
@@ -322,6 +322,38 @@ MISTAKES = [  # (layout, what, {marker: line}, piece, failed sub-parts, words in
         "layers.FullyConnected",
         {"db"},
         "shape () where (1, 128) is expected",
+    ),
+    (
+        "A",
+        "ReLU's backward as dY * sign(Z)",
+        {"@relu-backward": "return dY * np.sign(Z)"},
+        "activations.ReLU",
+        {"backward"},
+        "the negative side is not zeroed",
+    ),
+    (
+        "A",
+        "db summed over axis 1",
+        {"@fc-backward-db": "db = np.sum(dZ, axis=1, keepdims=True)"},
+        "layers.FullyConnected",
+        {"db"},
+        "summed over axis 1 (each example's values); db sums dL/dZ over axis 0, the batch",
+    ),
+    (
+        "A",
+        "softmax's backward summed over axis 0 (named on a batch of many rows)",
+        {"@softmax-backward": "return s * (dY - np.sum(dY * s, axis=0, keepdims=True))"},
+        "activations.SoftMax",
+        {"backward"},
+        "summed dY s over axis 0 (the batch)",
+    ),
+    (
+        "A",
+        "a Conv2D that slices [pad:-pad]: empty with pad='valid'",
+        {"@conv-backward-dX": "dX = dXp[:, ph:-ph, pw:-pw, :]"},
+        "layers.Conv2D",
+        {"dX"},
+        "pad='valid').backward: dL/dX for a batch of 2 x 6 x 5 x 3: shape (2, 0, 0, 3)",
     ),
     (
         "A",
@@ -410,3 +442,54 @@ def test_the_iris_bound_holds_for_correct_packages_over_seeds():
         model.train(data, sem.iris["epochs"])
         errors.append(model.test(data)["error"])
     assert max(errors) <= CONFIG["iris_max_test_error"], errors
+
+
+C_PADDING = {  # (a layout C package's change, whether its Conv2D is right)
+    "the handout's compute_pad": ({}, True),
+    "compute_pad reading X as (n, channels, rows, cols)": (
+        {"utils/convolution.py": ("n, rows, cols, c = X.shape", "n, c, rows, cols = X.shape")},
+        True,
+    ),
+    "layout A's (k - 1) // 2": (
+        {
+            "layers.py": (
+                "pad2d(X, self.pad, self.kernel_shape, self.stride)",
+                "pad2d(X, ((self.kernel_shape[0] - 1) // 2, (self.kernel_shape[1] - 1) // 2)"
+                ' if self.pad == "same" else self.pad, self.kernel_shape, self.stride)',
+            )
+        },
+        True,
+    ),
+    "layout A's shape with the values shifted": (
+        {
+            "layers.py": (
+                "        Xp, p = pad2d(X, self.pad, self.kernel_shape, self.stride)\n        s = self.stride\n        rows",
+                "        Xp = np.pad(X, ((0, 0), (0, 2 * ((kernel_height - 1) // 2)),"
+                " (0, 2 * ((kernel_width - 1) // 2)), (0, 0)))\n        s = self.stride\n        rows",
+            )
+        },
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(C_PADDING))
+def test_layout_cs_conv2d_is_graded_at_every_stride_under_each_padding_rule(tmp_path, name):
+    """Layout C's handout pads "same" with its compute_pad (larger than (k - 1) // 2 at stride
+    > 1); either reading of X.shape and layout A's rule are accepted, a value wrong under every
+    rule fails (it passed when stride > 1 was not graded)."""
+    edits, right = C_PADDING[name]
+    folder = handouts.release("C", tmp_path)
+    for module, (old, new) in edits.items():
+        path = folder / "neural_networks" / module
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new))
+    result = _by_name(_grade(folder, only=("layers.Conv2D",)))["layers.Conv2D"]
+    task = grader.reference("layers.Conv2D", semesters.load()["C"])
+    strides = {c["config"].get("stride", 1) for c in task.stages[0].request["cases"]}
+    assert strides >= {1, 2, 3}  # every stride of the cases is graded
+    if right:
+        assert result.passed and result.points == 10, result.output
+    else:
+        assert "forward" in {line.split(":")[0] for line in result.output.splitlines()}
+        assert result.points < 10

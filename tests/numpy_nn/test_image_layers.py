@@ -305,3 +305,17 @@ def test_input_gradient_false_fills_the_same_gradients_and_skips_dx(make, shape)
     assert skipping.backward(G, input_gradient=False) is None
     for name in full.gradients:
         np.testing.assert_array_equal(skipping.gradients[name], full.gradients[name])
+
+
+def test_batchnorm1d_takes_the_batch_norm_semesters_n_in_keyword():
+    """The spring 2025 handout builds BatchNorm1D(momentum, eps, n_in=None): None learns the
+    channels from the first batch; a number builds the parameters at once, and the same batch
+    gives the same output either way."""
+    X = np.random.default_rng(0).standard_normal((6, 4))
+    later, now = BatchNorm1D(momentum=0.95, eps=1e-8, n_in=None), BatchNorm1D(n_in=4)
+    assert later.n_in is None and now.parameters["gamma"].shape == (1, 4)
+    assert np.array_equal(later.forward(X), BatchNorm1D(momentum=0.95, n_in=4).forward(X))
+    with pytest.raises(ValueError, match="channels"):
+        now.forward(np.ones((6, 5)))
+    with pytest.raises(ValueError, match="n_in"):
+        BatchNorm1D(n_in=0)
