@@ -2,6 +2,7 @@
 python -m grading batch FOLDER --csv grades.csv [--semester ...] [--jobs N]
 python -m grading bundle --output autograder.zip [--data_dir DIR] [--semester hw3]
 python -m grading starter --output DIR
+python -m grading reference --output hw3.zip [--data_dir DIR]
 
 Grades a student's ``neural_networks/`` folder, ``hw3/`` folder or ``hw3.zip`` against the
 reference, each piece in its own sandbox (grading/sandbox.py), and prints a table; ``--json``
@@ -13,7 +14,9 @@ points, not the run. A path it cannot grade at all (missing, no package, a hosti
 line and exit status 2 (with ``--json``, a results.json that says so), as is a results path that
 cannot be written, checked before any grading. ``batch`` grades a folder of submissions
 (grading/batch.py), ``bundle`` writes the zip Gradescope takes (grading/bundle.py), ``starter``
-the students' starter (grading/starter.py).
+the students' starter (grading/starter.py), ``reference`` a full-marks hand-in to try the
+grader on (grading/reference.py). A hand-in's predictions.csv with no CIFAR-10 test labels to
+score it is an error (exit 2), never a silent 0.
 """
 
 import os
@@ -74,11 +77,11 @@ def parser(prog: str = "python -m grading"):
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] in (["bundle"], ["starter"], ["batch"]):
-        from grading import batch, bundle, starter
+    if argv[:1] in (["bundle"], ["starter"], ["batch"], ["reference"]):
+        from grading import batch, bundle, reference, starter
 
-        sub = {"bundle": bundle, "starter": starter, "batch": batch}[argv[0]]
-        return sub.main(argv[1:])
+        sub = {"bundle": bundle, "starter": starter, "batch": batch, "reference": reference}
+        return sub[argv[0]].main(argv[1:])
     args = parser().parse_args(argv)
 
     def body() -> int:
@@ -103,7 +106,7 @@ def main(argv=None) -> int:
         print(f"\ngraded in {grade.seconds:.1f} s")
         return 0
 
-    return run_main(body, mistakes=(sandbox.NoProtection,))
+    return run_main(body, mistakes=(sandbox.NoProtection, grader.MissingLabels))
 
 
 if __name__ == "__main__":

@@ -117,6 +117,8 @@ def grade_all(folder: Path, config: dict, options, write) -> int:
     def one(path: Path) -> grader.Grade:
         try:
             return grader.grade_path(path, labels, config, semester, protection, workers=1)
+        except grader.MissingLabels as e:  # a hand-in, and no labels: said on its row
+            return grader.refused(str(e), protection)
         except Exception as e:  # noqa: BLE001 - one submission's failure is its row, not a stop
             return grader.refused(f"the grader failed on it ({type(e).__name__}: {e})", protection)
 

@@ -115,11 +115,12 @@ def main(argv=None) -> int:
         output_file(args.output)
         labels = grader.cifar_labels(args.data_dir)
         if labels is None:
-            raise UserError(
-                "no CIFAR-10 test labels: pass --data_dir, a folder holding cifar-10-batches-py/"
-            )
+            raise UserError(grader.NO_LABELS)
         n = write(Path(args.output), labels, args.semester)
-        print(f"wrote {args.output}: {n} files (grader, reference, fixtures, labels)")
+        print(
+            f"wrote {args.output}: {n} files (grader, reference, fixtures, labels); it grades "
+            f"every submission as semester {args.semester} (--semester to choose another)"
+        )
         return 0
 
     return run_main(body)

@@ -148,7 +148,12 @@ def verdicts(task, stage, reply, config: dict) -> dict:
     if task.piece == "models.NeuralNetwork":
         for part, problem in judge.network_calls(reply.arrays, task.extra).items():
             found[part].passed, found[part].line = False, problem  # the likelier cause
-    note = judge.gradient_check_note(reply.arrays)
+    check = stage.request.get("check_config")
+    about = "a small case"
+    if check is not None and "check/X" in stage.inputs:
+        shape = " x ".join(str(d) for d in stage.inputs["check/X"].shape)
+        about = f"{pieces.call(stage.request['cls'], check)} for a batch of {shape}"
+    note = judge.gradient_check_note(reply.arrays, about)
     if note and "dX" in found and not found["dX"].passed:
         found["dX"].line += " " + note
     if "stable" in task.extra and not judge.within(
@@ -180,6 +185,19 @@ def _iris(task, reply, config: dict) -> judge.Part:
         f"{spec['seed']}); at most {bound:g} passes"
     )
     return judge.Part("test error", error <= bound, line, 1, error)
+
+
+def maximum(semester: Semester, config: dict, with_if_present: bool = False) -> float:
+    """The points a package of ``semester`` can earn (an if_present piece counted when asked)."""
+    counted = ("student", "if_present") if with_if_present else ("student",)
+    total = 0.0
+    for piece, status in semester.pieces.items():
+        if status in counted:
+            points = dict(config["points"][piece])
+            if piece == "models.NeuralNetwork" and semester.model.get("predict") != "student":
+                points["predict"] = 0
+            total += sum(points.values())
+    return total
 
 
 NOT_WRITTEN = ("not implemented", "returned None", "the starter's placeholder")
@@ -299,6 +317,16 @@ def cifar_test_labels(data_dir: Path) -> np.ndarray:
     return np.asarray(batch.get(b"labels", batch.get("labels")), dtype=np.int64)
 
 
+NO_LABELS = (
+    "no CIFAR-10 test labels to score predictions.csv: pass --data_dir DIR (a folder holding "
+    "cifar-10-batches-py/), --labels FILE.npy, or set DATA_DIR"
+)
+
+
+class MissingLabels(Exception):
+    """A hand-in's predictions.csv, and no labels to score it with: a user's mistake."""
+
+
 def cifar_labels(data_dir: str | None, labels: str | None = None):
     """The CIFAR-10 test labels: a .npy of them, else the official test batch, else None."""
     if labels:
@@ -399,7 +427,9 @@ def grade(
         (root / "package").chmod(0o755)
         sem = semesters.choose(copied.package, semester, submission.hw3)
         todo = [(p, s) for p, s in plan(sem, copied.package) if not only or p in only]
-        code = [(p, s) for p, s in todo if p not in HANDIN]
+        code = [(p, s) for p, s in todo if p not in HANDIN and s != semesters.ABSENT]
+        if labels is None and submission.hw3 is not None and "predictions.csv" in dict(todo):
+            raise MissingLabels(NO_LABELS)  # never a silent 0
         tasks = [reference(p, sem) for p, _ in code]
         limits = sandbox.Limits(**config["limits"])
 
@@ -411,8 +441,11 @@ def grade(
         with ThreadPoolExecutor(max_workers=max(1, min(len(code), workers))) as pool:
             runs = list(pool.map(one, enumerate(tasks)))
     done = {p: result(p, s, found, config, sem) for (p, s), found in zip(code, runs)}
-    for piece, _ in todo:
-        if piece in HANDIN:
+    for piece, status in todo:
+        if status == semesters.ABSENT:
+            words = "not in this handout (the first line says why): not graded, not counted"
+            done[piece] = Result(piece, 0, 0, True, words, "not graded")
+        elif piece in HANDIN:
             done[piece] = grade_handin(piece, submission.hw3, labels, config)
     results = [done[p] for p, _ in todo]
     return Grade(sem, results, time.perf_counter() - start, protection, copied.notes)

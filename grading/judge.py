@@ -232,9 +232,9 @@ def parts(task: Task, stage, reply) -> dict[str, Part]:
     return verdicts
 
 
-def gradient_check_note(arrays: dict) -> str:
-    """Whether the student's dL/dX matches central differences of their own forward (the
-    ungraded check, which is about dX alone)."""
+def gradient_check_note(arrays: dict, about: str = "a small case") -> str:
+    """Whether the student's dL/dX matches central differences of their own forward on the
+    ungraded check's case (``about``: that case in words; the check is about dX alone)."""
     n, a = arrays.get("check/numeric"), arrays.get("check/analytic")
     if n is None or a is None or a.shape != n.shape or not np.all(np.isfinite(a)):
         return ""
@@ -242,8 +242,11 @@ def gradient_check_note(arrays: dict) -> str:
         return ""
     rel = float(np.linalg.norm(n - a) / max(np.linalg.norm(n + a), 1e-300))
     if rel < 1e-5:
-        return "(your dL/dX does match central differences of your own forward)"
-    return f"(your dL/dX differs from central differences of your own forward: relative error {rel:.1e})"
+        return f"(on {about}, your dL/dX does match central differences of your own forward)"
+    return (
+        f"(on {about}, your dL/dX differs from central differences of your own forward: "
+        f"relative error {rel:.1e})"
+    )
 
 
 # -- the network's calls -----------------------------------------------------------------------

@@ -729,6 +729,25 @@ class Conv2D(Layer):
 '''
 
 
+FC_ONLY = '''
+
+def initialize_layer(name, activation=None, weight_init=None, n_out=None, kernel_shape=None,
+                     stride=None, pad=None, mode=None, keep_dim="first"):
+    """Factory function for layers."""
+    if name == "fully_connected":
+        return FullyConnected(n_out=n_out, activation=activation, weight_init=weight_init)
+    else:
+        raise NotImplementedError("Layer type {} is not implemented".format(name))
+'''
+
+
+def variant_layers() -> str:
+    """The layout A variant's layers.py: Layer, a factory with one branch, FullyConnected."""
+    text = HEADER + "\nimport numpy as np\nfrom abc import ABC, abstractmethod\n\n"
+    typing = "from typing import Callable, List, Literal, Tuple, Union\n"
+    return text + LAYER_IMPORTS["A"] + LAYER_BASE.format(typing=typing) + FC_ONLY + FULLY_CONNECTED
+
+
 def layers(layout: str, batchnorm: bool = False) -> str:
     typing = "from typing import Callable, List, Literal, Tuple, Union\n" if layout != "C" else ""
     text = HEADER + "\nimport numpy as np\nfrom abc import ABC, abstractmethod\n\n"

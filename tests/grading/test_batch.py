@@ -103,7 +103,8 @@ def test_a_mixed_export_with_the_default_jobs_finishes_with_a_row_each(tmp_path)
     computed in one thread while another starts sandboxes hung this batch forever), and broken
     zips that are rows, not stops."""
     kinds = mixed_export(tmp_path / "export")
-    done = _batch(tmp_path / "export", tmp_path / "grades.csv", timeout=400)
+    labels = ("--labels", str(_labels(tmp_path)))
+    done = _batch(tmp_path / "export", tmp_path / "grades.csv", *labels, timeout=400)
     assert done.returncode == 0, done.stderr[-2000:]
     by = {r["submission"]: r for r in csv.DictReader((tmp_path / "grades.csv").open())}
     assert set(by) == set(kinds)
@@ -112,6 +113,28 @@ def test_a_mixed_export_with_the_default_jobs_finishes_with_a_row_each(tmp_path)
     assert by["submission_bare"]["score"] == by["submission_bare"]["total"] == "100"
     assert "cannot be unpacked" in by["submission_clash"]["reason"]
     assert f"{len(kinds)} submissions (2 not gradable)" in done.stdout
+
+
+def _labels(folder):
+    """Stand-in CIFAR-10 test labels (the hand-ins' predictions score 10%)."""
+    import numpy as np
+
+    path = folder / "labels.npy"
+    np.save(path, np.arange(10000) % 7)
+    return path
+
+
+def test_a_hand_in_without_labels_is_a_row_saying_so_not_a_silent_zero(tmp_path):
+    kinds = mixed_export(tmp_path / "export", hand_ins=1)
+    for name in list(kinds):
+        if kinds[name] != "hand-in":
+            import shutil
+
+            shutil.rmtree(tmp_path / "export" / name)
+    done = _batch(tmp_path / "export", tmp_path / "grades.csv", "--jobs", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    (row,) = list(csv.DictReader((tmp_path / "grades.csv").open()))
+    assert "no CIFAR-10 test labels to score predictions.csv" in row["reason"]
 
 
 def test_a_cell_never_starts_a_formula(tmp_path):

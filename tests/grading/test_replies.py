@@ -204,3 +204,14 @@ def test_a_file_name_cannot_forge_a_line_of_the_heading(tmp_path):
     lines = grade.heading().splitlines()
     assert sum(line.startswith("Sandbox:") for line in lines) == 1, lines
     assert any(line.startswith("Note: left out") for line in lines)
+
+
+@needs_sandbox
+def test_an_error_in_a_file_the_handout_never_had_is_located_at_the_students_frame(tmp_path):
+    package = _relu_running(tmp_path, "from neural_networks import helpers\nhelpers.boom()")
+    (package / "helpers.py").write_text("def boom():\n    raise ValueError('inside a helper')\n")
+    grade = grader.grade(Submission(package, None), None, FAST, only=("activations.ReLU",))
+    (result,) = grade.results
+    line = result.output.splitlines()[0]
+    assert "ValueError: inside a helper (neural_networks/activations.py:" in line, line
+    assert "in forward, via neural_networks/helpers.py:2 in boom)" in line, line

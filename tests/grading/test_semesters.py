@@ -124,7 +124,7 @@ def test_the_first_line_names_the_semester_and_how_it_was_chosen(tmp_path):
     )
     forced = _grade(folder, only=("activations.ReLU",), semester="old")
     assert forced.semester.name == "old" and "--semester" in forced.heading()
-    assert set(semesters.names()) == {"A", "hw3", "B", "C", "old"}
+    assert set(semesters.names()) == {"A", "A-fc", "hw3", "B", "C", "old"}
 
 
 MISTAKES = [  # (layout, what, {marker: line}, piece, failed sub-parts, words in the line)
@@ -493,3 +493,57 @@ def test_layout_cs_conv2d_is_graded_at_every_stride_under_each_padding_rule(tmp_
     else:
         assert "forward" in {line.split(":")[0] for line in result.output.splitlines()}
         assert result.points < 10
+
+
+GENERATE_SUBMISSION = '''"""The handout's generate_submission.py (its list is what matters here)."""
+
+student_implementations = {
+    "Activations": ["activations.ReLU", "activations.SoftMax"],
+    "Layers": ["layers.FullyConnected"],
+    "Loss": ["losses.CrossEntropy"],
+    "Model": ["models.NeuralNetwork.forward", "models.NeuralNetwork.backward",
+              "models.NeuralNetwork.predict"],
+}
+'''
+
+
+def test_a_variant_without_convolutions_is_not_charged_for_them(tmp_path):
+    """A layout A handout whose layers.py has only FullyConnected (no Conv2D or Pool2D class, its
+    factory one branch): recognised as that variant, never charged for convolutions."""
+    folder = handouts.release("A", tmp_path)
+    (folder / "neural_networks" / "layers.py").write_text(handouts.variant_layers())
+    grade = _grade(folder)
+    names = {r.name for r in grade.results if r.max_points > 0}
+    assert grade.semester.name == "A-fc", grade.heading()
+    assert not names & {"layers.Conv2D", "layers.Pool2D"} and "layers.FullyConnected" in names
+    assert grade.score == grade.total == 65, grader.table(grade)
+
+
+def test_the_handouts_generate_submission_decides_what_is_graded(tmp_path):
+    folder = handouts.release("A", tmp_path)
+    (folder / "generate_submission.py").write_text(GENERATE_SUBMISSION)
+    grade = _grade(folder)
+    graded = {r.name for r in grade.results if r.max_points > 0}
+    assert graded == {
+        "activations.ReLU",
+        "activations.SoftMax",
+        "layers.FullyConnected",
+        "losses.CrossEntropy",
+        "models.NeuralNetwork",
+        "iris",
+    }, grader.table(grade)
+    assert "generate_submission.py's student_implementations" in grade.heading().splitlines()[0]
+    absent = {r.name for r in grade.results if "not in this handout" in r.output}
+    assert absent >= {"activations.Sigmoid", "layers.Conv2D", "layers.Pool2D"}
+    chosen = _grade(folder, semester="A")  # the staff's --semester: the profile alone decides
+    assert "layers.Conv2D" in {r.name for r in chosen.results if r.max_points > 0}
+
+
+def test_a_class_deleted_but_still_in_its_factory_is_charged(tmp_path):
+    folder = handouts.release("A", tmp_path)
+    path = folder / "neural_networks" / "layers.py"
+    text = path.read_text()
+    start, end = text.index("\nclass Pool2D(Layer):"), text.index("\nclass Flatten(Layer):")
+    path.write_text(text[:start] + text[end:])
+    result = _by_name(_grade(folder, only=("layers.Pool2D",)))["layers.Pool2D"]
+    assert result.max_points == 10 and result.points == 0 and "defines no Pool2D" in result.output
