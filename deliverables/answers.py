@@ -76,13 +76,15 @@ def _effect(groups: dict, field: str, name: str, unit) -> str:
 def sweep_answer(results: dict) -> str:
     """3.5: how the learning rate and the hidden size moved the test error in this sweep, and
     how the best setting was chosen (ties stated, and how they were broken)."""
-    runs = results["runs"]
-    n_test = round(1 / min((r["test_error"] for r in runs if r["test_error"] > 0), default=1 / 30))
+    from numpy_nn.datasets import load_iris
+
+    runs, n_test = results["runs"], len(load_iris()["test"][0])  # the split's own size
     lr = _effect(_by(runs, "lr"), "lr", "learning rate", lambda v: f"lr {v:g}")
     hidden = _effect(_by(runs, "hidden"), "hidden", "hidden size", lambda v: f"{v} hidden units")
     return (
-        f"**Learning rate.** {lr}\n\n**Hidden size.** {hidden} The test split is small: an "
-        f"error of {1 / n_test:.3f} is one misclassified flower.\n\n**The choice.** "
+        f"**Learning rate.** {lr}\n\n**Hidden size.** {hidden} The test split is small "
+        f"({n_test} flowers): an error of {1 / n_test:.3f} is one misclassified flower.\n\n"
+        "**The choice.** "
         + _choice(runs)
     )
 

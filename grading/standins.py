@@ -225,6 +225,16 @@ class Optimizer:
         return 0.0
 
 
+def backward_out(out, O) -> np.ndarray:
+    """The ``out`` the network's backward is given: what its own forward returned, when that
+    is a finite array of ``O``'s shape (as the course's tests chain them, so a backward that
+    reads its own cache of the forward is right), else the grader's ``O``. The grader computes
+    what backward must give from the same array."""
+    if out is not None and np.shape(out) == np.shape(O) and np.all(np.isfinite(out)):
+        return as_float(out)
+    return as_float(O)
+
+
 def network(X, layers: list) -> list:
     """Each layer's output, first to last, for a correct NeuralNetwork.forward on X:
     ``layers`` as (W, b, d) per layer."""

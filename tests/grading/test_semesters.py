@@ -547,3 +547,24 @@ def test_a_class_deleted_but_still_in_its_factory_is_charged(tmp_path):
     path.write_text(text[:start] + text[end:])
     result = _by_name(_grade(folder, only=("layers.Pool2D",)))["layers.Pool2D"]
     assert result.max_points == 10 and result.points == 0 and "defines no Pool2D" in result.output
+
+
+def test_a_network_whose_backward_reads_its_own_forward_passes(tmp_path):
+    """As the course's tests chain them, backward is given its own forward's output; one that
+    reads a cache of it instead of ``out`` is right (and so is one that uses ``out``)."""
+    folder = handouts.release("A", tmp_path)
+    path = folder / "neural_networks" / "models.py"
+    old = (
+        "            X = layer.forward(X)\n        return X\n\n    def backward(self, target, out):\n"
+        "        ### YOUR CODE HERE ###\n        L = self.loss.forward(target, out)\n"
+        "        dLdY = self.loss.backward(target, out)\n"
+    )
+    new = (
+        "            X = layer.forward(X)\n        self.cached = X\n        return X\n\n"
+        "    def backward(self, target, out):\n        L = self.loss.forward(target, self.cached)\n"
+        "        dLdY = self.loss.backward(target, self.cached)\n"
+    )
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    result = _by_name(_grade(folder, only=("models.NeuralNetwork",)))["models.NeuralNetwork"]
+    assert result.passed and result.points == 15, result.output
