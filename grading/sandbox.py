@@ -274,8 +274,9 @@ def _command(scratch, package, uid, protection, limits: Limits, fd: int) -> tupl
         return [*argv, sys.executable, "-I", f"{INSIDE}/child.py", *rest, *drop], None, None
     (scratch / "neural_networks").symlink_to(package)
     (scratch / "home").mkdir()
-    if uid is not None:
-        os.chown(scratch / "home", uid, uid)
+    if uid is not None:  # its working folder is writable, as bubblewrap's tmpfs is
+        for path in (scratch, scratch / "home"):
+            os.chown(path, uid, uid)
     child = [sys.executable, "-I", str(scratch / "child.py"), *rest]
     return child, scratch, _env(str(scratch / "home"))
 
