@@ -151,3 +151,22 @@ def test_cli_overrides_and_print_config(tmp_path):
         config["model"]["optimizer"]["init_args"]["lr"] == 0.2
         and config["trainer"]["max_epochs"] == 5
     )
+
+
+def test_a_run_prints_none_of_lightnings_noise(tmp_path):
+    """train.py says what the project says: no device banner, no AMP line repeating the
+    project's precision line, no seed line on stderr, no restoring chatter, no advert."""
+    from commands.quiet import NOISE
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs/iris_torch.yaml")]
+        + ["--trainer.max_epochs", "1", *QUIET],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = done.stdout + done.stderr
+    assert [n for n in NOISE if n in said] == [], said[-2000:]
+    assert "run saved to" in done.stdout
