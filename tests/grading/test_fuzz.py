@@ -153,8 +153,15 @@ def test_any_zip_unpacks_inside_its_folder_or_is_one_line(members):
             assert _one_line(str(e)) and len(str(e)) < 600
         for found in root.rglob("*"):
             assert found.resolve().is_relative_to(root.resolve())
-        grade = grader.grade_path(path, None, grader.load_config())
+        private, tempfile.tempdir = tempfile.tempdir, str(root / "tmp")
+        (root / "tmp").mkdir()
+        try:
+            grade = grader.grade_path(path, None, grader.load_config())
+        finally:
+            tempfile.tempdir = private
         assert grade.refused or grade.results
+        assert _one_line(grade.refused)
+        assert list((root / "tmp").iterdir()) == []  # nothing left in its temporary folder
 
 
 people = st.dictionaries(

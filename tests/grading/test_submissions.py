@@ -135,14 +135,16 @@ def undeep(folder: Path) -> None:
 def test_a_folder_1200_levels_deep_is_refused_without_recursion(tmp_path):
     package = reference_package(tmp_path / "code")
     deep(package, 1200)
+    private, tempfile.tempdir = tempfile.tempdir, str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
     try:
-        before = set(Path(tempfile.gettempdir()).iterdir())
         grade = grader.grade_path(package, None, grader.load_config())
         assert grade.refused and "nest deeper than 32 levels" in grade.refused
-        assert set(Path(tempfile.gettempdir()).iterdir()) == before  # nothing left behind
+        assert list((tmp_path / "tmp").iterdir()) == []  # nothing left behind
         with pytest.raises(SubmissionError):
             submission.copy_package(package, tmp_path / "copy", max_files=10000, max_mb=100)
     finally:
+        tempfile.tempdir = private
         undeep(package)
 
 
