@@ -84,8 +84,7 @@ def sweep_answer(results: dict) -> str:
     return (
         f"**Learning rate.** {lr}\n\n**Hidden size.** {hidden} The test split is small "
         f"({n_test} flowers): an error of {1 / n_test:.3f} is one misclassified flower.\n\n"
-        "**The choice.** "
-        + _choice(runs)
+        "**The choice.** " + _choice(runs)
     )
 
 
