@@ -62,7 +62,7 @@ class Limits:
     output_mb: int = 64  # any one file the child writes (its stdout and stderr too)
     processes: int = 64  # processes and threads of the sandbox user
     result_mb: int = 256  # the arrays a piece may send back
-    disk_mb: int = 256  # what it may write to disk, its working folder and /tmp together
+    disk_mb: int = 128  # what it may write to disk, its working folder and /tmp together
 
 
 class NoProtection(Exception):
@@ -110,7 +110,7 @@ def _mounts() -> list[str]:
     return args
 
 
-def bwrap_argv(scratch: Path, package: Path, disk_mb: int = 256) -> list[str]:
+def bwrap_argv(scratch: Path, package: Path, disk_mb: int = 128) -> list[str]:
     """The bubblewrap command line around a piece: what it sees, and nothing more. Its working
     folder and /tmp are fresh size-capped tmpfs (``disk_mb`` between them); what the grader
     staged, the package included, is bound there read-only. Run as root it makes no user

@@ -162,7 +162,7 @@ def test_escape_sequences_in_an_exception_reach_no_output(tmp_path):
 
 @needs_sandbox
 def test_a_piece_cannot_fill_the_disk(tmp_path):
-    """Eight 60 MB files (each under the 64 MB file limit): the sandbox's folders hold 256 MB in
+    """Eight 60 MB files (each under the 64 MB file limit): the sandbox's folders hold 128 MB in
     all, so the writes fail there, and nothing reaches the host's disk."""
     attack = (
         "import os\nfor i in range(8):\n"
